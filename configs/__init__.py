@@ -1,0 +1,1 @@
+"""Hydra configs, installed as the package `unite_configs` so console scripts find them without a checkout."""

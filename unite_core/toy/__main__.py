@@ -1,0 +1,3 @@
+from unite_core.toy.cli import entry
+
+entry()

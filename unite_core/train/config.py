@@ -1,0 +1,51 @@
+"""Schemas of the trainer's and optimiser's settings (Hydra YAML is validated against these once)."""
+from dataclasses import dataclass
+from enum import Enum
+
+
+class Precision(str, Enum):
+    fp32 = "fp32"
+    bf16 = "bf16"  # autocast; weights, optimiser and EMA stay fp32
+
+
+class WandbMode(str, Enum):
+    disabled = "disabled"
+    offline = "offline"
+    online = "online"
+
+
+@dataclass
+class OptimConfig:
+    lr: float = 1e-4
+    betas: tuple[float, float] = (0.9, 0.999)
+    weight_decay: float = 0.0
+    muon: bool = False  # Muon for the 2-D weights inside transformer blocks, AdamW for the rest
+    warmup_steps: int = 100
+    min_lr_ratio: float = 0.1  # cosine decays to lr * min_lr_ratio at max_steps
+    grad_clip: float = 3.0
+
+
+@dataclass
+class TrainerConfig:
+    batch_size: int = 64  # global: samples per optimiser step, over all ranks and accumulation steps
+    accum_steps: int = 1
+    max_steps: int = 1000
+    minutes: float | None = None  # wall-clock budget; stops early (with a checkpoint) when spent
+    precision: Precision = Precision.fp32
+    ema_decay: float = 0.9978
+    seed: int = 0
+    log_every: int = 10
+    eval_every: int = 500
+    ckpt_every: int = 500
+    keep_ckpts: int = 3
+    num_workers: int = 0
+    progress: bool = True
+    wandb: WandbMode = WandbMode.disabled
+    wandb_project: str = "unite"
+
+
+@dataclass
+class RunConfig:
+    dir: str = "runs/default"
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    resume: bool = True  # continue from the newest checkpoint in dir, if any

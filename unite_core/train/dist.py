@@ -1,0 +1,57 @@
+"""torch.distributed set-up from the torchrun environment; everything is a no-op in one process."""
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+
+@dataclass(frozen=True)
+class DistEnv:
+    rank: int
+    world: int
+    local_rank: int
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world > 1
+
+    def device(self, requested: str) -> torch.device:
+        if requested == "auto":
+            requested = "cuda" if torch.cuda.is_available() else "cpu"
+        if requested == "cuda" and self.enabled:
+            return torch.device("cuda", self.local_rank)
+        return torch.device(requested)
+
+
+def init_distributed(device_kind: str) -> DistEnv:
+    """Join the process group when launched by torchrun (NCCL on GPUs, gloo on CPU)."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    env = DistEnv(rank=int(os.environ.get("RANK", "0")), world=world, local_rank=int(os.environ.get("LOCAL_RANK", "0")))
+    if env.enabled and not dist.is_initialized():
+        use_cuda = device_kind != "cpu" and torch.cuda.is_available()
+        if use_cuda:
+            torch.cuda.set_device(env.local_rank)
+        dist.init_process_group("nccl" if use_cuda else "gloo")
+    return env
+
+
+def mean_over_ranks(values: dict[str, float], env: DistEnv, device: torch.device) -> dict[str, float]:
+    if not env.enabled:
+        return values
+    t = torch.tensor(list(values.values()), device=device, dtype=torch.float64)
+    dist.all_reduce(t)
+    return dict(zip(values, (t / env.world).tolist()))
+
+
+def any_rank(flag: bool, env: DistEnv, device: torch.device) -> bool:
+    """True on every rank if it is true on any (e.g. rank 0's clock ran out)."""
+    if not env.enabled:
+        return flag
+    t = torch.tensor([float(flag)], device=device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return bool(t.item())

@@ -1,0 +1,159 @@
+"""The training loop: accumulation, clipping, schedule, EMA, bf16, DDP, logging, evaluation, checkpoints."""
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Protocol
+
+import torch
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, Dataset
+from tqdm import tqdm
+
+from unite_core.model import UNITE
+from unite_core.rng import BatchRandom
+from unite_core.train.batches import StepBatches
+from unite_core.train.checkpoint import TrainState, list_checkpoints, load_checkpoint, save_checkpoint
+from unite_core.train.config import OptimConfig, Precision, RunConfig, TrainerConfig
+from unite_core.train.dist import DistEnv, any_rank, init_distributed, mean_over_ranks
+from unite_core.train.ema import EMA
+from unite_core.train.logger import RunLogger
+from unite_core.train.optim import build_optimizers, build_schedulers
+
+# evaluate(ema_model, step) -> metrics; runs on rank 0 with the EMA weights in eval mode
+Evaluator = Callable[[UNITE, int], dict[str, float]]
+
+
+class Batch(Protocol):
+    def to(self, device: torch.device) -> "Batch": ...
+
+
+class NonFiniteLoss(RuntimeError):
+    pass
+
+
+@dataclass
+class FitResult:
+    step: int
+    checkpoint: Path
+    out_of_time: bool
+
+
+class Trainer:
+    """Model, EMA, optimisers and schedules of one rank, and one optimiser step on them."""
+
+    def __init__(self, model: UNITE, cfg: TrainerConfig, optim: OptimConfig, env: DistEnv, device: torch.device):
+        self.model = model.to(device)
+        self.cfg, self.optim_cfg, self.env, self.device = cfg, optim, env, device
+        self.ema = EMA(self.model, cfg.ema_decay)
+        self.optimizers = build_optimizers(self.model, optim)
+        self.schedulers = build_schedulers(self.optimizers, optim, cfg.max_steps)
+        ddp_devices = [device.index] if device.type == "cuda" else None
+        self.net = DistributedDataParallel(self.model, device_ids=ddp_devices) if env.enabled else self.model
+
+    def step(self, step: int, batches: Any, rows: slice, micro_batch: int) -> dict[str, float]:
+        """Accumulate `accum_steps` micro-batches (gradients synchronised on the last only), clip, update."""
+        for opt in self.optimizers:
+            opt.zero_grad(set_to_none=True)
+        totals: dict[str, float] = {}
+        accum = self.cfg.accum_steps
+        for micro in range(accum):
+            batch = next(batches).to(self.device)
+            rng = BatchRandom.for_step(self.cfg.seed, step, micro, rows, micro_batch, self.device)
+            sync = nullcontext() if micro == accum - 1 or not self.env.enabled else self.net.no_sync()
+            with sync:
+                with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.precision is Precision.bf16):
+                    losses = self.net(batch, rng)
+                scalars = losses.scalars()
+                if not torch.isfinite(losses.total):
+                    raise NonFiniteLoss(f"step {step}: loss is not finite ({scalars})")
+                (losses.total / accum).backward()
+            for k, v in scalars.items():
+                totals[k] = totals.get(k, 0.0) + v / accum
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.optim_cfg.grad_clip)
+        for opt, sched in zip(self.optimizers, self.schedulers):
+            opt.step()
+            sched.step()
+        self.ema.update(self.model)
+        return {**totals, "grad_norm": grad_norm.item(), "lr": self.schedulers[-1].get_last_lr()[0]}
+
+    def state(self, step: int, config_yaml: str) -> TrainState:
+        cuda_rng = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []
+        return TrainState(
+            step=step, model=self.model.state_dict(), ema=self.ema.module.state_dict(),
+            optimizers=[o.state_dict() for o in self.optimizers], schedulers=[s.state_dict() for s in self.schedulers],
+            rng_cpu=torch.get_rng_state(), rng_cuda=cuda_rng, config_yaml=config_yaml,
+        )
+
+    def restore(self, state: TrainState) -> None:
+        self.model.load_state_dict(state.model)
+        self.ema.module.load_state_dict(state.ema)
+        for obj, saved in zip([*self.optimizers, *self.schedulers], [*state.optimizers, *state.schedulers]):
+            obj.load_state_dict(saved)
+        torch.set_rng_state(state.rng_cpu)
+        if state.rng_cuda and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state.rng_cuda)
+
+
+def fit(
+    model: UNITE, dataset: Dataset, collate: Callable[[list], Batch], trainer: TrainerConfig, optim: OptimConfig,
+    run: RunConfig, config_yaml: str, evaluate: Evaluator | None = None,
+) -> FitResult:
+    """Train `model` on `dataset` into the run folder `run.dir`, resuming from its newest checkpoint."""
+    env = init_distributed(run.device)
+    device = env.device(run.device)
+    if trainer.batch_size % (trainer.accum_steps * env.world):
+        raise ValueError(f"trainer.batch_size={trainer.batch_size} must split into accum_steps={trainer.accum_steps} x {env.world} ranks")
+    micro_batch = trainer.batch_size // trainer.accum_steps
+    run_dir = Path(run.dir)
+    existing = list_checkpoints(run_dir)
+    if existing and not run.resume:
+        raise FileExistsError(f"{run_dir} already holds checkpoints; set run.resume=true to continue it or choose another run.dir")
+    t = Trainer(model, trainer, optim, env, device)
+    start = 0
+    if existing:
+        state = load_checkpoint(existing[-1])
+        t.restore(state)
+        start = state.step
+    sampler = StepBatches(len(dataset), micro_batch, env.rank, env.world, trainer.seed, start * trainer.accum_steps)
+    loader = DataLoader(
+        dataset, batch_sampler=sampler, collate_fn=collate, num_workers=trainer.num_workers,
+        pin_memory=device.type == "cuda", generator=torch.Generator().manual_seed(trainer.seed),
+        persistent_workers=trainer.num_workers > 0,
+    )
+    batches = iter(loader)
+    log = RunLogger(run_dir, start, trainer.wandb, trainer.wandb_project, config_yaml) if env.is_main else None
+    bar = tqdm(initial=start, total=trainer.max_steps, disable=not (env.is_main and trainer.progress), unit="step", dynamic_ncols=True)
+    began = time.monotonic()
+    tick, tick_step = began, start
+    last_ckpt, out_of_time = existing[-1] if existing else None, False
+    step = start
+    try:
+        while step < trainer.max_steps and not out_of_time:
+            scalars = t.step(step, batches, sampler.rows, micro_batch)
+            step += 1
+            bar.update(1)
+            if step % trainer.log_every == 0 or step == trainer.max_steps:
+                scalars = mean_over_ranks(scalars, env, device)
+                now = time.monotonic()
+                scalars["samples_per_s"] = (step - tick_step) * trainer.batch_size / max(now - tick, 1e-9)
+                tick, tick_step = now, step
+                bar.set_postfix(loss=f"{scalars['loss']:.4f}", recon=f"{scalars['recon']:.4f}", flow=f"{scalars['flow']:.4f}")
+                if log:
+                    log.log_train(step, scalars)
+            if evaluate and log and (step % trainer.eval_every == 0):
+                log.log_eval(step, evaluate(t.ema.module, step))
+                log.plot()
+            if trainer.minutes is not None:
+                out_of_time = any_rank(time.monotonic() - began > 60 * trainer.minutes, env, device)
+            if env.is_main and (step % trainer.ckpt_every == 0 or step == trainer.max_steps or out_of_time):
+                last_ckpt = save_checkpoint(run_dir, t.state(step, config_yaml), trainer.keep_ckpts)
+    except NonFiniteLoss as err:
+        raise NonFiniteLoss(f"{err}; the newest checkpoint is {last_ckpt or 'none (nothing saved yet)'}") from None
+    finally:
+        bar.close()
+        if log:
+            if log.train.rows:
+                log.plot()
+            log.close()
+    return FitResult(step=step, checkpoint=last_ckpt, out_of_time=out_of_time)

@@ -1,0 +1,36 @@
+"""Optimisers (AdamW, optionally Muon for block matrices) and the warm-up + cosine schedule."""
+import math
+
+import torch
+import torch.nn as nn
+
+from unite_core.train.config import OptimConfig
+
+
+def _is_block_matrix(name: str, p: torch.Tensor) -> bool:
+    return p.dim() == 2 and ".blocks." in f".{name}"
+
+
+def build_optimizers(model: nn.Module, cfg: OptimConfig) -> list[torch.optim.Optimizer]:
+    params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    adamw = lambda ps: torch.optim.AdamW(ps, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
+    if not cfg.muon:
+        return [adamw([p for _, p in params])]
+    matrices = [p for n, p in params if _is_block_matrix(n, p)]
+    rest = [p for n, p in params if not _is_block_matrix(n, p)]
+    # match_rms_adamw rescales Muon's update to AdamW's RMS, so one lr serves both optimisers
+    muon = torch.optim.Muon(matrices, lr=cfg.lr, weight_decay=cfg.weight_decay, adjust_lr_fn="match_rms_adamw")
+    return [muon, adamw(rest)]
+
+
+def warmup_cosine(step: int, warmup: int, total: int, min_ratio: float) -> float:
+    """LR multiplier: linear warm-up to 1, then cosine to min_ratio at `total`."""
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def build_schedulers(optimizers: list[torch.optim.Optimizer], cfg: OptimConfig, total_steps: int) -> list[torch.optim.lr_scheduler.LambdaLR]:
+    fn = lambda step: warmup_cosine(step, cfg.warmup_steps, total_steps, cfg.min_lr_ratio)
+    return [torch.optim.lr_scheduler.LambdaLR(opt, fn) for opt in optimizers]
