@@ -12,17 +12,31 @@ class ConfigError(ValueError):
     pass
 
 
-def _one_line(err: Exception) -> str:
-    text = str(err).strip().splitlines()
-    return text[0] if text else type(err).__name__
+def _one_line(err: BaseException) -> str:
+    """The root cause of a Hydra/OmegaConf error as one line, naming the key (or the group's options)."""
+    cause = err.__cause__ if isinstance(err.__cause__, OmegaConfBaseException) else err
+    lines = [line.strip() for line in str(cause).strip().splitlines() if line.strip()]
+    first = lines[0] if lines else type(err).__name__
+    key = getattr(cause, "full_key", None)
+    if key:
+        return f"key '{key}': {first}"
+    if "Available options" in str(cause):
+        options = [line for line in lines if not line.startswith(("Available", "Config search", "provider="))][1:]
+        return f"{first} (options: {', '.join(options)})"
+    return first
 
 
-def compose(config_name: str, overrides: list[str]) -> DictConfig:
-    """Compose configs/<config_name>.yaml with Hydra overrides such as `model=S trainer.max_steps=100`."""
+def compose(config_name: str, overrides: list[str], schema: type) -> DictConfig:
+    """Compose configs/<config_name>.yaml with Hydra overrides such as `model=S trainer.max_steps=100`.
+
+    The schema is registered as `<config_name>_schema`, which the YAML names first in its defaults list, so
+    every schema field can be overridden and an unknown key fails here, naming the key."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_module
+    from hydra.core.config_store import ConfigStore
     from hydra.errors import HydraException
 
+    ConfigStore.instance().store(name=f"{config_name}_schema", node=schema)
     try:
         with initialize_config_module(config_module="unite_configs", version_base=None):
             return hydra_compose(config_name=config_name, overrides=overrides)
@@ -36,9 +50,7 @@ def validate(cfg: DictConfig, schema: type[T]) -> T:
         merged = OmegaConf.merge(OmegaConf.structured(schema), cfg)
         return OmegaConf.to_object(merged)
     except OmegaConfBaseException as err:
-        key = getattr(err, "full_key", None)
-        where = f" (key '{key}')" if key else ""
-        raise ConfigError(f"config{where}: {_one_line(err)}") from None
+        raise ConfigError(f"config: {_one_line(err)}") from None
 
 
 def to_yaml(config: object) -> str:

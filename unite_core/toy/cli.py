@@ -17,7 +17,7 @@ from unite_core.toy.run import ToyConfig, draw_sizes, load, plot_clouds, sample_
 
 
 def _train(overrides: list[str], print_config: bool) -> int:
-    cfg = validate(compose("toy", overrides), ToyConfig)
+    cfg = validate(compose("toy", overrides, ToyConfig), ToyConfig)
     if print_config:
         print(to_yaml(cfg), end="")
         return 0
