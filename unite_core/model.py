@@ -81,10 +81,11 @@ class LossBreakdown:
     recon: torch.Tensor
     flow: torch.Tensor  # after the K weighting
     recon_terms: dict[str, torch.Tensor]
+    z_std: torch.Tensor  # spread of the clean latents over the batch; near 0 means they collapsed
 
     def scalars(self) -> dict[str, float]:
         terms = {f"recon/{k}": v.item() for k, v in self.recon_terms.items()}
-        return {"loss": self.total.item(), "recon": self.recon.item(), "flow": self.flow.item(), **terms}
+        return {"loss": self.total.item(), "recon": self.recon.item(), "flow": self.flow.item(), "z_std": self.z_std.item(), **terms}
 
 
 class UNITE(nn.Module):
@@ -103,6 +104,8 @@ class UNITE(nn.Module):
     def slot_noise(self, rng: BatchRandom, repeats: tuple[int, ...], L: int) -> torch.Tensor:
         """ε of shape (B, *repeats, L, C), drawn for all `max_latents` slots and cut to L, so a sample's
         noise does not depend on how far its batch happens to be padded."""
+        if L > self.max_latents:
+            raise ValueError(f"{L} latent tokens exceed max_latents={self.max_latents}")
         return rng.randn(*repeats, self.max_latents, self.objective.latent_dim)[..., :L, :]
 
     def encode(self, obs: Observation, rng: BatchRandom) -> torch.Tensor:
@@ -154,7 +157,8 @@ class UNITE(nn.Module):
         recon = self.decoder.loss(self.decoder(self.noise_for_decoder(z, obs.latent_mask, rng), obs.latent_mask), batch)
         flow = self.flow_loss(z.detach(), obs.latent_mask, obs.cond, rng)
         total = self.objective.recon_weight * recon.total + self.objective.flow_weight * flow
-        return LossBreakdown(total=total, recon=recon.total, flow=flow, recon_terms=recon.terms)
+        z_std = z.detach()[obs.latent_mask].float().std(0).mean()
+        return LossBreakdown(total=total, recon=recon.total, flow=flow, recon_terms=recon.terms, z_std=z_std)
 
     @torch.no_grad()
     def reconstruct(self, batch: Any, generator: torch.Generator) -> Any:

@@ -36,6 +36,7 @@ def build_model(cfg: ToyConfig) -> UNITE:
     return UNITE(tokenizer, decoder, ge, cfg.objective, max_latents=cfg.data.max_points, num_classes=len(CLASSES))
 
 
+@torch.no_grad()
 def sample_clouds(model: UNITE, sizes: torch.Tensor, labels: torch.Tensor, sampler: SamplerConfig, generator: torch.Generator) -> list[np.ndarray]:
     """Generate one cloud per (size, label): ODE in latent space, then decode."""
     device = next(model.parameters()).device
@@ -108,4 +109,4 @@ def load(checkpoint: str | Path, device: str = "cpu") -> tuple[ToyConfig, UNITE]
     cfg = from_yaml(state.config_yaml, ToyConfig)
     model = build_model(cfg)
     model.load_state_dict(state.ema)
-    return cfg, model.to(device).eval()
+    return cfg, model.to(device).eval().requires_grad_(False)

@@ -7,28 +7,42 @@ from unite_core.train.config import WandbMode
 
 
 class CsvLog:
-    """Rows of (step, metrics...). On resume, rows after the resumed step are dropped, so the file
-    continues exactly as an uninterrupted run's would."""
+    """Rows of (step, metrics...), appended line by line. On resume, rows after the resumed step are
+    dropped (and a torn last line from a crash is ignored), so the file continues as an uninterrupted
+    run's would. The file is rewritten, atomically, only then and when a new column appears."""
 
     def __init__(self, path: Path, resume_step: int):
         self.path = path
         self.rows: list[dict[str, float]] = []
+        self.keys: list[str] = []
         if path.exists():
             with path.open() as f:
-                self.rows = [{k: float(v) for k, v in row.items() if v != ""} for row in csv.DictReader(f)]
+                self.rows = [parsed for row in csv.DictReader(f) if (parsed := _parse(row)) is not None]
             self.rows = [r for r in self.rows if r["step"] <= resume_step]
-            self._write()
+            self._rewrite()
 
     def append(self, step: int, values: dict[str, float]) -> None:
-        self.rows.append({"step": float(step), **values})
-        self._write()
+        row = {"step": float(step), **values}
+        self.rows.append(row)
+        if not set(row) <= set(self.keys):
+            self._rewrite()
+            return
+        with self.path.open("a", newline="") as f:
+            csv.DictWriter(f, fieldnames=self.keys).writerow(row)
 
-    def _write(self) -> None:
-        keys = list(dict.fromkeys(k for row in self.rows for k in row))
+    def _rewrite(self) -> None:
+        self.keys = list(dict.fromkeys(k for row in self.rows for k in row))
         with atomic_path(self.path) as tmp, tmp.open("w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=keys)
+            writer = csv.DictWriter(f, fieldnames=self.keys)
             writer.writeheader()
             writer.writerows(self.rows)
+
+
+def _parse(row: dict[str, str | None]) -> dict[str, float] | None:
+    try:
+        return {k: float(v) for k, v in row.items() if k is not None and v not in ("", None)}
+    except ValueError:
+        return None
 
 
 def plot_curves(rows: list[dict[str, float]], keys: list[str], path: Path, title: str) -> None:

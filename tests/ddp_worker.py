@@ -1,0 +1,9 @@
+"""Run by test_ddp.py under `torchrun --nproc_per_node 2`: a few toy steps into the run folder argv[1]."""
+import sys
+from pathlib import Path
+
+from conftest import tiny_toy
+from unite_core.toy.run import train
+
+if __name__ == "__main__":
+    train(tiny_toy(Path(sys.argv[1]), max_steps=int(sys.argv[2]), ckpt_every=1000, batch_size=16, accum_steps=2))

@@ -1,0 +1,88 @@
+"""The command line and packaging: config composition and errors, import hygiene, the installed wheel."""
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+
+HEAVY = ("rdkit", "pymatgen", "torchvision", "e3nn", "torch_geometric", "ase")
+
+
+def _run(*args: str, cwd: Path = REPO, python: str = sys.executable) -> subprocess.CompletedProcess:
+    return subprocess.run([python, *args], cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+def test_print_config_composes_groups_and_overrides():
+    done = _run("-m", "unite_core.toy", "train", "model=S", "trainer=smoke", "objective.flow.k=5", "--print-config")
+    assert done.returncode == 0, done.stderr
+    assert "preset: S" in done.stdout and "max_steps: 40" in done.stdout and "k: 5" in done.stdout
+
+
+@pytest.mark.parametrize("override,expected", [
+    ("trainer.max_stepz=3", "key 'trainer.max_stepz': Key 'max_stepz' not in 'TrainerConfig'"),
+    ("sampler.solver=rk4", "key 'sampler.solver': Invalid value 'rk4', expected one of [euler, heun, adaptive]"),
+    ("trainer=nope", "Could not find 'trainer/nope' (options: default, gpu, smoke)"),
+    ("trainer.max_steps=many", "key 'trainer.max_steps'"),
+])
+def test_bad_config_is_one_line(override, expected):
+    done = _run("-m", "unite_core.toy", "train", override, "--print-config")
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("unite-toy: error: config: ") and expected in lines[0]
+
+
+def test_missing_checkpoint_is_one_line(tmp_path):
+    done = _run("-m", "unite_core.toy", "sample", "--ckpt", str(tmp_path / "nowhere"))
+    assert done.returncode == 2 and done.stderr.strip().count("\n") == 0 and "nowhere" in done.stderr
+
+
+def test_unite_core_imports_no_modality_packages():
+    code = "import sys, unite_core, unite_core.toy, unite_core.train; print(','.join(m for m in %r if m in sys.modules))" % (HEAVY,)
+    done = _run("-c", code)
+    assert done.returncode == 0 and done.stdout.strip() == "", done.stdout + done.stderr
+
+
+def test_toy_train_then_sample_end_to_end(tmp_path):
+    run = tmp_path / "run"
+    done = _run("-m", "unite_core.toy", "train", "trainer=smoke", "trainer.max_steps=4", "trainer.eval_every=4", f"run.dir={run}", "trainer.progress=false", "eval_samples=30")
+    assert done.returncode == 0, done.stderr
+    for name in ("config.yaml", "train.csv", "eval.csv", "loss.png", "samples.png", "checkpoints/step-00000004.pt"):
+        assert (run / name).is_file(), name
+    out = tmp_path / "clouds.npz"
+    done = _run("-m", "unite_core.toy", "sample", "--ckpt", str(run), "--n", "12", "--steps", "3", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert out.is_file() and out.with_suffix(".png").is_file() and "12 clouds" in done.stdout
+
+
+def test_installed_wheel_finds_its_configs(tmp_path):
+    """Build the wheel, install it (no source tree on the path) into a fresh venv, run the console script."""
+    src = tmp_path / "src"
+    done = subprocess.run(["git", "-C", str(REPO), "ls-files", "-co", "--exclude-standard"], capture_output=True, text=True)
+    for rel in done.stdout.split():
+        if (REPO / rel).is_file():
+            (src / rel).parent.mkdir(parents=True, exist_ok=True)
+            (src / rel).write_bytes((REPO / rel).read_bytes())
+    wheels = tmp_path / "wheels"
+    built = _run("-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(wheels), str(src), cwd=tmp_path)
+    assert built.returncode == 0, built.stderr
+    wheel = next(wheels.glob("unite-*.whl"))
+    env_dir = tmp_path / "venv"
+    venv.create(env_dir, with_pip=True)
+    python = str(env_dir / "bin" / "python")
+    site = Path(_run("-c", "import sysconfig; print(sysconfig.get_path('purelib'))", python=python).stdout.strip())
+    deps = Path(_run("-c", "import torch, pathlib; print(pathlib.Path(torch.__file__).parents[1])").stdout.strip())
+    (site / "deps.pth").write_text(f"{deps}\n")  # reuse the installed dependencies, not the editable unite
+    installed = _run("-m", "pip", "install", "--no-deps", "--no-index", "-q", str(wheel), python=python, cwd=tmp_path)
+    assert installed.returncode == 0, installed.stderr
+    script = env_dir / "bin" / "unite-toy"
+    help_text = subprocess.run([str(script), "--help"], cwd=tmp_path, capture_output=True, text=True)
+    assert help_text.returncode == 0 and "train" in help_text.stdout
+    composed = subprocess.run([str(script), "train", "model=B", "--print-config"], cwd=tmp_path, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": ""})
+    assert composed.returncode == 0, composed.stderr
+    assert "preset: B" in composed.stdout
+    where = _run("-c", "import unite_core, unite_configs; print(unite_core.__file__, unite_configs.__file__)", python=python, cwd=tmp_path)
+    assert str(REPO) not in where.stdout and str(site) in where.stdout

@@ -1,0 +1,133 @@
+"""The flow path, loss and ODE samplers against closed-form answers."""
+import math
+
+import pytest
+import torch
+
+from unite_core.flow import (
+    SamplerConfig, Solver, TimeDist, TimeSampler, guided_velocity, integrate, linear_path, masked_mean, shift_time, velocity_loss,
+)
+from unite_core.rng import BatchRandom
+
+
+def test_euler_is_exact_for_constant_drift():
+    a, x0 = torch.randn(2, 3, 5, 4, dtype=torch.float64)
+    out = integrate(lambda x, t: a, x0, SamplerConfig(solver=Solver.euler, steps=7))
+    assert out.nfe == 7
+    torch.testing.assert_close(out.x, x0 + a, rtol=0, atol=1e-12)
+
+
+def test_heun_is_exact_for_drift_linear_in_time_and_euler_is_not():
+    a, b = torch.randn(2, 3, 5, 4, dtype=torch.float64)
+    drift = lambda x, t: a + b * t
+    exact = a + b / 2  # x(1) from x(0) = 0
+    x0 = torch.zeros_like(a)
+    heun = integrate(drift, x0, SamplerConfig(solver=Solver.heun, steps=3))
+    assert heun.nfe == 6
+    torch.testing.assert_close(heun.x, exact, rtol=0, atol=1e-12)
+    euler = integrate(drift, x0, SamplerConfig(solver=Solver.euler, steps=3)).x
+    assert (euler - exact).abs().max() > 0.01
+
+
+@pytest.mark.parametrize("solver,order", [(Solver.euler, 1), (Solver.heun, 2)])
+def test_solvers_converge_at_their_order(solver, order):
+    """dx/dt = x·cos(t): x(1) = x0·e^{sin 1}; halving the step divides the error by 2^order."""
+    x0 = torch.ones(1, 1, 1, dtype=torch.float64)
+    exact = math.exp(math.sin(1.0))
+    errors = [abs(integrate(lambda x, t: x * math.cos(t), x0, SamplerConfig(solver=solver, steps=n)).x.item() - exact) for n in (20, 40, 80)]
+    ratios = [errors[0] / errors[1], errors[1] / errors[2]]
+    assert all(abs(math.log2(r) - order) < 0.1 for r in ratios), ratios
+
+
+def test_adaptive_meets_its_tolerance_with_few_evaluations():
+    x0 = torch.ones(2, 3, 1, dtype=torch.float64)
+    out = integrate(lambda x, t: x * math.cos(t), x0, SamplerConfig(solver=Solver.adaptive, steps=4, rtol=1e-6, atol=1e-6))
+    torch.testing.assert_close(out.x, x0 * math.exp(math.sin(1.0)), rtol=1e-5, atol=0)
+    assert 4 < out.nfe < 200
+
+
+def test_grid_shift_keeps_endpoints_and_step_count():
+    seen = []
+    integrate(lambda x, t: seen.append(t) or torch.zeros_like(x), torch.zeros(1, 1, 1), SamplerConfig(solver=Solver.euler, steps=10, grid_shift=0.3))
+    assert len(seen) == 10 and seen[0] == 0.0
+    assert all(b > a for a, b in zip(seen, seen[1:]))
+    assert seen[1] < 0.1 * 0.5  # a shift < 1 spends more steps near noise
+
+
+def test_shift_time_maps_unit_interval_onto_itself():
+    t = torch.linspace(0, 1, 101, dtype=torch.float64)
+    torch.testing.assert_close(shift_time(t, 1.0), t)
+    shifted = shift_time(t, 0.5)
+    assert shifted[0] == 0 and shifted[-1] == 1 and torch.all(shifted[1:] > shifted[:-1])
+    assert torch.all(shifted[1:-1] < t[1:-1])
+
+
+def test_time_sampler_distributions():
+    rng = BatchRandom.whole(torch.Generator().manual_seed(0), 20000)
+    uniform = TimeSampler(dist=TimeDist.uniform, shift=1.0).sample(rng)
+    assert abs(uniform.mean().item() - 0.5) < 0.01
+    logit = TimeSampler(dist=TimeDist.logit_normal, shift=1.0).sample(rng)
+    assert logit.min() > 0 and logit.max() < 1 and abs(logit.median().item() - 0.5) < 0.02
+    shifted = TimeSampler(dist=TimeDist.logit_normal, shift=0.5).sample(rng)
+    assert abs(shifted.median().item() - 1 / 3) < 0.02  # median 0.5 -> 0.5·0.5 / (1 − 0.5·0.5)
+
+
+def test_padded_slots_stay_zero_and_never_count():
+    x1, noise = torch.randn(2, 2, 6, 3)
+    mask = torch.tensor([[1, 1, 1, 1, 0, 0], [1, 1, 0, 0, 0, 0]], dtype=torch.bool)
+    t = torch.tensor([0.3, 0.8])
+    path = linear_path(x1, noise, t, mask)
+    assert torch.all(path.x_t[~mask] == 0)
+    pred = torch.randn(2, 6, 3)
+    loss = velocity_loss(pred, path, mask)
+    garbage = pred.clone()
+    garbage[~mask] = 1e6
+    torch.testing.assert_close(velocity_loss(garbage, path, mask), loss)
+    manual = ((pred - x1) / (1 - t)[:, None, None]).pow(2)  # v̂ − v = (x̂ − x1)/(1 − t)
+    torch.testing.assert_close(loss, torch.stack([manual[0, :4].mean(), manual[1, :2].mean()]))
+
+
+def test_masked_mean_weights_each_sample_by_its_own_slots():
+    values = torch.tensor([[[1.0], [3.0], [100.0]], [[2.0], [2.0], [2.0]]])
+    mask = torch.tensor([[True, True, False], [True, True, True]])
+    torch.testing.assert_close(masked_mean(values, mask), torch.tensor([2.0, 2.0]))
+
+
+def test_velocity_clamp_bounds_the_weight_near_data():
+    x1 = torch.ones(1, 1, 1)
+    path = linear_path(x1, torch.zeros(1, 1, 1), torch.tensor([0.999]), torch.ones(1, 1, dtype=torch.bool))
+    loss = velocity_loss(torch.zeros(1, 1, 1), path, torch.ones(1, 1, dtype=torch.bool), t_clamp=0.05)
+    torch.testing.assert_close(loss, torch.tensor([1 / 0.05**2]))
+
+
+class _Recorder:
+    """A predictor whose answer depends on the condition, recording how it was called."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, x, t, cond, drop, mask):
+        self.calls.append(x.shape[0])
+        return (x * 0.5 + torch.where(drop, -1.0, cond.float())[:, None, None]) * mask[..., None]
+
+
+def test_cfg_scale_one_is_the_plain_model_with_one_branch():
+    x0, cond, mask = torch.randn(4, 3, 2), torch.tensor([0, 1, 2, 1]), torch.ones(4, 3, dtype=torch.bool)
+    rec = _Recorder()
+    guided = integrate(guided_velocity(rec, cond, mask, SamplerConfig(cfg_scale=1.0, steps=5)), x0, SamplerConfig(steps=5))
+    plain_pred = lambda x, t: rec(x, torch.full((4,), t), cond, torch.zeros(4, dtype=torch.bool), mask)
+    plain = integrate(lambda x, t: (plain_pred(x, t) - x) / max(1 - t, 0.05), x0, SamplerConfig(steps=5))
+    torch.testing.assert_close(guided.x, plain.x)
+    assert set(rec.calls) == {4}
+
+
+def test_cfg_combines_branches_only_inside_its_interval():
+    x, cond, mask = torch.randn(2, 3, 2), torch.tensor([1, 2]), torch.ones(2, 3, dtype=torch.bool)
+    rec = _Recorder()
+    drift = guided_velocity(rec, cond, mask, SamplerConfig(cfg_scale=3.0, cfg_interval=(0.2, 0.6)))
+    inside = drift(x, 0.4)
+    x_cond, x_null = x * 0.5 + cond.float()[:, None, None], x * 0.5 - 1.0
+    torch.testing.assert_close(inside, (x_null + 3.0 * (x_cond - x_null) - x) / 0.6)
+    outside = drift(x, 0.8)
+    torch.testing.assert_close(outside, (x_cond - x) / (1 - 0.8))
+    assert rec.calls == [4, 2]

@@ -1,0 +1,107 @@
+"""The UNITE objective on the toy point-cloud adapter: weight sharing, gradient routing, masks, CFG."""
+import torch
+
+from unite_core.flow import SamplerConfig, integrate
+from unite_core.rng import BatchRandom
+from unite_core.toy.data import ToyShapes, collate
+from unite_core.toy.run import build_model
+
+from conftest import tiny_toy
+
+
+def _model_and_batch(tmp_path):
+    cfg = tiny_toy(tmp_path)
+    model = build_model(cfg)
+    for p in model.parameters():  # leave the zero-init regime so every path carries gradient
+        if torch.all(p == 0):
+            torch.nn.init.normal_(p, std=0.05)
+    batch = collate([ToyShapes(cfg.data)[i] for i in range(8)])
+    return model, batch
+
+
+def _rng(batch):
+    return BatchRandom.for_step(0, 0, 0, slice(0, 8), 8, torch.device("cpu"))
+
+
+def test_one_ge_serves_both_passes(tmp_path):
+    model, batch = _model_and_batch(tmp_path)
+    seen = []
+    model.ge.register_forward_hook(lambda mod, args, kwargs, out: seen.append((id(mod), kwargs.get("observation", args[5] if len(args) > 5 else None) is not None)), with_kwargs=True)
+    model(batch, _rng(batch))
+    assert len({mod for mod, _ in seen}) == 1  # the very same module (hence parameter objects)
+    assert [has_obs for _, has_obs in seen] == [True] + [False] * len(seen[1:]) and len(seen) >= 2
+    assert sum(isinstance(m, type(model.ge)) for m in model.modules()) == 1
+
+
+def test_flow_loss_sends_no_gradient_into_its_target(tmp_path):
+    model, batch = _model_and_batch(tmp_path)
+    model(batch, _rng(batch)).flow.backward()
+    tokenizer_only = [p.grad for p in model.tokenizer.parameters()] + [p.grad for p in model.ge.observation_in.parameters()]
+    assert all(g is None or torch.all(g == 0) for g in tokenizer_only)
+    assert all(p.grad is None for p in model.decoder.parameters())
+    assert model.ge.blocks[0].attn.qkv.weight.grad.abs().sum() > 0  # the denoise pass trains the GE
+
+
+def test_ge_gets_gradient_from_both_passes(tmp_path):
+    model, batch = _model_and_batch(tmp_path)
+    rng_state = 0
+    recon_grads, flow_grads = {}, {}
+    for which, store in (("recon", recon_grads), ("flow", flow_grads)):
+        model.zero_grad(set_to_none=True)
+        losses = model(batch, BatchRandom.for_step(rng_state, 0, 0, slice(0, 8), 8, torch.device("cpu")))
+        getattr(losses, which).backward()
+        store.update({n: p.grad.clone() for n, p in model.ge.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0})
+    shared = set(recon_grads) & set(flow_grads)
+    assert {"blocks.0.attn.qkv.weight", "blocks.1.mlp.w13.weight", "final.linear.weight"} <= shared
+    assert "observation_in.weight" in recon_grads and "observation_in.weight" not in flow_grads
+
+
+def test_padding_never_counts(tmp_path):
+    model, batch = _model_and_batch(tmp_path)
+    assert (~batch.mask).any()
+    losses = model(batch, _rng(batch))
+    batch.points[~batch.mask] = 123.0
+    again = model(batch, _rng(batch))
+    torch.testing.assert_close(again.total, losses.total)
+    torch.testing.assert_close(again.flow, losses.flow)
+
+
+def test_extra_padding_does_not_change_the_loss(tmp_path):
+    """Noise is drawn per (sample, slot), so padding a batch further changes nothing."""
+    model, _ = _model_and_batch(tmp_path)
+    data = ToyShapes(tiny_toy(tmp_path).data)
+    batch = collate([item for item in data if len(item[0]) <= 10][:8])
+    extra = model.max_latents - batch.mask.shape[1]
+    wider = type(batch)(torch.cat([batch.points, torch.zeros(8, extra, 2)], 1), torch.cat([batch.mask, torch.zeros(8, extra, dtype=torch.bool)], 1), batch.label)
+    torch.testing.assert_close(model(wider, _rng(batch)).total, model(batch, _rng(batch)).total, atol=1e-5, rtol=1e-5)
+
+
+def test_k_weighting_is_explicit(tmp_path):
+    model, batch = _model_and_batch(tmp_path)
+    summed = model(batch, _rng(batch)).flow
+    model.objective.flow.k_weighting = type(model.objective.flow.k_weighting).mean
+    torch.testing.assert_close(summed / model.objective.flow.k, model(batch, _rng(batch)).flow)
+
+
+def test_chunking_and_checkpointing_do_not_change_the_flow_loss(tmp_path):
+    model, batch = _model_and_batch(tmp_path)
+    model.objective.flow.k, model.objective.flow.k_chunk = 5, 5
+    whole = model(batch, _rng(batch)).flow
+    model.objective.flow.k_chunk, model.objective.flow.checkpoint = 2, True
+    torch.testing.assert_close(model(batch, _rng(batch)).flow, whole, atol=1e-5, rtol=1e-5)
+
+
+def test_generate_with_cfg_one_equals_the_unguided_ode(tmp_path):
+    model, batch = _model_and_batch(tmp_path)
+    model.eval()
+    mask, cond = batch.mask, batch.label
+    sampler = SamplerConfig(steps=4, cfg_scale=1.0)
+    out = model.generate(mask, cond, sampler, torch.Generator().manual_seed(1))
+    x0 = torch.randn(*mask.shape, model.objective.latent_dim, generator=torch.Generator().manual_seed(1)) * mask[..., None]
+    keep = torch.zeros_like(cond, dtype=torch.bool)
+    drift = lambda x, t: (model.predict(x, torch.full((8,), t), cond, keep, mask) - x) / max(1 - t, 0.05) * mask[..., None]
+    with torch.no_grad():
+        torch.testing.assert_close(out.x, integrate(drift, x0, sampler).x)
+    assert out.nfe == 8 and torch.all(out.x[~mask] == 0)
+    guided = model.generate(mask, cond, SamplerConfig(steps=4, cfg_scale=4.0), torch.Generator().manual_seed(1))
+    assert not torch.allclose(guided.x, out.x)
