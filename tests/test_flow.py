@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from unite_core.flow import (
-    SamplerConfig, Solver, TimeDist, TimeSampler, guided_velocity, integrate, linear_path, masked_mean, shift_time, velocity_loss,
+    GuidedDrift, SamplerConfig, Solver, TimeDist, TimeSampler, integrate, linear_path, masked_mean, shift_time, velocity_loss,
 )
 from unite_core.rng import BatchRandom
 
@@ -114,7 +114,7 @@ class _Recorder:
 def test_cfg_scale_one_is_the_plain_model_with_one_branch():
     x0, cond, mask = torch.randn(4, 3, 2), torch.tensor([0, 1, 2, 1]), torch.ones(4, 3, dtype=torch.bool)
     rec = _Recorder()
-    guided = integrate(guided_velocity(rec, cond, mask, SamplerConfig(cfg_scale=1.0, steps=5)), x0, SamplerConfig(steps=5))
+    guided = integrate(GuidedDrift(rec, cond, mask, SamplerConfig(cfg_scale=1.0, steps=5)), x0, SamplerConfig(steps=5))
     plain_pred = lambda x, t: rec(x, torch.full((4,), t), cond, torch.zeros(4, dtype=torch.bool), mask)
     plain = integrate(lambda x, t: (plain_pred(x, t) - x) / max(1 - t, 0.05), x0, SamplerConfig(steps=5))
     torch.testing.assert_close(guided.x, plain.x)
@@ -124,7 +124,7 @@ def test_cfg_scale_one_is_the_plain_model_with_one_branch():
 def test_cfg_combines_branches_only_inside_its_interval():
     x, cond, mask = torch.randn(2, 3, 2), torch.tensor([1, 2]), torch.ones(2, 3, dtype=torch.bool)
     rec = _Recorder()
-    drift = guided_velocity(rec, cond, mask, SamplerConfig(cfg_scale=3.0, cfg_interval=(0.2, 0.6)))
+    drift = GuidedDrift(rec, cond, mask, SamplerConfig(cfg_scale=3.0, cfg_interval=(0.2, 0.6)))
     inside = drift(x, 0.4)
     x_cond, x_null = x * 0.5 + cond.float()[:, None, None], x * 0.5 - 1.0
     torch.testing.assert_close(inside, (x_null + 3.0 * (x_cond - x_null) - x) / 0.6)

@@ -11,7 +11,7 @@ import torch
 import torch.nn as nn
 from torch.utils.checkpoint import checkpoint
 
-from unite_core.flow import SampleResult, SamplerConfig, TimeSampler, guided_velocity, integrate, linear_path, velocity_loss
+from unite_core.flow import GuidedDrift, SampleResult, SamplerConfig, TimeSampler, integrate, linear_path, velocity_loss
 from unite_core.nn import GEConfig, GenerativeEncoder
 from unite_core.rng import BatchRandom
 
@@ -172,5 +172,5 @@ class UNITE(nn.Module):
         """ODE from noise to latents (B, L, C); the adapter decodes them with `self.decoder`."""
         B, L = latent_mask.shape
         x0 = torch.randn(B, L, self.objective.latent_dim, generator=generator, device=latent_mask.device) * latent_mask[..., None]
-        drift = guided_velocity(self.predict, cond, latent_mask, sampler)
+        drift = GuidedDrift(self.predict, cond, latent_mask, sampler)
         return integrate(drift, x0, sampler)

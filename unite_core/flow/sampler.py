@@ -40,23 +40,27 @@ class SampleResult:
     nfe: int  # velocity evaluations (a guided evaluation is one, though it runs two branches)
 
 
-def guided_velocity(predict: Predictor, cond: torch.Tensor, mask: torch.Tensor, cfg: SamplerConfig) -> Velocity:
-    """Drift (x̂ − x)/max(1 − t, clamp), x̂ = x̂_u + s·(x̂_c − x̂_u) for t in the CFG interval, else x̂_c.
-    Both branches come already normalised from `predict` (per-branch normalisation)."""
-    keep = torch.zeros_like(cond, dtype=torch.bool)
-    lo, hi = cfg.cfg_interval
+@dataclass
+class GuidedDrift:
+    """Drift (x̂ − x)/max(1 − t, clamp) with x̂ = x̂_u + s·(x̂_c − x̂_u) for t in the CFG interval, else x̂_c.
+    Both branches come already normalised from `predict` (per-branch normalisation, as the release)."""
 
-    def drift(x: torch.Tensor, t: float) -> torch.Tensor:
+    predict: Predictor
+    cond: torch.Tensor  # (B,)
+    mask: torch.Tensor  # (B, L)
+    cfg: SamplerConfig
+
+    def __call__(self, x: torch.Tensor, t: float) -> torch.Tensor:
         tt = torch.full((x.shape[0],), t, device=x.device)
-        if cfg.cfg_scale != 1.0 and lo <= t <= hi:
-            both = predict(torch.cat([x, x]), torch.cat([tt, tt]), torch.cat([cond, cond]), torch.cat([keep, ~keep]), torch.cat([mask, mask]))
+        keep = torch.zeros_like(self.cond, dtype=torch.bool)
+        lo, hi = self.cfg.cfg_interval
+        if self.cfg.cfg_scale != 1.0 and lo <= t <= hi:
+            both = self.predict(torch.cat([x, x]), torch.cat([tt, tt]), torch.cat([self.cond, self.cond]), torch.cat([keep, ~keep]), torch.cat([self.mask, self.mask]))
             x_cond, x_null = both.chunk(2)  # 2 x (B, L, C)
-            x_hat = x_null + cfg.cfg_scale * (x_cond - x_null)
+            x_hat = x_null + self.cfg.cfg_scale * (x_cond - x_null)
         else:
-            x_hat = predict(x, tt, cond, keep, mask)
-        return velocity(x_hat, x, tt, cfg.t_clamp) * mask[..., None]
-
-    return drift
+            x_hat = self.predict(x, tt, self.cond, keep, self.mask)
+        return velocity(x_hat, x, tt, self.cfg.t_clamp) * self.mask[..., None]  # (B, L, C)
 
 
 def integrate(drift: Velocity, x0: torch.Tensor, cfg: SamplerConfig) -> SampleResult:

@@ -32,16 +32,17 @@ class GEBlock(nn.Module):
 
 
 class FinalLayer(nn.Module):
-    """adaLN-modulated norm, then Linear(D -> C); zero-initialised so the GE starts by predicting 0."""
+    """adaLN-modulated norm, then Linear(D -> C). Only the modulation starts at zero: the GE's output is
+    LayerNormed into z, and a zero output would make every latent the norm's bias at step 0 (the start of
+    the latent collapse measured in the README's departures section)."""
 
     def __init__(self, dim: int, out_dim: int):
         super().__init__()
         self.norm = RMSNorm(dim)
         self.ada = nn.Sequential(nn.SiLU(), nn.Linear(dim, 2 * dim))
         self.linear = nn.Linear(dim, out_dim)
-        for layer in (self.ada[-1], self.linear):
-            nn.init.zeros_(layer.weight)
-            nn.init.zeros_(layer.bias)
+        nn.init.zeros_(self.ada[-1].weight)
+        nn.init.zeros_(self.ada[-1].bias)
 
     def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         shift, scale = self.ada(c).chunk(2, dim=-1)
