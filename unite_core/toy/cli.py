@@ -2,6 +2,7 @@
 import argparse
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -44,9 +45,13 @@ def _sample(args: argparse.Namespace) -> int:
     with atomic_path(out) as tmp, tmp.open("wb") as f:
         np.savez(f, labels=labels.numpy(), **{f"cloud_{i}": c for i, c in enumerate(clouds)})
     plot_clouds(clouds, labels.numpy(), out.with_suffix(".png"))
-    score = ShapeJudge(data.clouds, data.labels).score(clouds, labels.numpy())
+    judge = ShapeJudge(data.clouds, data.labels)
+    score = judge.score(clouds, labels.numpy())
+    real = ToyShapes(replace(cfg.data, size=args.n, seed=cfg.data.seed + 1))
+    ceiling = judge.score(real.clouds, real.labels)
     print(f"{args.n} clouds in {seconds:.1f} s ({args.n / seconds:.0f}/s, {sampler.solver.value}, {args.steps} steps) -> {out}, {out.with_suffix('.png')}")
-    print(f"class match {score.class_match:.3f} (chance {1 / len(CLASSES):.3f}); signature error {score.signature_error:.2f} x real")
+    print(f"class match {score.class_match:.3f} (real held-out clouds {ceiling.class_match:.3f}, chance {1 / len(CLASSES):.3f})")
+    print(f"distance to nearest real cloud of the class {score.own_class_distance:.3f} (real held-out clouds {ceiling.own_class_distance:.3f})")
     return 0
 
 

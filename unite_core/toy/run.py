@@ -79,7 +79,9 @@ class ToyEvaluator:
         self.cfg, self.run_dir = cfg, run_dir
         self.histogram = train.size_histogram()
         self.judge = ShapeJudge(train.clouds, train.labels)
-        self.heldout = collate([item for item in ToyShapes(replace(cfg.data, size=cfg.eval_samples, seed=cfg.data.seed + 1))])
+        heldout = ToyShapes(replace(cfg.data, size=cfg.eval_samples, seed=cfg.data.seed + 1))
+        self.heldout = collate(list(heldout))
+        self.real = self.judge.score(heldout.clouds, heldout.labels)  # what real clouds score: the ceiling
 
     def __call__(self, model: UNITE, step: int) -> dict[str, float]:
         device = next(model.parameters()).device
@@ -92,7 +94,10 @@ class ToyEvaluator:
         clouds = sample_clouds(model, draw_sizes(self.histogram, self.cfg.eval_samples, cpu_gen), labels, self.cfg.sampler, gen)
         plot_clouds(clouds, labels.numpy(), self.run_dir / "samples.png")
         score = self.judge.score(clouds, labels.numpy())
-        return {"recon_rmse": rmse, "class_match": score.class_match, "signature_error": score.signature_error}
+        return {
+            "recon_rmse": rmse, "class_match": score.class_match, "class_match_real": self.real.class_match,
+            "own_class_distance": score.own_class_distance, "own_class_distance_real": self.real.own_class_distance,
+        }
 
 
 def train(cfg: ToyConfig) -> FitResult:
