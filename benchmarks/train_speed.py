@@ -47,7 +47,7 @@ def samples_per_s(preset: str, bf16: bool, args: argparse.Namespace, device: tor
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--presets", default="tiny,S")
+    parser.add_argument("--presets", default="tiny", help="comma-separated GE presets; S and up are GPU-sized")
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--latents", type=int, default=32, help="latent tokens per sample (= points)")
     parser.add_argument("--latent-dim", type=int, default=16)

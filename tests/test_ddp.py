@@ -24,7 +24,11 @@ def test_two_process_ddp_equals_one_process(tmp_path):
     ddp, single = load_checkpoint(tmp_path / "ddp"), load_checkpoint(tmp_path / "single")
     assert ddp.step == single.step == STEPS
     for name, value in single.model.items():
-        torch.testing.assert_close(ddp.model[name], value, rtol=1e-5, atol=1e-6, msg=name)
+        other = ddp.model[name]
+        if name.endswith("attn.qkv.bias"):  # softmax ignores the key bias: its true gradient is 0, and
+            D = value.numel() // 3  # Adam turns the round-off left in it into lr-sized steps of any sign
+            value, other = torch.cat([value[:D], value[2 * D :]]), torch.cat([other[:D], other[2 * D :]])
+        torch.testing.assert_close(other, value, rtol=1e-5, atol=1e-6, msg=name)
     torch.manual_seed(0)
     init = build_model(tiny_toy(tmp_path)).state_dict()
     assert not torch.allclose(single.model["ge.blocks.0.attn.qkv.weight"], init["ge.blocks.0.attn.qkv.weight"])
