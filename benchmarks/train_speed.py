@@ -1,7 +1,7 @@
 """Training throughput of the joint UNITE step (tokenize + decode + K flow repeats + backward + AdamW),
 fp32 against bf16 autocast, in one process on the same batches.
 
-    python benchmarks/train_speed.py                      # tiny and S presets on this machine
+    python benchmarks/train_speed.py                      # the tiny preset on this machine
     python benchmarks/train_speed.py --presets B --batch 256 --latents 64   # a GPU
 """
 import argparse

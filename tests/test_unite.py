@@ -19,7 +19,7 @@ def _model_and_batch(tmp_path):
     return model, batch
 
 
-def _rng(batch):
+def _rng():
     return BatchRandom.for_step(0, 0, 0, slice(0, 8), 8, torch.device("cpu"))
 
 
@@ -27,7 +27,7 @@ def test_one_ge_serves_both_passes(tmp_path):
     model, batch = _model_and_batch(tmp_path)
     seen = []
     model.ge.register_forward_hook(lambda mod, args, kwargs, out: seen.append((id(mod), kwargs.get("observation", args[5] if len(args) > 5 else None) is not None)), with_kwargs=True)
-    model(batch, _rng(batch))
+    model(batch, _rng())
     assert len({mod for mod, _ in seen}) == 1  # the very same module (hence parameter objects)
     assert [has_obs for _, has_obs in seen] == [True] + [False] * len(seen[1:]) and len(seen) >= 2
     assert sum(isinstance(m, type(model.ge)) for m in model.modules()) == 1
@@ -35,7 +35,7 @@ def test_one_ge_serves_both_passes(tmp_path):
 
 def test_flow_loss_sends_no_gradient_into_its_target(tmp_path):
     model, batch = _model_and_batch(tmp_path)
-    model(batch, _rng(batch)).flow.backward()
+    model(batch, _rng()).flow.backward()
     tokenizer_only = [p.grad for p in model.tokenizer.parameters()] + [p.grad for p in model.ge.observation_in.parameters()]
     assert all(g is None or torch.all(g == 0) for g in tokenizer_only)
     assert all(p.grad is None for p in model.decoder.parameters())
@@ -44,11 +44,10 @@ def test_flow_loss_sends_no_gradient_into_its_target(tmp_path):
 
 def test_ge_gets_gradient_from_both_passes(tmp_path):
     model, batch = _model_and_batch(tmp_path)
-    rng_state = 0
     recon_grads, flow_grads = {}, {}
     for which, store in (("recon", recon_grads), ("flow", flow_grads)):
         model.zero_grad(set_to_none=True)
-        losses = model(batch, BatchRandom.for_step(rng_state, 0, 0, slice(0, 8), 8, torch.device("cpu")))
+        losses = model(batch, _rng())
         getattr(losses, which).backward()
         store.update({n: p.grad.clone() for n, p in model.ge.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0})
     shared = set(recon_grads) & set(flow_grads)
@@ -59,9 +58,9 @@ def test_ge_gets_gradient_from_both_passes(tmp_path):
 def test_padding_never_counts(tmp_path):
     model, batch = _model_and_batch(tmp_path)
     assert (~batch.mask).any()
-    losses = model(batch, _rng(batch))
+    losses = model(batch, _rng())
     batch.points[~batch.mask] = 123.0
-    again = model(batch, _rng(batch))
+    again = model(batch, _rng())
     torch.testing.assert_close(again.total, losses.total)
     torch.testing.assert_close(again.flow, losses.flow)
 
@@ -73,22 +72,22 @@ def test_extra_padding_does_not_change_the_loss(tmp_path):
     batch = collate([item for item in data if len(item[0]) <= 10][:8])
     extra = model.max_latents - batch.mask.shape[1]
     wider = type(batch)(torch.cat([batch.points, torch.zeros(8, extra, 2)], 1), torch.cat([batch.mask, torch.zeros(8, extra, dtype=torch.bool)], 1), batch.label)
-    torch.testing.assert_close(model(wider, _rng(batch)).total, model(batch, _rng(batch)).total, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(model(wider, _rng()).total, model(batch, _rng()).total, atol=1e-5, rtol=1e-5)
 
 
 def test_k_weighting_is_explicit(tmp_path):
     model, batch = _model_and_batch(tmp_path)
-    summed = model(batch, _rng(batch)).flow
+    summed = model(batch, _rng()).flow
     model.objective.flow.k_weighting = type(model.objective.flow.k_weighting).mean
-    torch.testing.assert_close(summed / model.objective.flow.k, model(batch, _rng(batch)).flow)
+    torch.testing.assert_close(summed / model.objective.flow.k, model(batch, _rng()).flow)
 
 
 def test_chunking_and_checkpointing_do_not_change_the_flow_loss(tmp_path):
     model, batch = _model_and_batch(tmp_path)
     model.objective.flow.k, model.objective.flow.k_chunk = 5, 5
-    whole = model(batch, _rng(batch)).flow
+    whole = model(batch, _rng()).flow
     model.objective.flow.k_chunk, model.objective.flow.checkpoint = 2, True
-    torch.testing.assert_close(model(batch, _rng(batch)).flow, whole, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(model(batch, _rng()).flow, whole, atol=1e-5, rtol=1e-5)
 
 
 def test_generate_with_cfg_one_equals_the_unguided_ode(tmp_path):

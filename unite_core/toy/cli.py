@@ -2,7 +2,6 @@
 import argparse
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +11,7 @@ from unite_core.cli import run_cli
 from unite_core.config import compose, to_yaml, validate
 from unite_core.flow import Solver
 from unite_core.io import atomic_path
-from unite_core.toy.data import CLASSES, ToyShapes
+from unite_core.toy.data import CLASSES, ToyShapes, heldout_shapes
 from unite_core.toy.metrics import ShapeJudge
 from unite_core.toy.run import ToyConfig, draw_sizes, load, plot_clouds, sample_clouds, train
 
@@ -33,13 +32,14 @@ def _sample(args: argparse.Namespace) -> int:
     sampler = cfg.sampler
     sampler.steps, sampler.solver, sampler.cfg_scale = args.steps, Solver[args.solver], args.cfg
     data = ToyShapes(cfg.data)
+    histogram = data.size_histogram()
     gen = torch.Generator().manual_seed(args.seed)
     labels = torch.arange(args.n) % len(CLASSES)
     start = time.perf_counter()
     clouds = []
     for lo in range(0, args.n, args.batch_size):
         hi = min(args.n, lo + args.batch_size)
-        clouds += sample_clouds(model, draw_sizes(data.size_histogram(), hi - lo, gen), labels[lo:hi], sampler, gen)
+        clouds += sample_clouds(model, draw_sizes(histogram, hi - lo, gen), labels[lo:hi], sampler, gen)
     seconds = time.perf_counter() - start
     out = Path(args.out)
     with atomic_path(out) as tmp, tmp.open("wb") as f:
@@ -47,7 +47,7 @@ def _sample(args: argparse.Namespace) -> int:
     plot_clouds(clouds, labels.numpy(), out.with_suffix(".png"))
     judge = ShapeJudge(data.clouds, data.labels)
     score = judge.score(clouds, labels.numpy())
-    real = ToyShapes(replace(cfg.data, size=args.n, seed=cfg.data.seed + 1))
+    real = heldout_shapes(cfg.data, args.n)
     ceiling = judge.score(real.clouds, real.labels)
     print(f"{args.n} clouds in {seconds:.1f} s ({args.n / seconds:.0f}/s, {sampler.solver.value}, {args.steps} steps) -> {out}, {out.with_suffix('.png')}")
     print(f"class match {score.class_match:.3f} (real held-out clouds {ceiling.class_match:.3f}, chance {1 / len(CLASSES):.3f})")

@@ -3,7 +3,7 @@
 A real variable-length, class-conditional modality small enough to train in a minute on a CPU. Points are
 in canonical order (by polar angle), so latent i is tied to point i.
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -69,6 +69,11 @@ class ToyShapes(Dataset):
     def size_histogram(self) -> torch.Tensor:
         """Counts of clouds by number of points (index = points), for sampling sizes."""
         return torch.bincount(torch.tensor([len(c) for c in self.clouds]))
+
+
+def heldout_shapes(cfg: ToyDataConfig, size: int) -> ToyShapes:
+    """`size` fresh clouds from the training distribution (seed + 1), for evaluation."""
+    return ToyShapes(replace(cfg, size=size, seed=cfg.seed + 1))
 
 
 def collate(items: list[tuple[np.ndarray, int]]) -> PointBatch:

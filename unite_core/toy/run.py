@@ -11,7 +11,7 @@ from unite_core.io import atomic_path
 from unite_core.model import UNITE, ObjectiveConfig
 from unite_core.nn import ModelConfig, TrunkConfig
 from unite_core.toy.adapter import PointDecoder, PointTokenizer
-from unite_core.toy.data import CLASSES, ToyDataConfig, ToyShapes, collate
+from unite_core.toy.data import CLASSES, ToyDataConfig, ToyShapes, collate, heldout_shapes
 from unite_core.toy.metrics import ShapeJudge
 from unite_core.train import FitResult, OptimConfig, RunConfig, TrainerConfig, fit, load_checkpoint
 
@@ -79,7 +79,7 @@ class ToyEvaluator:
         self.cfg, self.run_dir = cfg, run_dir
         self.histogram = train.size_histogram()
         self.judge = ShapeJudge(train.clouds, train.labels)
-        heldout = ToyShapes(replace(cfg.data, size=cfg.eval_samples, seed=cfg.data.seed + 1))
+        heldout = heldout_shapes(cfg.data, cfg.eval_samples)
         self.heldout = collate(list(heldout))
         self.real = self.judge.score(heldout.clouds, heldout.labels)  # what real clouds score: the ceiling
 
