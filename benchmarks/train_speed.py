@@ -9,7 +9,7 @@ import time
 
 import torch
 
-from unite_core.model import UNITE, ObjectiveConfig
+from unite_core.model import UNITE, FlowConfig, ObjectiveConfig
 from unite_core.nn import ModelConfig, TrunkConfig
 from unite_core.rng import BatchRandom
 from unite_core.toy.adapter import PointDecoder, PointTokenizer
@@ -26,7 +26,7 @@ def samples_per_s(preset: str, bf16: bool, args: argparse.Namespace, device: tor
     torch.manual_seed(0)
     ge = ModelConfig(preset=preset).resolve()
     decoder = PointDecoder(TrunkConfig(depth=args.decoder_depth, width=ge.width, heads=ge.heads), args.latent_dim, args.latents)
-    model = UNITE(PointTokenizer(ge.width), decoder, ge, ObjectiveConfig(latent_dim=args.latent_dim), args.latents, 3).to(device)
+    model = UNITE(PointTokenizer(ge.width), decoder, ge, ObjectiveConfig(latent_dim=args.latent_dim), FlowConfig(), args.latents, 3).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
     batch = toy_batch(args.batch, args.latents, device)
     for step in range(args.warmup + args.steps):

@@ -26,3 +26,13 @@ def tiny_toy(run_dir: Path, **trainer) -> ToyConfig:
     )
     cfg.decoder.depth, cfg.decoder.width = 1, 32
     return cfg
+
+
+def qm9_rows(n: int) -> list:
+    """The first n QM9 molecules straight from the qm9pack CSV (parsed by our row parser, no cache)."""
+    import pandas as pd
+
+    from unite_mol.data.qm9 import _parse_row, qm9_csv_files
+
+    table = pd.read_csv(qm9_csv_files()[0], usecols=["Index", "SMILES", "Elements", "XYZ_Ang"], nrows=n)
+    return [_parse_row(e, x) for e, x in zip(table["Elements"], table["XYZ_Ang"])]

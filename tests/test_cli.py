@@ -17,7 +17,7 @@ def _run(*args: str, cwd: Path = REPO, python: str = sys.executable) -> subproce
 
 
 def test_print_config_composes_groups_and_overrides():
-    done = _run("-m", "unite_core.toy", "train", "model=S", "trainer=smoke", "objective.flow.k=5", "--print-config")
+    done = _run("-m", "unite_core.toy", "train", "model=S", "trainer=smoke", "flow.k=5", "--print-config")
     assert done.returncode == 0, done.stderr
     assert "preset: S" in done.stdout and "max_steps: 40" in done.stdout and "k: 5" in done.stdout
 
@@ -42,6 +42,12 @@ def test_missing_checkpoint_is_one_line(tmp_path):
 
 def test_unite_core_imports_no_modality_packages():
     code = "import sys, unite_core, unite_core.toy, unite_core.train; print(','.join(m for m in %r if m in sys.modules))" % (HEAVY,)
+    done = _run("-c", code)
+    assert done.returncode == 0 and done.stdout.strip() == "", done.stdout + done.stderr
+
+
+def test_unite_mol_imports_heavy_packages_lazily():
+    code = "import sys, unite_mol; print(','.join(m for m in %r if m in sys.modules))" % (HEAVY,)
     done = _run("-c", code)
     assert done.returncode == 0 and done.stdout.strip() == "", done.stdout + done.stderr
 
@@ -84,5 +90,10 @@ def test_installed_wheel_finds_its_configs(tmp_path):
     composed = subprocess.run([str(script), "train", "model=B", "--print-config"], cwd=tmp_path, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": ""})
     assert composed.returncode == 0, composed.stderr
     assert "preset: B" in composed.stdout
+    mol = env_dir / "bin" / "unite-mol"
+    help_text = subprocess.run([str(mol), "--help"], cwd=tmp_path, capture_output=True, text=True)
+    assert help_text.returncode == 0 and "sample" in help_text.stdout, help_text.stderr
+    composed = subprocess.run([str(mol), "train", "--print-config"], cwd=tmp_path, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": ""})
+    assert composed.returncode == 0 and "source: qm9" in composed.stdout and "width: 128" in composed.stdout, composed.stderr
     where = _run("-c", "import unite_core, unite_configs; print(unite_core.__file__, unite_configs.__file__)", python=python, cwd=tmp_path)
     assert str(REPO) not in where.stdout and str(site) in where.stdout

@@ -78,15 +78,15 @@ def test_extra_padding_does_not_change_the_loss(tmp_path):
 def test_k_weighting_is_explicit(tmp_path):
     model, batch = _model_and_batch(tmp_path)
     summed = model(batch, _rng()).flow
-    model.objective.flow.k_weighting = type(model.objective.flow.k_weighting).mean
-    torch.testing.assert_close(summed / model.objective.flow.k, model(batch, _rng()).flow)
+    model.flow.k_weighting = type(model.flow.k_weighting).mean
+    torch.testing.assert_close(summed / model.flow.k, model(batch, _rng()).flow)
 
 
 def test_chunking_and_checkpointing_do_not_change_the_flow_loss(tmp_path):
     model, batch = _model_and_batch(tmp_path)
-    model.objective.flow.k, model.objective.flow.k_chunk = 5, 5
+    model.flow.k, model.flow.k_chunk = 5, 5
     whole = model(batch, _rng()).flow
-    model.objective.flow.k_chunk, model.objective.flow.checkpoint = 2, True
+    model.flow.k_chunk, model.flow.checkpoint = 2, True
     torch.testing.assert_close(model(batch, _rng()).flow, whole, atol=1e-5, rtol=1e-5)
 
 

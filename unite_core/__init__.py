@@ -3,12 +3,12 @@
 Nothing here knows what an atom or a pixel is: adapters supply a tokenizer and a decoder.
 """
 from unite_core.flow import SampleResult, SamplerConfig, Solver, TimeDist, TimeSampler
-from unite_core.model import UNITE, FlowConfig, KWeighting, LossBreakdown, ObjectiveConfig, Observation, ReconLoss
+from unite_core.model import UNITE, Augmentation, FlowConfig, KWeighting, LossBreakdown, ObjectiveConfig, Observation, ReconLoss
 from unite_core.nn import GEConfig, GenerativeEncoder, presets
 from unite_core.rng import BatchRandom
 
 __all__ = [
-    "UNITE", "BatchRandom", "FlowConfig", "GEConfig", "GenerativeEncoder", "KWeighting", "LossBreakdown",
+    "UNITE", "Augmentation", "BatchRandom", "FlowConfig", "GEConfig", "GenerativeEncoder", "KWeighting", "LossBreakdown",
     "ObjectiveConfig", "Observation", "ReconLoss", "SampleResult", "SamplerConfig", "Solver", "TimeDist",
     "TimeSampler", "presets",
 ]

@@ -45,6 +45,12 @@ class Decoder(Protocol):
     def loss(self, output: Any, batch: Any) -> ReconLoss: ...
 
 
+class Augmentation(Protocol):
+    """A random, label-preserving change of a training batch (e.g. a rotation), drawn from the step's rng."""
+
+    def __call__(self, batch: Any, rng: BatchRandom) -> Any: ...
+
+
 class KWeighting(str, Enum):
     """How the K flow repeats add up. `sum` is the release's behaviour (the flow term weighs K);
     `mean` keeps the flow term's scale independent of K."""
@@ -72,7 +78,6 @@ class ObjectiveConfig:
     decoder_noise_t_min: float = 0.7  # decoder input z̃ = t·z + (1−t)·ε, t ~ U[t_min, 1], for that fraction
     recon_weight: float = 1.0
     flow_weight: float = 1.0
-    flow: FlowConfig = field(default_factory=FlowConfig)
 
 
 @dataclass
@@ -89,11 +94,16 @@ class LossBreakdown:
 
 
 class UNITE(nn.Module):
-    def __init__(self, tokenizer: nn.Module, decoder: nn.Module, ge: GEConfig, objective: ObjectiveConfig, max_latents: int, num_classes: int):
+    def __init__(
+        self, tokenizer: nn.Module, decoder: nn.Module, ge: GEConfig, objective: ObjectiveConfig, flow: FlowConfig,
+        max_latents: int, num_classes: int, augment: Augmentation | None = None,
+    ):
         super().__init__()
         self.tokenizer = tokenizer
         self.decoder = decoder
+        self.augment = augment
         self.objective = objective
+        self.flow = flow
         self.max_latents = max_latents
         self.ge = GenerativeEncoder(ge, objective.latent_dim, max_latents, num_classes, tokenizer.observation_dim)
         self.latent_norm = nn.LayerNorm(objective.latent_dim)  # affine matters: paper ablation FID 2.71 -> 19.48 without
@@ -131,7 +141,7 @@ class UNITE(nn.Module):
 
     def flow_loss(self, z: torch.Tensor, mask: torch.Tensor, cond: torch.Tensor, rng: BatchRandom) -> torch.Tensor:
         """Flow matching on z (already detached), K independent (t, ε) per latent, in chunks of GE calls."""
-        flow = self.objective.flow
+        flow = self.flow
         B, L, C = z.shape
         K = flow.k
         t = flow.time.sample(rng, K)  # (B, K)
@@ -152,6 +162,8 @@ class UNITE(nn.Module):
 
     def forward(self, batch: Any, rng: BatchRandom) -> LossBreakdown:
         """One joint training objective: reconstruction through the tokenize pass + flow on detached z."""
+        if self.augment is not None and self.training:
+            batch = self.augment(batch, rng)
         obs = self.tokenizer(batch)
         z = self.encode(obs, rng)  # (B, L, C)
         recon = self.decoder.loss(self.decoder(self.noise_for_decoder(z, obs.latent_mask, rng), obs.latent_mask), batch)

@@ -8,7 +8,7 @@ import torch
 from unite_core.config import from_yaml, to_yaml
 from unite_core.flow import SamplerConfig
 from unite_core.io import atomic_path
-from unite_core.model import UNITE, ObjectiveConfig
+from unite_core.model import UNITE, FlowConfig, ObjectiveConfig
 from unite_core.nn import ModelConfig, TrunkConfig
 from unite_core.toy.adapter import PointDecoder, PointTokenizer
 from unite_core.toy.data import CLASSES, ToyDataConfig, ToyShapes, collate, heldout_shapes
@@ -22,6 +22,7 @@ class ToyConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     decoder: TrunkConfig = field(default_factory=lambda: TrunkConfig(depth=2, width=64, heads=2))
     objective: ObjectiveConfig = field(default_factory=lambda: ObjectiveConfig(latent_dim=4))
+    flow: FlowConfig = field(default_factory=FlowConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     sampler: SamplerConfig = field(default_factory=SamplerConfig)
@@ -33,7 +34,7 @@ def build_model(cfg: ToyConfig) -> UNITE:
     ge = cfg.model.resolve()
     tokenizer = PointTokenizer(ge.width)
     decoder = PointDecoder(cfg.decoder, cfg.objective.latent_dim, cfg.data.max_points)
-    return UNITE(tokenizer, decoder, ge, cfg.objective, max_latents=cfg.data.max_points, num_classes=len(CLASSES))
+    return UNITE(tokenizer, decoder, ge, cfg.objective, cfg.flow, max_latents=cfg.data.max_points, num_classes=len(CLASSES))
 
 
 @torch.no_grad()

@@ -1,0 +1,60 @@
+"""`unite-mol`: config errors are one line; train on a folder of files, then sample to SDF / XYZ."""
+import sys
+from pathlib import Path
+
+import pytest
+
+from unite_mol.chem import perceive
+from unite_mol.formats import read_structures, write_structures
+
+from conftest import REPO, qm9_rows
+from test_cli import _run
+
+TINY = ["model=tiny", "decoder.depth=1", "decoder.width=32", "decoder.heads=2", "env.scalars=8", "env.hidden_irreps=4x0e+2x1o+2x2e"]
+
+
+@pytest.mark.parametrize("override,expected", [
+    ("dataset=nope", "Could not find 'dataset/nope' (options: files, qm9)"),
+    ("data.pathz=x", "key 'data.pathz': Key 'pathz' not in 'MolDataConfig'"),
+    ("pairing=sum", "key 'pairing': Invalid value 'sum', expected one of [rope, slot]"),
+])
+def test_bad_mol_config_is_one_line(override, expected):
+    done = _run("-m", "unite_mol", "train", override, "--print-config")
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1 and lines[0].startswith("unite-mol: error: config: ") and expected in lines[0], done.stderr
+
+
+def test_print_config_takes_the_issue_overrides():
+    done = _run("-m", "unite_mol", "train", "dataset=qm9", "model=B", "trainer.max_steps=7", "trainer.minutes=3", "flow.k=5", "run.dir=runs/x", "--print-config")
+    assert done.returncode == 0, done.stderr
+    for text in ("preset: B", "max_steps: 7", "minutes: 3.0", "k: 5", "dir: runs/x", "source: qm9"):
+        assert text in done.stdout, text
+
+
+def test_missing_data_and_checkpoint_are_one_line(tmp_path):
+    done = _run("-m", "unite_mol", "train", "dataset=files", f"data.path={tmp_path / 'nowhere'}", f"run.dir={tmp_path / 'r'}")
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "nowhere" in done.stderr, done.stderr
+    done = _run("-m", "unite_mol", "sample", "--ckpt", str(tmp_path / "nowhere"), "--out", str(tmp_path / "x.sdf"))
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "nowhere" in done.stderr, done.stderr
+    done = _run("-m", "unite_mol", "sample", "--out", str(tmp_path / "x.pdb"))
+    assert done.returncode == 2 and "x.pdb" in done.stderr and done.stderr.count("\n") == 1, done.stderr
+
+
+def test_train_on_files_then_sample_every_format(tmp_path):
+    rows = qm9_rows(200)
+    write_structures(tmp_path / "data" / "qm9_head.xyz", rows[:120])
+    write_structures(tmp_path / "data" / "more.sdf", rows[120:], [perceive(s) for s in rows[120:]])
+    run = tmp_path / "run"
+    done = _run("-m", "unite_mol", "train", "dataset=files", f"data.path={tmp_path / 'data'}", "data.max_atoms=29", *TINY,
+                "trainer=smoke", "trainer.max_steps=4", "trainer.eval_every=4", "trainer.batch_size=16", "trainer.progress=false",
+                "eval_samples=6", "eval_molecules=8", "sampler.steps=3", f"run.dir={run}")
+    assert done.returncode == 0, done.stderr
+    for name in ("config.yaml", "train.csv", "eval.csv", "loss.png", "samples.sdf", "checkpoints/step-00000004.pt"):
+        assert (run / name).is_file(), name
+    assert "recon_rmsd" in (run / "eval.csv").read_text() and len(read_structures(run / "samples.sdf").structures) == 6
+    for suffix in ("sdf", "xyz", "extxyz"):
+        out = tmp_path / f"x.{suffix}"
+        done = _run("-m", "unite_mol", "sample", "--ckpt", str(run), "--n", "9", "--steps", "2", "--batch-size", "4", "--out", str(out))
+        assert done.returncode == 0, done.stderr
+        assert "9 molecules" in done.stdout and "RDKit-sanitisable" in done.stdout
+        assert len(read_structures(out).structures) == 9  # every sample written, sanitisable or not

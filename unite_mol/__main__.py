@@ -1,0 +1,3 @@
+from unite_mol.cli import entry
+
+entry()

@@ -1,0 +1,52 @@
+"""RDKit: bonds perceived from 3-D structures (rdDetermineBonds, charge 0) and canonical SMILES."""
+from dataclasses import dataclass
+from typing import Any
+
+from unite_mol.structure import Structure
+
+
+@dataclass
+class Perceived:
+    mol: Any  # rdkit.Chem.Mol with a conformer: bonds and orders if perception succeeded, no bonds otherwise
+    sanitized: bool  # bond orders were assigned and RDKit sanitised the molecule
+    smiles: str | None  # canonical SMILES (no stereo) of the largest fragment, when sanitized
+    fragments: int  # connected components (1 for a single molecule)
+
+
+def _bare_mol(s: Structure):
+    from rdkit import Chem
+    from rdkit.Geometry import Point3D
+
+    rw = Chem.RWMol()
+    conf = Chem.Conformer(len(s.numbers))
+    for i, (z, p) in enumerate(zip(s.numbers, s.positions)):
+        rw.AddAtom(Chem.Atom(int(z)))
+        conf.SetAtomPosition(i, Point3D(*map(float, p)))
+    rw.AddConformer(conf, assignId=True)
+    return rw
+
+
+def perceive(s: Structure) -> Perceived:
+    """Bonds and bond orders from coordinates; a structure RDKit cannot sanitise keeps its atoms, bondless."""
+    from rdkit import Chem, RDLogger
+    from rdkit.Chem import rdDetermineBonds
+
+    RDLogger.DisableLog("rdApp.*")
+    mol = _bare_mol(s)
+    try:
+        rdDetermineBonds.DetermineBonds(mol, charge=0)
+        Chem.SanitizeMol(mol)
+    except Exception:  # RDKit raises ValueError or its own C++ exception types for impossible valences
+        return Perceived(_bare_mol(s).GetMol(), sanitized=False, smiles=None, fragments=0)
+    frags = Chem.GetMolFrags(mol, asMols=True, sanitizeFrags=False)
+    largest = Chem.RemoveHs(max(frags, key=lambda m: m.GetNumAtoms()), sanitize=False)
+    return Perceived(mol.GetMol(), sanitized=True, smiles=Chem.MolToSmiles(largest, isomericSmiles=False), fragments=len(frags))
+
+
+def canonical_smiles(smiles: str) -> str | None:
+    """RDKit canonical SMILES without stereo, or None if RDKit cannot parse it."""
+    from rdkit import Chem, RDLogger
+
+    RDLogger.DisableLog("rdApp.*")
+    mol = Chem.MolFromSmiles(smiles)
+    return Chem.MolToSmiles(mol, isomericSmiles=False) if mol is not None else None

@@ -1,0 +1,89 @@
+"""Which structures a run trains on: the data config, and the train / val / test sets it yields."""
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+
+import numpy as np
+
+from unite_mol.data.packed import Packed, StructureDataset
+from unite_mol.data.qm9 import load_qm9, write_train_reference
+from unite_mol.formats import read_structures
+from unite_mol.structure import ElementVocab, Structure
+
+
+class DataSource(str, Enum):
+    qm9 = "qm9"  # the qm9pack molecules with the fixed split
+    files = "files"  # your own SDF / XYZ / extxyz files under data.path
+
+
+@dataclass
+class MolDataConfig:
+    source: DataSource = DataSource.qm9
+    path: str | None = None  # files: a folder of structure files, or one multi-record file
+    cache: str = "data/cache"  # parsed datasets, split and reference files are written here once
+    elements: list[str] = field(default_factory=lambda: ["H", "C", "N", "O", "F"])
+    max_atoms: int = 29  # latent slots; the largest structure the model can hold
+    skip_bad: bool = False  # files: count and skip malformed records instead of stopping at the first
+    holdout_fraction: float = 0.05  # files: fraction each for val and test (fixed-seed split)
+    dataset_id: int = 0  # the condition index of this dataset
+
+
+@dataclass
+class MolData:
+    train: StructureDataset
+    val: StructureDataset
+    test: StructureDataset
+    vocab: ElementVocab
+    atom_counts: np.ndarray  # training histogram: structures by atom count (index = atoms)
+    skipped: int  # malformed records skipped (files with skip_bad)
+
+
+def _files_under(path: Path) -> list[Path]:
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise FileNotFoundError(f"data.path={path}: no such file or folder")
+    found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in {".sdf", ".mol", ".xyz", ".extxyz"})
+    if not found:
+        raise FileNotFoundError(f"data.path={path}: no .sdf, .xyz or .extxyz files")
+    return found
+
+
+def _read_files(cfg: MolDataConfig, vocab: ElementVocab) -> tuple[list[Structure], int]:
+    if cfg.path is None:
+        raise ValueError("data.path is required with dataset=files (a folder or a structure file)")
+    structures, skipped = [], 0
+    for f in _files_under(Path(cfg.path)):
+        result = read_structures(f, cfg.skip_bad)
+        skipped += result.skipped
+        for s, record in zip(result.structures, result.records):
+            unknown = sorted({sym for sym, t in zip(s.symbols, vocab.encode(s.numbers)) if t < 0})
+            problem = f"elements {unknown} not in data.elements" if unknown else None
+            if len(s.numbers) > cfg.max_atoms:
+                problem = f"{len(s.numbers)} atoms exceed data.max_atoms={cfg.max_atoms}"
+            if problem and not cfg.skip_bad:
+                raise ValueError(f"{f}: record {record}: {problem}")
+            skipped += problem is not None
+            if not problem:
+                structures.append(s.centred())
+    if not structures:
+        raise ValueError(f"data.path={cfg.path}: no usable structures ({skipped} skipped)")
+    return structures, skipped
+
+
+def load_data(cfg: MolDataConfig) -> MolData:
+    vocab = ElementVocab(cfg.elements)
+    if cfg.source is DataSource.qm9:
+        qm9 = load_qm9(Path(cfg.cache))
+        write_train_reference(qm9, Path(cfg.cache))
+        packed, split, skipped = qm9.packed, qm9.split, 0
+        if packed.sizes.max() > cfg.max_atoms or (vocab.encode(packed.numbers) < 0).any():
+            raise ValueError(f"QM9 needs data.max_atoms >= {packed.sizes.max()} and data.elements covering H C N O F")
+    else:
+        structures, skipped = _read_files(cfg, vocab)
+        packed = Packed.from_structures(structures)
+        order = np.random.default_rng(0).permutation(len(packed))
+        k = int(round(cfg.holdout_fraction * len(packed)))
+        split = {"val": np.sort(order[:k]), "test": np.sort(order[k : 2 * k]), "train": np.sort(order[2 * k :])}
+    sets = {name: StructureDataset(packed, idx) for name, idx in split.items()}
+    return MolData(sets["train"], sets["val"], sets["test"], vocab, sets["train"].size_histogram(), skipped)

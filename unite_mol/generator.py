@@ -1,0 +1,53 @@
+"""The Python API: `unite_mol.load(run_or_checkpoint).sample(n)` -> structures, mirroring `unite-mol sample`."""
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from unite_core.config import from_yaml
+from unite_core.flow import Solver
+from unite_core.model import UNITE
+from unite_core.train import load_checkpoint
+from unite_mol.data import load_data
+from unite_mol.run import MolConfig, build_model
+from unite_mol.sampling import draw_counts, generate_structures
+from unite_mol.structure import ElementVocab, Structure
+
+
+@dataclass
+class MolGenerator:
+    config: MolConfig
+    model: UNITE  # EMA weights, eval mode
+    atom_counts: np.ndarray  # training histogram the atom counts are drawn from
+    step: int  # training step of the checkpoint
+
+    def sample(
+        self, n: int, steps: int = 50, solver: Solver = Solver.heun, cfg: float = 1.0, seed: int = 0,
+        batch_size: int = 500, progress: bool = False,
+    ) -> list[Structure]:
+        """n structures: atom counts from the histogram, ODE from noise with `steps` steps of `solver`, decode."""
+        sampler = replace(self.config.sampler, steps=steps, solver=Solver(solver), cfg_scale=cfg)
+        counts = draw_counts(self.atom_counts, n, torch.Generator().manual_seed(seed))
+        device = next(self.model.parameters()).device
+        gen = torch.Generator(device=device).manual_seed(seed)
+        vocab = ElementVocab(self.config.data.elements)
+        out: list[Structure] = []
+        with tqdm(total=n, unit="mol", desc="sampling", disable=not progress) as bar:
+            for lo in range(0, n, batch_size):
+                chunk = counts[lo : lo + batch_size]
+                out += generate_structures(self.model, chunk, self.config.data.dataset_id, sampler, vocab, gen)
+                bar.update(len(chunk))
+        return out
+
+
+def load(checkpoint: str | Path, device: str = "cpu") -> MolGenerator:
+    """The EMA model of a run folder (newest checkpoint) or checkpoint file, with its training atom counts."""
+    state = load_checkpoint(checkpoint)
+    cfg = from_yaml(state.config_yaml, MolConfig)
+    model = build_model(cfg)
+    model.load_state_dict(state.ema)
+    counts = load_data(cfg.data).atom_counts
+    return MolGenerator(cfg, model.to(device).eval().requires_grad_(False), counts, state.step)
+

@@ -1,0 +1,54 @@
+"""Quick figures a training run logs: reconstruction of held-out molecules, and sanitisable / unique samples.
+The full benchmark protocols (EDM stability, PoseBusters, ...) belong to `unite-mol evaluate`."""
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from unite_mol.chem import Perceived
+from unite_mol.decoder import AtomOutput
+from unite_mol.structure import MolBatch
+
+
+@dataclass
+class ReconScore:
+    type_accuracy: float  # fraction of atoms with the right element
+    rmsd: float  # mean over molecules of the per-molecule coordinate RMSD, Å (no realignment)
+    within_0_1: float  # fraction of molecules with every atom within 0.1 Å and the right element
+    molecules: int
+
+
+def recon_per_molecule(out: AtomOutput, batch: MolBatch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per molecule: element accuracy, RMSD (Å), and whether every atom is right and within 0.1 Å."""
+    m = batch.mask.float()
+    n = m.sum(1)
+    right = (out.types() == batch.types).float() * m  # (B, N)
+    err = (out.positions - batch.positions).norm(dim=-1)  # (B, N)
+    rmsd = ((err.pow(2) * m).sum(1) / n).sqrt()
+    exact = ((right.bool() & (err < 0.1)) | ~batch.mask).all(1)
+    return (right.sum(1) / n).cpu().numpy(), rmsd.cpu().numpy(), exact.cpu().numpy()
+
+
+def summarise_recon(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> ReconScore:
+    acc, rmsd, exact = (np.concatenate(x) for x in zip(*parts))
+    return ReconScore(float(acc.mean()), float(rmsd.mean()), float(exact.mean()), len(acc))
+
+
+@dataclass
+class SampleScore:
+    sanitized: float  # fraction RDKit can assign bonds to and sanitise (rdDetermineBonds, charge 0)
+    unique: float  # unique canonical SMILES (largest fragment) / sanitised
+    connected: float  # fraction sanitised and in one piece
+    molecules: int
+
+
+def score_samples(perceived: list[Perceived]) -> SampleScore:
+    ok = [p for p in perceived if p.sanitized]
+    n = max(len(perceived), 1)
+    unique = len({p.smiles for p in ok}) / len(ok) if ok else 0.0
+    return SampleScore(len(ok) / n, unique, sum(p.fragments == 1 for p in ok) / n, len(perceived))
+
+
+def as_dict(score: object, prefix: str) -> dict[str, float]:
+    return {f"{prefix}{k}": float(v) for k, v in vars(score).items() if k != "molecules"}
+

@@ -1,0 +1,26 @@
+"""From noise to structures: atom counts from the training histogram, ODE in latent space, decode."""
+import numpy as np
+import torch
+
+from unite_core.flow import SamplerConfig
+from unite_core.model import UNITE
+from unite_mol.structure import ElementVocab, Structure
+
+
+def draw_counts(histogram: np.ndarray, n: int, generator: torch.Generator) -> torch.Tensor:
+    """n atom counts drawn from a histogram (index = atoms)."""
+    return torch.multinomial(torch.as_tensor(histogram, dtype=torch.float), n, replacement=True, generator=generator)
+
+
+@torch.no_grad()
+def generate_structures(
+    model: UNITE, counts: torch.Tensor, cond: int, sampler: SamplerConfig, vocab: ElementVocab, generator: torch.Generator,
+) -> list[Structure]:
+    """One structure per atom count: latents by the GE's ODE, then elements (argmax) and positions (Å)."""
+    device = next(model.parameters()).device
+    mask = torch.arange(int(counts.max()), device=device)[None] < counts.to(device)[:, None]  # (B, N)
+    labels = torch.full((len(counts),), cond, dtype=torch.long, device=device)
+    z = model.generate(mask, labels, sampler, generator).x  # (B, N, C)
+    out = model.decoder(z, mask)
+    types, positions = out.types().cpu().numpy(), out.positions.float().cpu().numpy()
+    return [Structure(vocab.decode(t[:k]), p[:k]) for t, p, k in zip(types, positions, counts.tolist())]
