@@ -16,7 +16,7 @@ TINY = ["model=tiny", "decoder.depth=1", "decoder.width=32", "decoder.heads=2", 
 @pytest.mark.parametrize("override,expected", [
     ("dataset=nope", "Could not find 'dataset/nope' (options: files, qm9)"),
     ("data.pathz=x", "key 'data.pathz': Key 'pathz' not in 'MolDataConfig'"),
-    ("pairing=sum", "key 'pairing': Invalid value 'sum', expected one of [rope, slot]"),
+    ("pairing=concat", "key 'pairing': Invalid value 'concat', expected one of [sum, rope, slot]"),
 ])
 def test_bad_mol_config_is_one_line(override, expected):
     done = _run("-m", "unite_mol", "train", override, "--print-config")

@@ -113,3 +113,21 @@ def test_files_dataset_reads_a_folder_and_names_unknown_elements(tmp_path):
         load_data(MolDataConfig(source=DataSource.files, path=str(tmp_path), elements=["H", "C", "O"]))
     with pytest.raises(FileNotFoundError, match="data.path"):
         load_data(MolDataConfig(source=DataSource.files, path=str(tmp_path / "none")))
+
+
+def test_sample_scores_count_fragments_and_charges():
+    from unite_mol.metrics import score_samples
+
+    methane, ammonia, water, _, _, formaldehyde = qm9_rows(6)
+    apart = Structure(np.concatenate([water.numbers, methane.numbers]), np.concatenate([water.positions, methane.positions + 8]))
+    torn = formaldehyde.positions.copy()
+    torn[3] += [0, 0, 6]  # one hydrogen pulled away: RDKit makes [CH-]=O + [H+]
+    proton = Structure(formaldehyde.numbers, torn)
+    tetra = np.array([[0, 0, 0], [1, 1, 1], [-1, -1, 1], [-1, 1, -1], [1, -1, -1], [0, 0, 1.7]], np.float32) * 0.63
+    ch5 = Structure(np.array([6, 1, 1, 1, 1, 1]), tetra)
+    perceived = [perceive(s) for s in (methane, ammonia, apart, proton, ch5)]
+    assert [p.sanitized for p in perceived] == [True, True, True, True, False]
+    assert [p.fragments for p in perceived[:4]] == [1, 1, 2, 2] and not perceived[3].neutral
+    score = score_samples(perceived)
+    assert (score.sanitized, score.connected, score.clean) == (0.8, 0.4, 0.4)
+    assert score.unique == 0.75 and perceived[2].smiles == "C"  # the largest fragment of "apart" is methane again

@@ -107,6 +107,16 @@ def test_existing_run_is_not_overwritten_without_resume(tmp_path):
         train(cfg)
 
 
+def test_resume_refuses_a_changed_config(tmp_path):
+    cfg = tiny_toy(tmp_path, max_steps=1, ckpt_every=1)
+    train(cfg)
+    cfg.trainer.max_steps, cfg.trainer.log_every = 2, 2  # stopping and logging may change on resume
+    train(cfg)
+    cfg.trainer.max_steps, cfg.optim.lr = 3, 0.5
+    with pytest.raises(ValueError, match=r"other settings \(optim.lr\)"):
+        train(cfg)
+
+
 def test_non_finite_loss_stops_with_the_newest_checkpoint_named(tmp_path):
     cfg = tiny_toy(tmp_path, max_steps=4, ckpt_every=1)
     cfg.objective.recon_weight = math.inf

@@ -1,10 +1,12 @@
 """Shared command-line plumbing: user errors become one line on stderr, never a deep traceback."""
+import argparse
 import os
 import sys
-from typing import Callable
+from typing import Any, Callable
 
-from unite_core.config import ConfigError
-from unite_core.train import NonFiniteLoss
+from unite_core.config import ConfigError, compose, to_yaml, validate
+from unite_core.flow import Solver
+from unite_core.train import FitResult, NonFiniteLoss
 
 USER_ERRORS = (ConfigError, NonFiniteLoss, OSError, ValueError)
 
@@ -21,3 +23,30 @@ def run_cli(prog: str, main: Callable[[list[str]], int], argv: list[str] | None 
     except KeyboardInterrupt:
         print(f"{prog}: interrupted; the newest checkpoint is kept and `run.resume=true` continues it", file=sys.stderr)
         return 130
+
+
+def train_command(config_name: str, schema: type, train: Callable[[Any], FitResult], overrides: list[str], print_config: bool, outputs: str) -> int:
+    """`<prog> train [overrides] [--print-config]`: compose + validate configs/<config_name>.yaml, then train."""
+    cfg = validate(compose(config_name, overrides, schema), schema)
+    if print_config:
+        print(to_yaml(cfg), end="")
+        return 0
+    result = train(cfg)
+    print(f"trained to step {result.step}{' (time budget spent)' if result.out_of_time else ''}; checkpoint {result.checkpoint}")
+    print(f"run folder {cfg.run.dir}: {outputs}")
+    return 0
+
+
+def add_commands(parser: argparse.ArgumentParser, train_help: str, sample_help: str) -> argparse.ArgumentParser:
+    """The `train [overrides] [--print-config]` subcommand, and `sample` with the sampler options; returns `sample`."""
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_train = sub.add_parser("train", help=train_help)
+    p_train.add_argument("overrides", nargs="*")
+    p_train.add_argument("--print-config", action="store_true", help="print the composed, validated config and exit")
+    p_sample = sub.add_parser("sample", help=sample_help)
+    p_sample.add_argument("--steps", type=int, default=50)
+    p_sample.add_argument("--solver", choices=[s.name for s in Solver], default="heun")
+    p_sample.add_argument("--cfg", type=float, default=1.0, help="classifier-free guidance scale (1 = off)")
+    p_sample.add_argument("--seed", type=int, default=0)
+    p_sample.add_argument("--batch-size", type=int, default=500)
+    return p_sample

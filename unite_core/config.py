@@ -58,5 +58,16 @@ def to_yaml(config: object) -> str:
     return OmegaConf.to_yaml(OmegaConf.structured(config))
 
 
+def changed_keys(old_yaml: str, new_yaml: str) -> list[str]:
+    """Dotted keys whose values differ between two resolved configs."""
+    def flat(node: object, prefix: str = "") -> dict[str, object]:
+        if isinstance(node, dict):
+            return {k: v for key, sub in node.items() for k, v in flat(sub, f"{prefix}{key}.").items()}
+        return {prefix[:-1]: node}
+
+    old, new = (flat(OmegaConf.to_container(OmegaConf.create(y))) for y in (old_yaml, new_yaml))
+    return sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+
+
 def from_yaml(text: str, schema: type[T]) -> T:
     return validate(OmegaConf.create(text), schema)

@@ -18,13 +18,15 @@ from unite_core.rng import BatchRandom
 
 @dataclass
 class Observation:
-    """What a tokenizer hands the GE for one batch."""
+    """What a tokenizer hands the GE for one batch: extra observation tokens, and/or inputs summed into the
+    latent tokens one for one (a tokenizer whose latent i stands for item i may tie them that way)."""
 
-    tokens: torch.Tensor  # (B, N, Do)
-    mask: torch.Tensor  # (B, N) bool, valid observation tokens
+    tokens: torch.Tensor | None  # (B, N, Do) extra tokens, or None
+    mask: torch.Tensor | None  # (B, N) bool, valid observation tokens
     latent_mask: torch.Tensor  # (B, L) bool, latent slots in use
     cond: torch.Tensor  # (B,) long, condition index for the denoise pass
     positions: torch.Tensor | None = None  # (B, N) RoPE positions; None continues after the latents
+    latent_inputs: torch.Tensor | None = None  # (B, L, Do) added to latent token i in the tokenize pass
 
 
 @dataclass
@@ -119,12 +121,12 @@ class UNITE(nn.Module):
         return rng.randn(*repeats, self.max_latents, self.objective.latent_dim)[..., :L, :]
 
     def encode(self, obs: Observation, rng: BatchRandom) -> torch.Tensor:
-        """Tokenize: noise latents, t ≈ 0, null condition, observation appended -> LayerNormed z."""
+        """Tokenize: noise latents, t ≈ 0, null condition, observation appended (or summed in) -> LayerNormed z."""
         B, L = obs.latent_mask.shape
         noise = self.slot_noise(rng, (), L) * obs.latent_mask[..., None]  # (B, L, C)
         t = rng.rand() * self.objective.encode_t_max  # (B,)
         drop = torch.ones(B, dtype=torch.bool, device=noise.device)
-        out = self.ge(noise, t, obs.cond, drop, obs.latent_mask, obs.tokens, obs.mask, obs.positions)
+        out = self.ge(noise, t, obs.cond, drop, obs.latent_mask, obs.tokens, obs.mask, obs.positions, obs.latent_inputs)
         return self.normalise(out, obs.latent_mask)
 
     def noise_for_decoder(self, z: torch.Tensor, mask: torch.Tensor, rng: BatchRandom) -> torch.Tensor:

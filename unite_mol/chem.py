@@ -11,6 +11,7 @@ class Perceived:
     sanitized: bool  # bond orders were assigned and RDKit sanitised the molecule
     smiles: str | None  # canonical SMILES (no stereo) of the largest fragment, when sanitized
     fragments: int  # connected components (1 for a single molecule)
+    neutral: bool  # sanitized with no formal charge and no radical on any atom (rdDetermineBonds may add either)
 
 
 def _bare_mol(s: Structure):
@@ -37,10 +38,12 @@ def perceive(s: Structure) -> Perceived:
         rdDetermineBonds.DetermineBonds(mol, charge=0)
         Chem.SanitizeMol(mol)
     except Exception:  # RDKit raises ValueError or its own C++ exception types for impossible valences
-        return Perceived(_bare_mol(s).GetMol(), sanitized=False, smiles=None, fragments=0)
+        return Perceived(_bare_mol(s).GetMol(), sanitized=False, smiles=None, fragments=0, neutral=False)
     frags = Chem.GetMolFrags(mol, asMols=True, sanitizeFrags=False)
     largest = Chem.RemoveHs(max(frags, key=lambda m: m.GetNumAtoms()), sanitize=False)
-    return Perceived(mol.GetMol(), sanitized=True, smiles=Chem.MolToSmiles(largest, isomericSmiles=False), fragments=len(frags))
+    neutral = all(a.GetFormalCharge() == 0 and a.GetNumRadicalElectrons() == 0 for a in mol.GetAtoms())
+    smiles = Chem.MolToSmiles(largest, isomericSmiles=False)
+    return Perceived(mol.GetMol(), sanitized=True, smiles=smiles, fragments=len(frags), neutral=neutral)
 
 
 def canonical_smiles(smiles: str) -> str | None:

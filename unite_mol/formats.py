@@ -178,6 +178,7 @@ def _write_sdf(path: Path, structures: list[Structure], perceived: list[Perceive
         mol.SetIntProp("unite_sanitized", int(p.sanitized))
         mol.SetProp("unite_smiles", p.smiles or "")
         mol.SetIntProp("unite_fragments", p.fragments)
+        mol.SetIntProp("unite_neutral", int(p.neutral))
         writer.write(mol)
     writer.close()
 

@@ -27,18 +27,22 @@ class MolGenerator:
         self, n: int, steps: int = 50, solver: Solver = Solver.heun, cfg: float = 1.0, seed: int = 0,
         batch_size: int = 500, progress: bool = False,
     ) -> list[Structure]:
-        """n structures: atom counts from the histogram, ODE from noise with `steps` steps of `solver`, decode."""
+        """n structures: atom counts from the histogram, ODE from noise with `steps` steps of `solver`, decode.
+        Batches are formed from similar atom counts (less padding); the result keeps the drawn order."""
         sampler = replace(self.config.sampler, steps=steps, solver=Solver(solver), cfg_scale=cfg)
         counts = draw_counts(self.atom_counts, n, torch.Generator().manual_seed(seed))
         device = next(self.model.parameters()).device
         gen = torch.Generator(device=device).manual_seed(seed)
         vocab = ElementVocab(self.config.data.elements)
-        out: list[Structure] = []
+        order = torch.argsort(counts, stable=True)
+        out: list[Structure | None] = [None] * n
         with tqdm(total=n, unit="mol", desc="sampling", disable=not progress) as bar:
             for lo in range(0, n, batch_size):
-                chunk = counts[lo : lo + batch_size]
-                out += generate_structures(self.model, chunk, self.config.data.dataset_id, sampler, vocab, gen)
-                bar.update(len(chunk))
+                rows = order[lo : lo + batch_size]
+                made = generate_structures(self.model, counts[rows], self.config.data.dataset_id, sampler, vocab, gen)
+                for i, s in zip(rows.tolist(), made):
+                    out[i] = s
+                bar.update(len(rows))
         return out
 
 

@@ -39,6 +39,7 @@ class SampleScore:
     sanitized: float  # fraction RDKit can assign bonds to and sanitise (rdDetermineBonds, charge 0)
     unique: float  # unique canonical SMILES (largest fragment) / sanitised
     connected: float  # fraction sanitised and in one piece
+    clean: float  # fraction sanitised, in one piece, with no charged or radical atom
     molecules: int
 
 
@@ -46,7 +47,8 @@ def score_samples(perceived: list[Perceived]) -> SampleScore:
     ok = [p for p in perceived if p.sanitized]
     n = max(len(perceived), 1)
     unique = len({p.smiles for p in ok}) / len(ok) if ok else 0.0
-    return SampleScore(len(ok) / n, unique, sum(p.fragments == 1 for p in ok) / n, len(perceived))
+    connected = [p for p in ok if p.fragments == 1]
+    return SampleScore(len(ok) / n, unique, len(connected) / n, sum(p.neutral for p in connected) / n, len(perceived))
 
 
 def as_dict(score: object, prefix: str) -> dict[str, float]:

@@ -33,7 +33,7 @@ class MolConfig:
     data: MolDataConfig = field(default_factory=MolDataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     env: EnvConfig = field(default_factory=EnvConfig)
-    pairing: Pairing = Pairing.rope
+    pairing: Pairing = Pairing.sum
     decoder: TrunkConfig = field(default_factory=lambda: TrunkConfig(depth=4, width=256, heads=4))
     recon: ReconWeights = field(default_factory=ReconWeights)
     objective: ObjectiveConfig = field(default_factory=lambda: ObjectiveConfig(latent_dim=8))

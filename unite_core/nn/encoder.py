@@ -65,7 +65,7 @@ class ModelConfig:
 
 
 class GenerativeEncoder(nn.Module):
-    """forward(latents, t, cond, drop, observation=None, ...) -> predicted clean latents (B, L, C)."""
+    """forward(latents, t, cond, drop, mask, observation=None, ..., latent_inputs=None) -> clean latents (B, L, C)."""
 
     def __init__(self, cfg: GEConfig, latent_dim: int, max_latents: int, num_classes: int, observation_dim: int):
         super().__init__()
@@ -90,11 +90,14 @@ class GenerativeEncoder(nn.Module):
         observation: torch.Tensor | None = None,
         observation_mask: torch.Tensor | None = None,
         observation_positions: torch.Tensor | None = None,
+        latent_inputs: torch.Tensor | None = None,
     ) -> torch.Tensor:
         B, L, _ = latents.shape
         if L > self.latent_pos.shape[0]:
             raise ValueError(f"{L} latent tokens exceed max_latents={self.latent_pos.shape[0]}")
         x = self.latent_in(latents) + self.latent_pos[:L]  # (B, L, D)
+        if latent_inputs is not None:
+            x = x + self.observation_in(latent_inputs)  # observation item i summed into latent i
         mask = latent_mask
         positions = torch.arange(L, device=x.device).expand(B, L)  # (B, L)
         if observation is not None:

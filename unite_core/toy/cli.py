@@ -7,24 +7,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from unite_core.cli import run_cli
-from unite_core.config import compose, to_yaml, validate
+from unite_core.cli import add_commands, run_cli, train_command
 from unite_core.flow import Solver
 from unite_core.io import atomic_path
 from unite_core.toy.data import CLASSES, ToyShapes, heldout_shapes
 from unite_core.toy.metrics import ShapeJudge
 from unite_core.toy.run import ToyConfig, draw_sizes, load, plot_clouds, sample_clouds, train
-
-
-def _train(overrides: list[str], print_config: bool) -> int:
-    cfg = validate(compose("toy", overrides, ToyConfig), ToyConfig)
-    if print_config:
-        print(to_yaml(cfg), end="")
-        return 0
-    result = train(cfg)
-    print(f"trained to step {result.step}{' (time budget spent)' if result.out_of_time else ''}; checkpoint {result.checkpoint}")
-    print(f"run folder {cfg.run.dir}: train.csv, eval.csv, loss.png, samples.png")
-    return 0
 
 
 def _sample(args: argparse.Namespace) -> int:
@@ -57,22 +45,14 @@ def _sample(args: argparse.Namespace) -> int:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m unite_core.toy", description="UNITE on synthetic 2-D point-cloud shapes.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    p_train = sub.add_parser("train", help="train; Hydra overrides such as trainer=smoke model=tiny run.dir=runs/x")
-    p_train.add_argument("overrides", nargs="*")
-    p_train.add_argument("--print-config", action="store_true", help="print the composed, validated config and exit")
-    p_sample = sub.add_parser("sample", help="generate clouds from a run's EMA weights and score them")
+    p_sample = add_commands(parser, "train; Hydra overrides such as trainer=smoke model=tiny run.dir=runs/x",
+                            "generate clouds from a run's EMA weights and score them")
     p_sample.add_argument("--ckpt", required=True, help="run folder (newest checkpoint) or checkpoint file")
     p_sample.add_argument("--n", type=int, default=300)
     p_sample.add_argument("--out", default="toy_samples.npz")
-    p_sample.add_argument("--steps", type=int, default=50)
-    p_sample.add_argument("--solver", choices=[s.name for s in Solver], default="heun")
-    p_sample.add_argument("--cfg", type=float, default=1.0)
-    p_sample.add_argument("--seed", type=int, default=0)
-    p_sample.add_argument("--batch-size", type=int, default=500)
     args = parser.parse_args(argv)
     if args.command == "train":
-        return _train(args.overrides, args.print_config)
+        return train_command("toy", ToyConfig, train, args.overrides, args.print_config, "train.csv, eval.csv, loss.png, samples.png")
     return _sample(args)
 
 

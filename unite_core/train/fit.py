@@ -10,6 +10,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
+from unite_core.config import changed_keys
 from unite_core.model import UNITE
 from unite_core.rng import BatchRandom
 from unite_core.train.batches import StepBatches
@@ -19,6 +20,12 @@ from unite_core.train.dist import DistEnv, any_rank, init_distributed, mean_over
 from unite_core.train.ema import EMA
 from unite_core.train.logger import RunLogger
 from unite_core.train.optim import build_optimizers, build_schedulers
+
+# Settings a resumed run may change: when to stop, log, evaluate and save, and where to run (not the maths).
+RESUMABLE = (
+    "trainer.max_steps", "trainer.minutes", "trainer.progress", "trainer.log_every", "trainer.eval_every",
+    "trainer.ckpt_every", "trainer.keep_ckpts", "trainer.num_workers", "trainer.wandb", "run.", "sampler.", "eval_",
+)
 
 # evaluate(ema_model, step) -> metrics; runs on rank 0 with the EMA weights in eval mode
 Evaluator = Callable[[UNITE, int], dict[str, float]]
@@ -113,6 +120,9 @@ def fit(
     start = 0
     if existing:
         state = load_checkpoint(existing[-1])
+        changed = [k for k in changed_keys(state.config_yaml, config_yaml) if not k.startswith(RESUMABLE)]
+        if changed:
+            raise ValueError(f"{run_dir} holds a run with other settings ({', '.join(changed[:4])}); resume it unchanged or choose another run.dir")
         t.restore(state)
         start = state.step
     sampler = StepBatches(len(dataset), micro_batch, env.rank, env.world, trainer.seed, start * trainer.accum_steps)
