@@ -41,13 +41,19 @@ class ReadResult:
     skipped: int  # malformed records passed over (only with skip_bad)
 
 
-def _checked(numbers: list[int], coords: list[list[float]], where: str) -> Structure:
-    positions = np.array(coords, dtype=np.float64).reshape(-1, 3)
-    if not len(numbers):
-        raise BadRecord(f"{where}: no atoms")
-    if not np.isfinite(positions).all():
-        raise BadRecord(f"{where}: non-finite coordinates")
-    return Structure(np.array(numbers, dtype=np.int64), positions.astype(np.float32))
+@dataclass
+class RawRecord:
+    numbers: list[int]
+    coords: list[list[float]]
+    where: str  # "<file>: record <k>", for errors
+
+    def structure(self) -> Structure:
+        positions = np.array(self.coords, dtype=np.float64).reshape(-1, 3)
+        if not len(self.numbers):
+            raise BadRecord(f"{self.where}: no atoms")
+        if not np.isfinite(positions).all():
+            raise BadRecord(f"{self.where}: non-finite coordinates")
+        return Structure(np.array(self.numbers, dtype=np.int64), positions.astype(np.float32))
 
 
 def _sdf_records(path: Path):
@@ -59,7 +65,7 @@ def _sdf_records(path: Path):
         if mol is None or mol.GetNumConformers() == 0:
             yield BadRecord(f"{where}: RDKit cannot parse it")
             continue
-        yield lambda mol=mol, where=where: _checked([a.GetAtomicNum() for a in mol.GetAtoms()], mol.GetConformer().GetPositions().tolist(), where)
+        yield RawRecord([a.GetAtomicNum() for a in mol.GetAtoms()], mol.GetConformer().GetPositions().tolist(), where)
 
 
 _PROPERTIES = re.compile(r"Properties=(\S+)", re.IGNORECASE)
@@ -115,7 +121,7 @@ def _xyz_records(path: Path):
         except (ValueError, IndexError) as err:
             yield BadRecord(f"{where}: {err}")
             continue
-        yield lambda numbers=numbers, coords=coords, where=where: _checked(numbers, coords, where)
+        yield RawRecord(numbers, coords, where)
 
 
 def read_structures(path: str | Path, skip_bad: bool = False) -> ReadResult:
@@ -129,7 +135,7 @@ def read_structures(path: str | Path, skip_bad: bool = False) -> ReadResult:
         try:
             if isinstance(record, BadRecord):
                 raise record
-            result.structures.append(record())
+            result.structures.append(record.structure())
             result.records.append(number)
         except BadRecord:
             if not skip_bad:
