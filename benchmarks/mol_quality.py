@@ -24,16 +24,12 @@ from unite_mol.chem import perceive
 from unite_mol.data import load_data
 from unite_mol.formats import write_structures
 from unite_mol.generator import load
-from unite_mol.metrics import recon_per_molecule, score_samples, summarise_recon
+from unite_mol.metrics import reconstruct, score_samples
 from unite_mol.structure import Structure, collate
 
 
-def ceilings(gen, structures: list, vocab) -> None:
+def ceilings(structures: list[Structure], recon: list[Structure]) -> None:
     """RDKit-sanitisable fraction of real test molecules and of their reconstructions: what generation can reach."""
-    batch = collate(structures, vocab, gen.config.data.dataset_id)
-    out = gen.model.reconstruct(batch, torch.Generator().manual_seed(2))
-    types, positions = out.types().numpy(), out.positions.numpy()
-    recon = [Structure(vocab.decode(t[:len(s.numbers)]), p[:len(s.numbers)]) for t, p, s in zip(types, positions, structures)]
     for name, mols in (("real test molecules", structures), ("their reconstructions", recon)):
         score = score_samples([perceive(s) for s in mols])
         print(f"{len(mols)} {name}: RDKit-sanitisable {score.sanitized:.4f}, one fragment {score.connected:.4f}, no charge/radical {score.clean:.4f}")
@@ -73,15 +69,11 @@ def main() -> None:
 
     data = load_data(gen.config.data)
     test = [data.test[i] for i in range(min(len(data.test), args.test_molecules or len(data.test)))]
-    start, parts = time.perf_counter(), []
-    g = torch.Generator().manual_seed(0)
-    for lo in range(0, len(test), 500):
-        batch = collate(test[lo : lo + 500], data.vocab, gen.config.data.dataset_id)
-        parts.append(recon_per_molecule(gen.model.reconstruct(batch, g), batch))
-    r = summarise_recon(parts)
+    start = time.perf_counter()
+    r, rebuilt = reconstruct(gen.model, test, data.vocab, gen.config.data.dataset_id, torch.Generator().manual_seed(0), chunk=500)
     print(f"reconstruction, {r.molecules} test molecules ({time.perf_counter() - start:.0f} s): element accuracy {r.type_accuracy:.4f}, "
           f"RMSD {r.rmsd:.3f} Å, all atoms within 0.1 Å {r.within_0_1:.4f}")
-    ceilings(gen, test[:1000], data.vocab)
+    ceilings(test[:1000], rebuilt[:1000])
     latent_stats(gen, test[:1000], data.vocab, args.steps)
 
     start = time.perf_counter()

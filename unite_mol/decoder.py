@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from unite_core.flow import masked_mean
 from unite_core.model import ReconLoss
 from unite_core.nn import LatentTrunk, TrunkConfig
-from unite_mol.structure import MolBatch
+from unite_mol.structure import ElementVocab, MolBatch, Structure
 
 
 @dataclass
@@ -18,6 +18,11 @@ class AtomOutput:
 
     def types(self) -> torch.Tensor:
         return self.logits.argmax(-1)  # (B, N)
+
+    def structures(self, counts: list[int], vocab: ElementVocab) -> list[Structure]:
+        """The first counts[b] atoms of each row, as structures (elements by argmax)."""
+        types, positions = self.types().cpu().numpy(), self.positions.float().cpu().numpy()
+        return [Structure(vocab.decode(t[:k]), p[:k]) for t, p, k in zip(types, positions, counts)]
 
 
 class AtomDecoder(nn.Module):

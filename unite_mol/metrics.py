@@ -5,9 +5,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from unite_core.model import UNITE
 from unite_mol.chem import Perceived
 from unite_mol.decoder import AtomOutput
-from unite_mol.structure import MolBatch
+from unite_mol.structure import ElementVocab, MolBatch, Structure, collate
 
 
 @dataclass
@@ -29,9 +30,20 @@ def recon_per_molecule(out: AtomOutput, batch: MolBatch) -> tuple[np.ndarray, np
     return (right.sum(1) / n).cpu().numpy(), rmsd.cpu().numpy(), exact.cpu().numpy()
 
 
-def summarise_recon(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> ReconScore:
+@torch.no_grad()
+def reconstruct(
+    model: UNITE, structures: list[Structure], vocab: ElementVocab, cond: int, generator: torch.Generator, chunk: int = 250,
+) -> tuple[ReconScore, list[Structure]]:
+    """Encode + decode `structures` in chunks: the score over all of them, and the reconstructed structures."""
+    device = next(model.parameters()).device
+    parts, rebuilt = [], []
+    for lo in range(0, len(structures), chunk):
+        batch = collate(structures[lo : lo + chunk], vocab, cond).to(device)
+        out = model.reconstruct(batch, generator)
+        parts.append(recon_per_molecule(out, batch))
+        rebuilt += out.structures(batch.mask.sum(1).tolist(), vocab)
     acc, rmsd, exact = (np.concatenate(x) for x in zip(*parts))
-    return ReconScore(float(acc.mean()), float(rmsd.mean()), float(exact.mean()), len(acc))
+    return ReconScore(float(acc.mean()), float(rmsd.mean()), float(exact.mean()), len(acc)), rebuilt
 
 
 @dataclass

@@ -16,7 +16,7 @@ from unite_mol.chem import perceive
 from unite_mol.data import MolData, MolDataConfig, load_data
 from unite_mol.decoder import AtomDecoder
 from unite_mol.embed import EnvConfig
-from unite_mol.metrics import as_dict, recon_per_molecule, score_samples, summarise_recon
+from unite_mol.metrics import as_dict, reconstruct, score_samples
 from unite_mol.sampling import draw_counts, generate_structures
 from unite_mol.structure import ElementVocab, collate
 from unite_mol.tokenizer import AtomTokenizer, Pairing
@@ -71,11 +71,7 @@ class MolEvaluator:
 
         device = next(model.parameters()).device
         gen = torch.Generator(device=device).manual_seed(0)
-        parts = []
-        for lo in range(0, len(self.val), 250):
-            batch = collate(self.val[lo : lo + 250], self.data.vocab, self.cfg.data.dataset_id).to(device)
-            parts.append(recon_per_molecule(model.reconstruct(batch, gen), batch))
-        metrics = as_dict(summarise_recon(parts), "recon_") if parts else {}
+        metrics = as_dict(reconstruct(model, self.val, self.data.vocab, self.cfg.data.dataset_id, gen)[0], "recon_") if self.val else {}
         counts = draw_counts(self.data.atom_counts, self.cfg.eval_samples, torch.Generator().manual_seed(step))
         structures = generate_structures(model, counts, self.cfg.data.dataset_id, self.cfg.sampler, self.data.vocab, gen)
         perceived = [perceive(s) for s in structures]

@@ -21,6 +21,4 @@ def generate_structures(
     mask = torch.arange(int(counts.max()), device=device)[None] < counts.to(device)[:, None]  # (B, N)
     labels = torch.full((len(counts),), cond, dtype=torch.long, device=device)
     z = model.generate(mask, labels, sampler, generator).x  # (B, N, C)
-    out = model.decoder(z, mask)
-    types, positions = out.types().cpu().numpy(), out.positions.float().cpu().numpy()
-    return [Structure(vocab.decode(t[:k]), p[:k]) for t, p, k in zip(types, positions, counts.tolist())]
+    return model.decoder(z, mask).structures(counts.tolist(), vocab)
