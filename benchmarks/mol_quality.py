@@ -25,7 +25,8 @@ from unite_mol.data import load_data
 from unite_mol.formats import write_structures
 from unite_mol.generator import load
 from unite_mol.metrics import reconstruct, score_samples
-from unite_mol.structure import Structure, collate
+from unite_mol.batch import collate
+from unite_mol.structure import Structure
 
 
 def ceilings(structures: list[Structure], recon: list[Structure]) -> None:
@@ -57,6 +58,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--test-molecules", type=int, default=None, help="reconstruct only the first N test molecules")
     parser.add_argument("--out", default=None, help="also write the samples here (.sdf / .xyz / .extxyz)")
+    parser.add_argument("--recon-out", type=Path, default=None,
+                        help="write reconstructed.xyz and originals.xyz (test order) here, for `unite-mol evaluate --reference`")
     args = parser.parse_args()
     torch.set_grad_enabled(False)
 
@@ -73,9 +76,14 @@ def main() -> None:
     r, rebuilt = reconstruct(gen.model, test, data.vocab, gen.config.data.dataset_id, torch.Generator().manual_seed(0), chunk=500)
     print(f"reconstruction, {r.molecules} test molecules ({time.perf_counter() - start:.0f} s): element accuracy {r.type_accuracy:.4f}, "
           f"RMSD {r.rmsd:.3f} Å, all atoms within 0.1 Å {r.within_0_1:.4f}")
+    if args.recon_out:
+        write_structures(args.recon_out / "reconstructed.xyz", rebuilt)
+        print(f"wrote {write_structures(args.recon_out / 'originals.xyz', test)} and reconstructed.xyz")
     ceilings(test[:1000], rebuilt[:1000])
     latent_stats(gen, test[:1000], data.vocab, args.steps)
 
+    if args.n == 0:
+        return
     start = time.perf_counter()
     structures = gen.sample(args.n, args.steps, Solver[args.solver], seed=0, batch_size=args.batch_size, progress=True)
     seconds = time.perf_counter() - start

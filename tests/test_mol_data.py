@@ -7,7 +7,8 @@ from unite_mol.chem import perceive
 from unite_mol.data import DataSource, MolDataConfig, load_data
 from unite_mol.data.qm9 import SPLIT_DIGEST, SPLIT_SIZES, QM9_SIZE, _parse_row, make_split, split_digest
 from unite_mol.formats import BadRecord, read_structures, write_structures
-from unite_mol.structure import ElementVocab, Structure, collate
+from unite_mol.batch import ElementVocab, collate
+from unite_mol.structure import Structure
 
 from conftest import qm9_rows
 

@@ -9,7 +9,7 @@ from unite_mol.augment import RandomRotation, quaternion_matrix
 from unite_mol.embed import EnvConfig, LocalEnvironment, radius_graph
 from unite_mol.run import MolConfig, build_model
 from unite_mol.sampling import generate_structures
-from unite_mol.structure import ElementVocab, collate
+from unite_mol.batch import ElementVocab, collate
 from unite_mol.tokenizer import Pairing
 
 from conftest import qm9_rows

@@ -2,13 +2,15 @@
 
 Nothing here knows what an atom or a pixel is: adapters supply a tokenizer and a decoder.
 """
-from unite_core.flow import SampleResult, SamplerConfig, Solver, TimeDist, TimeSampler
-from unite_core.model import UNITE, Augmentation, FlowConfig, KWeighting, LossBreakdown, ObjectiveConfig, Observation, ReconLoss
-from unite_core.nn import GEConfig, GenerativeEncoder, presets
-from unite_core.rng import BatchRandom
+from unite_core.lazy import lazy_exports
 
-__all__ = [
-    "UNITE", "Augmentation", "BatchRandom", "FlowConfig", "GEConfig", "GenerativeEncoder", "KWeighting", "LossBreakdown",
-    "ObjectiveConfig", "Observation", "ReconLoss", "SampleResult", "SamplerConfig", "Solver", "TimeDist",
-    "TimeSampler", "presets",
-]
+_FLOW, _MODEL, _NN = "unite_core.flow", "unite_core.model", "unite_core.nn"
+_EXPORTS = {
+    **dict.fromkeys(["SampleResult", "SamplerConfig", "Solver", "TimeDist", "TimeSampler"], _FLOW),
+    **dict.fromkeys(["UNITE", "Augmentation", "FlowConfig", "KWeighting", "LossBreakdown", "ObjectiveConfig",
+                     "Observation", "ReconLoss"], _MODEL),
+    **dict.fromkeys(["GEConfig", "GenerativeEncoder", "presets"], _NN),
+    "BatchRandom": "unite_core.rng",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

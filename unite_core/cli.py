@@ -2,11 +2,13 @@
 import argparse
 import os
 import sys
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from unite_core.config import ConfigError, compose, to_yaml, validate
-from unite_core.flow import Solver
-from unite_core.train import FitResult, NonFiniteLoss
+from unite_core.errors import NonFiniteLoss
+
+if TYPE_CHECKING:
+    from unite_core.train import FitResult
 
 USER_ERRORS = (ConfigError, NonFiniteLoss, OSError, ValueError)
 
@@ -25,7 +27,7 @@ def run_cli(prog: str, main: Callable[[list[str]], int], argv: list[str] | None 
         return 130
 
 
-def train_command(config_name: str, schema: type, train: Callable[[Any], FitResult], overrides: list[str], print_config: bool, outputs: str) -> int:
+def train_command(config_name: str, schema: type, train: Callable[[Any], "FitResult"], overrides: list[str], print_config: bool, outputs: str) -> int:
     """`<prog> train [overrides] [--print-config]`: compose + validate configs/<config_name>.yaml, then train."""
     cfg = validate(compose(config_name, overrides, schema), schema)
     if print_config:
@@ -39,6 +41,8 @@ def train_command(config_name: str, schema: type, train: Callable[[Any], FitResu
 
 def add_commands(parser: argparse.ArgumentParser, train_help: str, sample_help: str) -> argparse.ArgumentParser:
     """The `train [overrides] [--print-config]` subcommand, and `sample` with the sampler options; returns `sample`."""
+    from unite_core.flow import Solver
+
     sub = parser.add_subparsers(dest="command", required=True)
     p_train = sub.add_parser("train", help=train_help)
     p_train.add_argument("overrides", nargs="*")

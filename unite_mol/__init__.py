@@ -4,14 +4,18 @@
     gen = unite_mol.load("runs/qm9")          # run folder or checkpoint file
     structures = gen.sample(100)              # list[Structure]: numbers (n,), positions (n, 3) in Å
     mols = [unite_mol.perceive(s) for s in structures]   # RDKit bonds, sanitised flag, SMILES
+    report = unite_mol.evaluate_files(["samples.sdf"])   # EDM / OpenBabel / RDKit / PoseBusters protocols
 """
-from unite_mol.chem import Perceived, perceive
-from unite_mol.formats import BadRecord, FileFormat, read_structures, write_structures
-from unite_mol.generator import MolGenerator, load
-from unite_mol.run import MolConfig, build_model, train
-from unite_mol.structure import ElementVocab, MolBatch, Structure, collate
+from unite_core.lazy import lazy_exports
 
-__all__ = [
-    "BadRecord", "ElementVocab", "FileFormat", "MolBatch", "MolConfig", "MolGenerator", "Perceived", "Structure",
-    "build_model", "collate", "load", "perceive", "read_structures", "train", "write_structures",
-]
+_EXPORTS = {
+    **dict.fromkeys(["Perceived", "perceive"], "unite_mol.chem"),
+    **dict.fromkeys(["BadRecord", "FileFormat", "read_structures", "write_structures"], "unite_mol.formats"),
+    **dict.fromkeys(["MolGenerator", "load"], "unite_mol.generator"),
+    **dict.fromkeys(["MolConfig", "build_model", "train"], "unite_mol.run"),
+    **dict.fromkeys(["ElementVocab", "MolBatch", "collate"], "unite_mol.batch"),
+    **dict.fromkeys(["EvalOptions", "Evaluation", "evaluate_files"], "unite_mol.evaluate"),
+    "Structure": "unite_mol.structure",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -2,7 +2,7 @@
 import torch
 
 from unite_core.rng import BatchRandom
-from unite_mol.structure import MolBatch
+from unite_mol.batch import MolBatch
 
 
 def quaternion_matrix(q: torch.Tensor) -> torch.Tensor:

@@ -2,6 +2,8 @@
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from unite_mol.structure import Structure
 
 
@@ -20,9 +22,9 @@ def _bare_mol(s: Structure):
 
     rw = Chem.RWMol()
     conf = Chem.Conformer(len(s.numbers))
-    for i, (z, p) in enumerate(zip(s.numbers, s.positions)):
-        rw.AddAtom(Chem.Atom(int(z)))
-        conf.SetAtomPosition(i, Point3D(*map(float, p)))
+    for i, (z, p) in enumerate(zip(s.numbers.tolist(), s.positions.tolist())):
+        rw.AddAtom(Chem.Atom(z))
+        conf.SetAtomPosition(i, Point3D(*p))
     rw.AddConformer(conf, assignId=True)
     return rw
 
@@ -39,11 +41,36 @@ def perceive(s: Structure) -> Perceived:
         Chem.SanitizeMol(mol)
     except Exception:  # RDKit raises ValueError or its own C++ exception types for impossible valences
         return Perceived(_bare_mol(s).GetMol(), sanitized=False, smiles=None, fragments=0, neutral=False)
+    neutral = all(a.GetFormalCharge() == 0 and a.GetNumRadicalElectrons() == 0 for a in mol.GetAtoms())
+    fragments = len(Chem.GetMolFrags(mol))
+    return Perceived(mol.GetMol(), sanitized=True, smiles=largest_fragment_smiles(mol), fragments=fragments, neutral=neutral)
+
+
+def largest_fragment_smiles(mol) -> str:
+    """Canonical SMILES (hydrogens implicit, no stereo) of the largest connected fragment of a sanitised molecule."""
+    from rdkit import Chem
+
     frags = Chem.GetMolFrags(mol, asMols=True, sanitizeFrags=False)
     largest = Chem.RemoveHs(max(frags, key=lambda m: m.GetNumAtoms()), sanitize=False)
-    neutral = all(a.GetFormalCharge() == 0 and a.GetNumRadicalElectrons() == 0 for a in mol.GetAtoms())
-    smiles = Chem.MolToSmiles(largest, isomericSmiles=False)
-    return Perceived(mol.GetMol(), sanitized=True, smiles=smiles, fragments=len(frags), neutral=neutral)
+    return Chem.MolToSmiles(largest, isomericSmiles=False)
+
+
+def bonded_mol(numbers: np.ndarray, bonds: np.ndarray):
+    """The molecule with these atoms and (k, 3) bonds (atom i, atom j, order 1-3), sanitised; None if RDKit rejects it."""
+    from rdkit import Chem, RDLogger
+
+    RDLogger.DisableLog("rdApp.*")
+    types = (None, Chem.BondType.SINGLE, Chem.BondType.DOUBLE, Chem.BondType.TRIPLE)
+    mol = Chem.RWMol()
+    for z in numbers.tolist():
+        mol.AddAtom(Chem.Atom(z))
+    for i, j, order in bonds.tolist():
+        mol.AddBond(i, j, types[order])
+    try:
+        Chem.SanitizeMol(mol)
+    except Exception:  # RDKit raises ValueError or its own C++ exception types for impossible valences
+        return None
+    return mol.GetMol()
 
 
 def canonical_smiles(smiles: str) -> str | None:

@@ -1,14 +1,14 @@
-"""`unite-mol train [overrides]` and `unite-mol sample --n N --out FILE`."""
+"""`unite-mol train [overrides]`, `sample --n N --out FILE`, `evaluate PATH...` and `export --split test --out FILE`."""
 import argparse
 import sys
 import time
 from pathlib import Path
 
 from unite_core.cli import add_commands, run_cli, train_command
-from unite_core.flow import Solver
 
 
 def _sample(args: argparse.Namespace) -> int:
+    from unite_core.flow import Solver
     from unite_mol.chem import perceive
     from unite_mol.formats import FileFormat, write_structures
     from unite_mol.generator import load
@@ -31,8 +31,42 @@ def _sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(argv: list[str]) -> int:
+    from unite_mol.data.qm9 import load_qm9
+    from unite_mol.formats import FileFormat, write_structures
+
+    parser = argparse.ArgumentParser(prog="unite-mol export", description="write a split of the fixed QM9 split to a file")
+    parser.add_argument("--split", choices=["train", "val", "test"], default="test")
+    parser.add_argument("--out", type=Path, required=True, help=".sdf, .xyz or .extxyz")
+    parser.add_argument("--cache", type=Path, default=Path("data/cache"))
+    args = parser.parse_args(argv)
+    FileFormat.of(args.out)
+    qm9 = load_qm9(args.cache)
+    structures = [qm9.packed[i] for i in qm9.split[args.split]]
+    if FileFormat.of(args.out) is FileFormat.sdf:
+        from unite_mol.chem import perceive
+
+        write_structures(args.out, structures, [perceive(s) for s in structures])
+    else:
+        write_structures(args.out, structures)
+    print(f"QM9 {args.split}: {len(structures)} molecules -> {args.out}")
+    return 0
+
+
+TOOLS = """more commands:
+  unite-mol evaluate PATH...   score molecule files under the EDM, ADiT/OpenBabel, RDKit and PoseBusters protocols
+  unite-mol export --split S --out FILE   write a split of QM9 (e.g. to evaluate the data itself)"""
+
+
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="unite-mol", description="UNITE for 3-D molecules: single-stage tokenizer + latent flow.")
+    if argv[:1] == ["evaluate"]:  # before the parser below, whose sampler options import torch (3 s)
+        from unite_mol.evaluate.cli import main as evaluate
+
+        return evaluate(argv[1:])
+    if argv[:1] == ["export"]:
+        return _export(argv[1:])
+    parser = argparse.ArgumentParser(prog="unite-mol", description="UNITE for 3-D molecules: single-stage tokenizer + latent flow.",
+                                     epilog=TOOLS, formatter_class=argparse.RawDescriptionHelpFormatter)
     p_sample = add_commands(parser, "train; Hydra overrides such as dataset=qm9 trainer=smoke model=S run.dir=runs/x",
                             "generate molecules from a run's EMA weights into .sdf / .xyz / .extxyz")
     p_sample.add_argument("--n", type=int, default=1000)

@@ -8,7 +8,8 @@ import torch.nn.functional as F
 from unite_core.flow import masked_mean
 from unite_core.model import ReconLoss
 from unite_core.nn import LatentTrunk, TrunkConfig
-from unite_mol.structure import ElementVocab, MolBatch, Structure
+from unite_mol.batch import ElementVocab, MolBatch
+from unite_mol.structure import Structure
 
 
 @dataclass

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -31,6 +32,14 @@ class FileFormat(str, Enum):
 
 
 class BadRecord(ValueError):
+    """A record that cannot become a structure; `reason` is a short key for tallies ("unknown element", ...)."""
+
+    def __init__(self, message: str, reason: str):
+        super().__init__(message)
+        self.reason = reason
+
+
+class _UnknownElement(ValueError):
     pass
 
 
@@ -50,9 +59,9 @@ class RawRecord:
     def structure(self) -> Structure:
         positions = np.array(self.coords, dtype=np.float64).reshape(-1, 3)
         if not len(self.numbers):
-            raise BadRecord(f"{self.where}: no atoms")
+            raise BadRecord(f"{self.where}: no atoms", "empty")
         if not np.isfinite(positions).all():
-            raise BadRecord(f"{self.where}: non-finite coordinates")
+            raise BadRecord(f"{self.where}: non-finite coordinates", "non-finite coordinates")
         return Structure(np.array(self.numbers, dtype=np.int64), positions.astype(np.float32))
 
 
@@ -63,7 +72,7 @@ def _sdf_records(path: Path):
     for i, mol in enumerate(Chem.SDMolSupplier(str(path), removeHs=False, sanitize=False), start=1):
         where = f"{path}: record {i}"
         if mol is None or mol.GetNumConformers() == 0:
-            yield BadRecord(f"{where}: RDKit cannot parse it")
+            yield BadRecord(f"{where}: RDKit cannot parse it", "unparseable")
             continue
         yield RawRecord([a.GetAtomicNum() for a in mol.GetAtoms()], mol.GetConformer().GetPositions().tolist(), where)
 
@@ -89,7 +98,7 @@ def _columns(comment: str) -> tuple[int, int]:
 def _atom(token: str) -> int:
     z = ATOMIC_NUMBER.get(token.capitalize()) if not token.isdigit() else int(token)
     if not z or z >= len(SYMBOLS):
-        raise ValueError(f"unknown element {token!r}")
+        raise _UnknownElement(f"unknown element {token!r}")
     return z
 
 
@@ -105,7 +114,7 @@ def _xyz_records(path: Path):
         try:
             n = int(lines[i].split()[0])
         except ValueError:
-            yield BadRecord(f"{where}: expected an atom count, found {lines[i].strip()[:40]!r}")
+            yield BadRecord(f"{where}: expected an atom count, found {lines[i].strip()[:40]!r}", "unparseable")
             return  # without a count the following records cannot be located
         block = lines[i + 2 : i + 2 + n]
         i += 2 + n
@@ -119,28 +128,35 @@ def _xyz_records(path: Path):
             if any(len(c) != 3 for c in coords):
                 raise ValueError("an atom line has fewer than 3 coordinates")
         except (ValueError, IndexError) as err:
-            yield BadRecord(f"{where}: {err}")
+            yield BadRecord(f"{where}: {err}", "unknown element" if isinstance(err, _UnknownElement) else "unparseable")
             continue
         yield RawRecord(numbers, coords, where)
 
 
-def read_structures(path: str | Path, skip_bad: bool = False) -> ReadResult:
-    """Every structure in an SDF / XYZ / extxyz file."""
+def read_records(path: str | Path) -> Iterator[Structure | BadRecord]:
+    """Each record of an SDF / XYZ / extxyz file in order: its structure, or the BadRecord saying why it has none."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
     records = _sdf_records(path) if FileFormat.of(path) is FileFormat.sdf else _xyz_records(path)
-    result = ReadResult([], [], 0)
-    for number, record in enumerate(records, start=1):
+    for record in records:
         try:
-            if isinstance(record, BadRecord):
-                raise record
-            result.structures.append(record.structure())
-            result.records.append(number)
-        except BadRecord:
+            yield record.structure() if isinstance(record, RawRecord) else record
+        except BadRecord as bad:
+            yield bad
+
+
+def read_structures(path: str | Path, skip_bad: bool = False) -> ReadResult:
+    """Every structure in an SDF / XYZ / extxyz file; a bad record raises BadRecord unless `skip_bad` counts it."""
+    result = ReadResult([], [], 0)
+    for number, record in enumerate(read_records(path), start=1):
+        if isinstance(record, BadRecord):
             if not skip_bad:
-                raise
+                raise record
             result.skipped += 1
+        else:
+            result.structures.append(record)
+            result.records.append(number)
     return result
 
 

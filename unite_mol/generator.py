@@ -13,7 +13,8 @@ from unite_core.train import load_checkpoint
 from unite_mol.data import load_data
 from unite_mol.run import MolConfig, build_model
 from unite_mol.sampling import draw_counts, generate_structures
-from unite_mol.structure import ElementVocab, Structure
+from unite_mol.batch import ElementVocab
+from unite_mol.structure import Structure
 
 
 @dataclass

@@ -8,7 +8,8 @@ import torch
 from unite_core.model import UNITE
 from unite_mol.chem import Perceived
 from unite_mol.decoder import AtomOutput
-from unite_mol.structure import ElementVocab, MolBatch, Structure, collate
+from unite_mol.batch import ElementVocab, MolBatch, collate
+from unite_mol.structure import Structure
 
 
 @dataclass

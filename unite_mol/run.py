@@ -18,7 +18,7 @@ from unite_mol.decoder import AtomDecoder
 from unite_mol.embed import EnvConfig
 from unite_mol.metrics import as_dict, reconstruct, score_samples
 from unite_mol.sampling import draw_counts, generate_structures
-from unite_mol.structure import ElementVocab, collate
+from unite_mol.batch import ElementVocab, collate
 from unite_mol.tokenizer import AtomTokenizer, Pairing
 
 

@@ -4,7 +4,8 @@ import torch
 
 from unite_core.flow import SamplerConfig
 from unite_core.model import UNITE
-from unite_mol.structure import ElementVocab, Structure
+from unite_mol.batch import ElementVocab
+from unite_mol.structure import Structure
 
 
 def draw_counts(histogram: np.ndarray, n: int, generator: torch.Generator) -> torch.Tensor:

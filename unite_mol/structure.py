@@ -1,13 +1,14 @@
-"""The records that cross unite_mol's modules: one structure, and a padded batch of them. Units: Å."""
+"""One structure (atomic numbers + positions in Å) and the periodic-table symbols; numpy only, no torch."""
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 SYMBOLS = (
     "X", "H", "He", "Li", "Be", "B", "C", "N", "O", "F", "Ne", "Na", "Mg", "Al", "Si", "P", "S", "Cl", "Ar",
     "K", "Ca", "Sc", "Ti", "V", "Cr", "Mn", "Fe", "Co", "Ni", "Cu", "Zn", "Ga", "Ge", "As", "Se", "Br", "Kr",
     "Rb", "Sr", "Y", "Zr", "Nb", "Mo", "Tc", "Ru", "Rh", "Pd", "Ag", "Cd", "In", "Sn", "Sb", "Te", "I", "Xe",
+    "Cs", "Ba", "La", "Ce", "Pr", "Nd", "Pm", "Sm", "Eu", "Gd", "Tb", "Dy", "Ho", "Er", "Tm", "Yb", "Lu", "Hf",
+    "Ta", "W", "Re", "Os", "Ir", "Pt", "Au", "Hg", "Tl", "Pb", "Bi", "Po", "At", "Rn",
 )  # index = atomic number
 ATOMIC_NUMBER = {s: z for z, s in enumerate(SYMBOLS) if z}
 
@@ -30,57 +31,3 @@ class Structure:
     def centred(self) -> "Structure":
         return Structure(self.numbers, (self.positions - self.positions.mean(0)).astype(np.float32))
 
-
-@dataclass
-class MolBatch:
-    """Structures padded to the largest in the batch. `types` index the model's element vocabulary."""
-
-    types: torch.Tensor  # (B, N) long, index into the element vocabulary (0 where padded)
-    positions: torch.Tensor  # (B, N, 3) Å, zero where padded
-    mask: torch.Tensor  # (B, N) bool, real atoms
-    cond: torch.Tensor  # (B,) long, condition index (the dataset id)
-
-    def to(self, device: torch.device) -> "MolBatch":
-        return MolBatch(self.types.to(device), self.positions.to(device), self.mask.to(device), self.cond.to(device))
-
-    def __len__(self) -> int:
-        return self.types.shape[0]
-
-
-class ElementVocab:
-    """The elements a model knows, in a fixed order; maps atomic numbers to type indices and back."""
-
-    def __init__(self, symbols: list[str]):
-        unknown = [s for s in symbols if s not in ATOMIC_NUMBER]
-        if unknown or not symbols:
-            raise ValueError(f"data.elements: unknown element symbols {unknown or '(empty list)'}")
-        self.symbols = list(symbols)
-        self.numbers = np.array([ATOMIC_NUMBER[s] for s in symbols])
-        self._index = np.full(len(SYMBOLS), -1)
-        self._index[self.numbers] = np.arange(len(symbols))
-
-    def __len__(self) -> int:
-        return len(self.symbols)
-
-    def encode(self, numbers: np.ndarray) -> np.ndarray:
-        """Atomic numbers -> type indices; -1 for an element outside the vocabulary."""
-        numbers = np.asarray(numbers)
-        inside = (numbers > 0) & (numbers < len(SYMBOLS))
-        return np.where(inside, self._index[np.clip(numbers, 0, len(SYMBOLS) - 1)], -1)
-
-    def decode(self, types: np.ndarray) -> np.ndarray:
-        return self.numbers[np.asarray(types)]
-
-
-def collate(structures: list[Structure], vocab: ElementVocab, cond: int = 0) -> MolBatch:
-    n = max(len(s.numbers) for s in structures)
-    B = len(structures)
-    types = torch.zeros(B, n, dtype=torch.long)
-    positions = torch.zeros(B, n, 3)
-    mask = torch.zeros(B, n, dtype=torch.bool)
-    for i, s in enumerate(structures):
-        k = len(s.numbers)
-        types[i, :k] = torch.from_numpy(vocab.encode(s.numbers))
-        positions[i, :k] = torch.from_numpy(s.positions)
-        mask[i, :k] = True
-    return MolBatch(types, positions, mask, torch.full((B,), cond, dtype=torch.long))

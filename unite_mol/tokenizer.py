@@ -12,7 +12,7 @@ import torch.nn as nn
 
 from unite_core.model import Observation
 from unite_mol.embed import EnvConfig, LocalEnvironment
-from unite_mol.structure import MolBatch
+from unite_mol.batch import MolBatch
 
 
 class Pairing(str, Enum):

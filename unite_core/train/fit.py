@@ -11,6 +11,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from unite_core.config import changed_keys
+from unite_core.errors import NonFiniteLoss
 from unite_core.model import UNITE
 from unite_core.rng import BatchRandom
 from unite_core.train.batches import StepBatches
@@ -33,10 +34,6 @@ Evaluator = Callable[[UNITE, int], dict[str, float]]
 
 class Batch(Protocol):
     def to(self, device: torch.device) -> "Batch": ...
-
-
-class NonFiniteLoss(RuntimeError):
-    pass
 
 
 @dataclass

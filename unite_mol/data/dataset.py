@@ -8,7 +8,8 @@ import numpy as np
 from unite_mol.data.packed import Packed, StructureDataset
 from unite_mol.data.qm9 import load_qm9, write_train_reference
 from unite_mol.formats import read_structures
-from unite_mol.structure import ElementVocab, Structure
+from unite_mol.batch import ElementVocab
+from unite_mol.structure import Structure
 
 
 class DataSource(str, Enum):

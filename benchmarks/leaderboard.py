@@ -1,0 +1,109 @@
+"""Our evaluated runs beside the published QM9 rows, one table per protocol (never mixing protocols in a column).
+
+    python benchmarks/leaderboard.py "UNITE (ours, 1 CPU hour)=runs/qm9/eval.json" "QM9 test (ours)=qm9_test.json" \
+        --out benchmarks/leaderboard.md --html benchmarks/leaderboard.html --plots "UNITE (ours, 1 CPU hour)=runs/qm9/plots"
+
+Each JSON is the `--json` output of `unite-mol evaluate`; published rows come from benchmarks/published_qm9.yaml.
+"""
+import argparse
+import base64
+import html
+import json
+from pathlib import Path
+
+import yaml
+
+from unite_core.io import write_text_atomic
+
+HERE = Path(__file__).resolve().parent
+COLUMNS = {
+    "edm": ["atom_stability", "molecule_stability", "validity", "uniqueness", "valid_unique", "novelty"],
+    "openbabel": ["validity", "uniqueness", "novelty", "valid_unique", "connected"],
+    "rdkit": ["validity", "uniqueness", "novelty", "connected", "clean"],
+    "posebusters": ["all_passed", "bond_lengths", "bond_angles", "internal_steric_clash", "internal_energy"],
+    "reconstruction": ["match_rate", "within_tolerance", "rmsd"],
+    "distribution": ["atom_count_tv", "element_tv", "bond_length_w1"],
+}
+NOT_PERCENT = {"rmsd", "atom_count_tv", "element_tv", "bond_length_w1"}
+
+
+def _ours(name: str, path: Path) -> list[dict]:
+    report = json.loads(path.read_text())
+    rows = []
+    for protocol, section in report["protocols"].items():
+        figures = {**section["figures"], **section["figures"].get("checks", {})}
+        figures = {k: (v if k in NOT_PERCENT else 100 * v) for k, v in figures.items() if isinstance(v, float)}
+        rows.append({"model": name, "protocol": protocol, "samples": section["samples"], "source": str(path), "figures": figures})
+    return rows
+
+
+def _cell(value, column: str) -> str:
+    if value is None or value != value:
+        return "–"
+    return f"{value:.4f}" if column in NOT_PERCENT else f"{value:.2f}"
+
+
+def tables(rows: list[dict]) -> dict[str, tuple[list[str], list[list[str]]]]:
+    out = {}
+    for protocol, columns in COLUMNS.items():
+        chosen = [r for r in rows if r["protocol"] == protocol]
+        if chosen:
+            head = ["model", *columns, "samples", "source"]
+            body = [[r["model"], *(_cell(r["figures"].get(c), c) for c in columns), str(r["samples"]), r["source"]] for r in chosen]
+            out[protocol] = (head, body)
+    return out
+
+
+def markdown(built: dict) -> str:
+    parts = ["# QM9 leaderboard (percent unless the column is an RMSD, TV or Wasserstein distance)\n"]
+    for protocol, (head, body) in built.items():
+        parts.append(f"## {protocol}\n")
+        parts.append("| " + " | ".join(head) + " |\n|" + "---|" * len(head))
+        parts += ["| " + " | ".join(row) + " |" for row in body]
+        parts.append("")
+    return "\n".join(parts) + "\n"
+
+
+def html_page(built: dict, plots: dict[str, Path]) -> str:
+    parts = ["<!doctype html><meta charset='utf-8'><title>unite QM9 leaderboard</title>",
+             "<style>body{font-family:sans-serif}td,th{padding:2px 8px;border-bottom:1px solid #ddd}</style>"]
+    for protocol, (head, body) in built.items():
+        parts.append(f"<h2>{html.escape(protocol)}</h2><table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr>")
+        parts += ["<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in body]
+        parts.append("</table>")
+    for name, folder in plots.items():
+        for png in sorted(folder.glob("*.png")):
+            data = base64.b64encode(png.read_bytes()).decode()
+            parts.append(f"<h3>{html.escape(name)}: {png.name}</h3><img src='data:image/png;base64,{data}' style='max-width:100%'>")
+    return "\n".join(parts) + "\n"
+
+
+def _pairs(items: list[str], what: str) -> dict[str, Path]:
+    if any("=" not in item for item in items):
+        raise SystemExit(f"leaderboard: {what} must be NAME=PATH")
+    return {name: Path(path) for name, path in (item.split("=", 1) for item in items)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("runs", nargs="*", help="NAME=eval.json from `unite-mol evaluate --json`")
+    parser.add_argument("--published", type=Path, default=HERE / "published_qm9.yaml")
+    parser.add_argument("--plots", nargs="*", default=[], help="NAME=folder of `unite-mol evaluate --plot` PNGs")
+    parser.add_argument("--out", type=Path, help="Markdown file (printed when absent)")
+    parser.add_argument("--html", type=Path)
+    args = parser.parse_args()
+    rows = yaml.safe_load(args.published.read_text())
+    for name, path in _pairs(args.runs, "a run").items():
+        rows += _ours(name, path)
+    built = tables(rows)
+    text = markdown(built)
+    if args.out:
+        write_text_atomic(args.out, text)
+    else:
+        print(text)
+    if args.html:
+        write_text_atomic(args.html, html_page(built, _pairs(args.plots, "--plots")))
+
+
+if __name__ == "__main__":
+    main()

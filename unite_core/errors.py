@@ -1,0 +1,5 @@
+"""Errors a user can cause and fix; the CLIs print them as one line. Kept free of torch so CLIs start fast."""
+
+
+class NonFiniteLoss(RuntimeError):
+    """The training loss became NaN or infinite."""

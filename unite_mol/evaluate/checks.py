@@ -1,0 +1,35 @@
+"""The per-molecule check of each protocol (run in worker processes); `scores` aggregates them."""
+from dataclasses import dataclass
+from enum import Enum
+from typing import Callable
+
+from unite_mol.evaluate.babel import BabelCheck, check_babel
+from unite_mol.evaluate.edm import EdmCheck, check_edm
+from unite_mol.structure import Structure
+
+
+class Protocol(str, Enum):
+    edm = "edm"  # EDM / GeoLDM / EquiFM / GeoBFN: bond-length tables, valence stability, RDKit validity
+    openbabel = "openbabel"  # ADiT / UNITE: OpenBabel bonds -> PDB -> RDKit parses and sanitises
+    rdkit = "rdkit"  # RDKit rdDetermineBonds (charge 0) + sanitise: what `unite-mol sample` reports
+    posebusters = "posebusters"  # PoseBusters "mol" checks on the molecules valid under the OpenBabel protocol
+
+
+@dataclass
+class NativeCheck:
+    valid: bool
+    smiles: str | None
+    fragments: int
+    neutral: bool  # no charged or radical atom
+
+
+def check_native(s: Structure) -> NativeCheck:
+    from unite_mol.chem import perceive
+
+    p = perceive(s)
+    return NativeCheck(p.sanitized, p.smiles, p.fragments, p.neutral)
+
+
+CHECKS: dict[Protocol, Callable[[Structure], EdmCheck | BabelCheck | NativeCheck]] = {
+    Protocol.edm: check_edm, Protocol.openbabel: check_babel, Protocol.rdkit: check_native,
+}

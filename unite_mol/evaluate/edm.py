@@ -1,0 +1,60 @@
+"""EDM protocol: bonds from element-pair length tables, atom / molecule stability by valence, RDKit validity.
+
+Atom stable: the sum of its bond orders is an allowed valence. Molecule stable: every atom is. Valid: RDKit sanitises
+the molecule built from those bonds; its SMILES is that of the largest fragment (EDM's `compute_validity`).
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+from unite_mol.evaluate.edm_tables import ALLOWED_VALENCE, DOUBLE, MARGINS_PM, SINGLE, TRIPLE
+from unite_mol.structure import ATOMIC_NUMBER, SYMBOLS, Structure
+
+
+def _threshold_table(table: dict[str, dict[str, int]], margin: int) -> np.ndarray:
+    """(Z, Z) largest bonded distance in Å per pair of atomic numbers; -inf where the pair has no such bond."""
+    out = np.full((len(SYMBOLS), len(SYMBOLS)), -np.inf)
+    for a, row in table.items():
+        for b, pm in row.items():
+            out[ATOMIC_NUMBER[a], ATOMIC_NUMBER[b]] = out[ATOMIC_NUMBER[b], ATOMIC_NUMBER[a]] = (pm + margin) / 100
+    return out
+
+
+_T1, _T2, _T3 = (_threshold_table(t, m) for t, m in zip((SINGLE, DOUBLE, TRIPLE), MARGINS_PM))
+_VALENCE_MASK = np.zeros((len(SYMBOLS), 8), dtype=bool)  # [Z, v]: valence v allowed for element Z
+for _symbol, _valences in ALLOWED_VALENCE.items():
+    _VALENCE_MASK[ATOMIC_NUMBER[_symbol], _valences] = True
+
+
+def bond_orders(s: Structure) -> np.ndarray:
+    """(n, n) EDM bond order (0 none, 1, 2, 3): single if within the single-bond length + margin, and so on up."""
+    d = np.linalg.norm(s.positions[:, None].astype(np.float64) - s.positions[None], axis=-1)  # (n, n)
+    z = s.numbers
+    pair = np.ix_(z, z)
+    order = (d < _T1[pair]) * (1 + (d < _T2[pair]) * (1 + (d < _T3[pair])))
+    np.fill_diagonal(order, 0)
+    return order
+
+
+@dataclass
+class EdmCheck:
+    atoms: int
+    stable_atoms: int
+    valid: bool
+    smiles: str | None  # canonical SMILES (no H, no stereo) of the largest fragment, when valid
+    bonds: np.ndarray  # (k, 3) float: atomic number, atomic number (smaller first), length in Å of each bond
+
+
+def check_edm(s: Structure) -> EdmCheck:
+    from unite_mol.chem import bonded_mol, largest_fragment_smiles
+
+    order = bond_orders(s)
+    valence = order.sum(1)
+    stable = _VALENCE_MASK[s.numbers, np.minimum(valence, _VALENCE_MASK.shape[1] - 1)]
+    i, j = np.nonzero(np.triu(order))
+    mol = bonded_mol(s.numbers, np.stack([i, j, order[i, j]], axis=1))
+    smiles = largest_fragment_smiles(mol) if mol is not None else None
+    zi, zj = s.numbers[i], s.numbers[j]
+    lengths = np.linalg.norm(s.positions[i] - s.positions[j], axis=-1)
+    bonds = np.stack([np.minimum(zi, zj), np.maximum(zi, zj), lengths], axis=1).astype(np.float32)
+    return EdmCheck(len(s.numbers), int(stable.sum()), smiles is not None, smiles, bonds)

@@ -1,0 +1,39 @@
+"""What samples are compared with: the QM9 training split (distributions, SMILES for novelty), built once into the
+data cache, or a user's own training SMILES file."""
+from enum import Enum
+from pathlib import Path
+
+import numpy as np
+
+from unite_mol.evaluate.distribution import REFERENCE_BONDS_FROM, Reference, build_reference, load_reference, save_reference
+
+
+class TrainSet(str, Enum):
+    qm9 = "qm9"
+    none = "none"
+
+
+def read_smiles(path: Path, canonical: bool = False) -> set[str]:
+    """One SMILES per line (first column); canonicalised the way the protocols write theirs unless already `canonical`."""
+    from unite_mol.chem import canonical_smiles
+
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such training SMILES file")
+    tokens = [line.split()[0] for line in path.read_text().splitlines() if line.strip()]
+    return set(tokens) if canonical else {s for s in map(canonical_smiles, tokens) if s}
+
+
+def qm9_reference(cache: Path) -> tuple[Reference, Path]:
+    """The QM9 training-split reference and training SMILES file, written to `cache` on first use (about 30 s)."""
+    ref_file = cache / "qm9_train_reference.npz"
+    smiles_file = cache / "qm9_train_smiles.txt"
+    if not (ref_file.exists() and smiles_file.exists()):
+        from unite_mol.data.qm9 import load_qm9, write_train_reference
+
+        print(f"building the QM9 training reference in {cache} (once)")
+        qm9 = load_qm9(cache)
+        write_train_reference(qm9, cache)
+        train = qm9.split["train"]
+        subset = np.random.default_rng(0).choice(train, size=min(REFERENCE_BONDS_FROM, len(train)), replace=False)
+        save_reference(build_reference([qm9.packed[i] for i in train], [qm9.packed[i] for i in subset]), ref_file)
+    return load_reference(ref_file), smiles_file
