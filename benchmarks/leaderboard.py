@@ -1,7 +1,10 @@
 """Our evaluated runs beside the published QM9 rows, one table per protocol (never mixing protocols in a column).
 
-    python benchmarks/leaderboard.py "UNITE (ours, 1 CPU hour)=runs/qm9/eval.json" "QM9 test (ours)=qm9_test.json" \
-        --out benchmarks/leaderboard.md --html benchmarks/leaderboard.html --plots "UNITE (ours, 1 CPU hour)=runs/qm9/plots"
+    python benchmarks/leaderboard.py \
+        "QM9 test split (ours, 12,831)=benchmarks/results/qm9_test_split.json" \
+        "unite CPU preset, 1 CPU hour (ours)=benchmarks/results/unite_cpu_1h_10k.json" \
+        "unite CPU preset, 1 CPU hour, test reconstructions (ours)=benchmarks/results/unite_cpu_1h_reconstruction.json" \
+        --out benchmarks/leaderboard.md [--html page.html --plots "NAME=plots/"]
 
 Each JSON is the `--json` output of `unite-mol evaluate`; published rows come from benchmarks/published_qm9.yaml.
 """

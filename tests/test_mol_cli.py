@@ -1,13 +1,10 @@
 """`unite-mol`: config errors are one line; train on a folder of files, then sample to SDF / XYZ."""
-import sys
-from pathlib import Path
-
 import pytest
 
 from unite_mol.chem import perceive
 from unite_mol.formats import read_structures, write_structures
 
-from conftest import REPO, qm9_rows
+from conftest import qm9_rows
 from test_cli import _run
 
 TINY = ["model=tiny", "decoder.depth=1", "decoder.width=32", "decoder.heads=2", "env.scalars=8", "env.hidden_irreps=4x0e+2x1o+2x2e"]

@@ -211,3 +211,25 @@ def test_evaluate_never_imports_torch():
 
     code = "import sys, unite_mol.cli, unite_mol.evaluate.run; assert 'torch' not in sys.modules, 'torch imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_leaderboard_keeps_protocols_apart(tmp_path):
+    import importlib.util
+
+    from conftest import REPO
+    from unite_mol.evaluate.report import write_json
+
+    spec = importlib.util.spec_from_file_location("leaderboard", REPO / "benchmarks" / "leaderboard.py")
+    board = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(board)
+    write_structures(tmp_path / "m.xyz", [methane(), water()])
+    ev = evaluate_files([tmp_path / "m.xyz"], EvalOptions(protocols=[Protocol.edm, Protocol.rdkit], train_set=TrainSet.none, workers=1))
+    write_json(ev, tmp_path / "ev.json")
+    import yaml
+
+    rows = yaml.safe_load((REPO / "benchmarks" / "published_qm9.yaml").read_text()) + board._ours("ours", tmp_path / "ev.json")
+    built = board.tables(rows)
+    assert [r[0] for r in built["edm"][1]][-1] == "ours" and built["edm"][1][-1][1] == "100.00"  # atom stability, %
+    assert "ours" not in [r[0] for r in built["openbabel"][1]]  # no OpenBabel figures were computed for it
+    assert all(r["protocol"] in board.COLUMNS for r in rows)
+    assert "| GeoLDM | 98.90 |" in board.markdown(built)

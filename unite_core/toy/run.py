@@ -1,5 +1,5 @@
 """Train, sample and score the toy point-cloud UNITE: the end-to-end path that needs no data download."""
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np

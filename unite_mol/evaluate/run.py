@@ -1,22 +1,23 @@
 """`evaluate_files`: every protocol over the molecules of some files, each protocol timed, on all cores."""
-import multiprocessing
 import platform
 import time
 from dataclasses import dataclass, field
 from importlib import metadata
+from itertools import islice
 from pathlib import Path
-from typing import Any, Callable
 
 import numpy as np
-from tqdm import tqdm
 
+from unite_mol.evaluate.babel import BabelCheck, check_babel
 from unite_mol.evaluate.checks import CHECKS, Protocol
 from unite_mol.evaluate.distribution import DistributionScore, Reference, compare
 from unite_mol.evaluate.inputs import Entry, read_entries
 from unite_mol.evaluate.matching import MatchScore, match_pair, score_matches
+from unite_mol.evaluate.pool import Chunked, WorkerPool
 from unite_mol.evaluate.posebusters import PoseBustersScore, bust_chunk, score_posebusters
 from unite_mol.evaluate.reference import TrainSet, qm9_reference, read_smiles
 from unite_mol.evaluate.scores import BabelScore, EdmScore, NativeScore, score_babel, score_edm, score_native
+from unite_mol.structure import Structure
 
 PACKAGES = ("unite", "rdkit", "openbabel-wheel", "posebusters", "pymatgen", "numpy")
 
@@ -59,37 +60,6 @@ def software_versions() -> dict[str, str]:
     return found
 
 
-class _Pool:
-    """map() over chunks in worker processes (serially for one worker), with a progress bar."""
-
-    def __init__(self, workers: int):
-        methods = multiprocessing.get_all_start_methods()
-        ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-        self.workers = workers
-        self.pool = ctx.Pool(workers) if workers > 1 else None
-
-    def map(self, fn: Callable, items: list, label: str, chunks_per_worker: int = 8) -> list:
-        size = max(1, -(-len(items) // (self.workers * chunks_per_worker)))
-        chunks = [items[i : i + size] for i in range(0, len(items), size)]
-        mapped = self.pool.imap(fn, chunks) if self.pool else map(fn, chunks)
-        return [r for part in tqdm(mapped, total=len(chunks), desc=label, unit="chunk", leave=False) for r in part]
-
-    def close(self) -> None:
-        if self.pool:
-            self.pool.close()
-            self.pool.join()
-
-
-class _Chunked:
-    """Picklable `lambda chunk: [fn(x) for x in chunk]`."""
-
-    def __init__(self, fn: Callable):
-        self.fn = fn
-
-    def __call__(self, chunk: list) -> list:
-        return [self.fn(x) for x in chunk]
-
-
 def _scatter(results: list, entries: list[Entry]) -> list:
     """Results for the readable entries -> one per entry, None for unreadable ones."""
     it = iter(results)
@@ -99,60 +69,48 @@ def _scatter(results: list, entries: list[Entry]) -> list:
 def evaluate_entries(entries: list[Entry], inputs: list[str], options: EvalOptions) -> Evaluation:
     structures = [e.structure for e in entries if e.structure is not None]
     bad = [e for e in entries if e.structure is None]
+    originals = read_entries(options.reference) if options.reference is not None else None
+    if originals is not None and len(originals) != len(entries):
+        raise ValueError(f"--reference has {len(originals)} molecules but the evaluated files have {len(entries)}")
     reference, train = _training_reference(options)
     out = Evaluation(inputs, len(entries), {}, [e.message for e in bad[:5]], _novelty_source(options), versions=software_versions())
     for e in bad:
         out.unreadable[e.defect] = out.unreadable.get(e.defect, 0) + 1
-    pool = _Pool(options.workers)
-    try:
-        timed: dict[Protocol, Any] = {}
-        for protocol in [p for p in Protocol if p in options.protocols and p is not Protocol.posebusters]:
+    checks: dict[Protocol, list] = {}
+    with WorkerPool(options.workers) as pool:
+        for protocol in [p for p in CHECKS if p in options.protocols]:
             start = time.perf_counter()
-            checks = pool.map(_Chunked(CHECKS[protocol]), structures, protocol.value)
-            timed[protocol] = _scatter(checks, entries)
+            checks[protocol] = _scatter(pool.map(Chunked(CHECKS[protocol]), structures, protocol.value), entries)
             out.seconds[protocol.value] = time.perf_counter() - start
-        if Protocol.edm in timed:
-            out.edm = score_edm(timed[Protocol.edm], train)
-            if reference is not None:
-                bonds = [c.bonds for c in timed[Protocol.edm] if c is not None]
-                out.distribution = compare(structures, np.concatenate(bonds) if bonds else np.zeros((0, 3)), reference)
-        if Protocol.openbabel in timed:
-            out.openbabel = score_babel(timed[Protocol.openbabel], train)
-        if Protocol.rdkit in timed:
-            out.rdkit = score_native(timed[Protocol.rdkit], train)
         if Protocol.posebusters in options.protocols:
-            out.posebusters = _posebusters(pool, structures, timed.get(Protocol.openbabel), options.posebusters_limit, out.seconds)
-        if options.reference is not None:
             start = time.perf_counter()
-            originals = read_entries(options.reference)
-            if len(originals) != len(entries):
-                raise ValueError(f"--reference has {len(originals)} molecules but the evaluated files have {len(entries)}")
+            blocks = _posebusters_inputs(structures, checks.get(Protocol.openbabel), options.posebusters_limit)
+            out.posebusters = score_posebusters(pool.map(_bust, blocks, "posebusters", chunks_per_worker=4))
+            out.seconds["posebusters"] = time.perf_counter() - start
+        if originals is not None:
+            start = time.perf_counter()
             pairs = [(e.structure, o.structure) for e, o in zip(entries, originals)]
-            out.reconstruction = score_matches(pool.map(_Chunked(match_pair), pairs, "reconstruction"))
+            out.reconstruction = score_matches(pool.map(Chunked(match_pair), pairs, "reconstruction"))
             out.seconds["reconstruction"] = time.perf_counter() - start
-    finally:
-        pool.close()
+    if Protocol.edm in checks:
+        out.edm = score_edm(checks[Protocol.edm], train)
+        if reference is not None:
+            bonds = [c.bonds for c in checks[Protocol.edm] if c is not None]
+            out.distribution = compare(structures, np.concatenate(bonds) if bonds else np.zeros((0, 3)), reference)
+    if Protocol.openbabel in checks:
+        out.openbabel = score_babel(checks[Protocol.openbabel], train)
+    if Protocol.rdkit in checks:
+        out.rdkit = score_native(checks[Protocol.rdkit], train)
     return out
 
 
-def _posebusters(pool: _Pool, structures, babel_checks, limit: int, seconds: dict[str, float]) -> PoseBustersScore:
-    from unite_mol.evaluate.babel import check_babel
-
-    start = time.perf_counter()
-    checks = [c for c in babel_checks if c is not None] if babel_checks is not None else None
-    blocks = [c.molblock for c in checks if c.valid][:limit] if checks is not None else []
-    if checks is None:  # the OpenBabel protocol was not asked for: perceive only as many molecules as needed
-        for s in structures:
-            c = check_babel(s)
-            blocks += [c.molblock] if c.valid else []
-            if len(blocks) >= limit:
-                break
-    frames = pool.map(_chunked_frames, blocks, "posebusters", chunks_per_worker=4) if blocks else []
-    seconds["posebusters"] = time.perf_counter() - start
-    return score_posebusters(frames)
+def _posebusters_inputs(structures: list[Structure], babel: list[BabelCheck | None] | None, limit: int) -> list[str]:
+    """Mol blocks of the first `limit` OpenBabel-valid molecules (perceiving only as many as needed if not done)."""
+    found = babel if babel is not None else (check_babel(s) for s in structures)
+    return list(islice((c.molblock for c in found if c is not None and c.valid), limit))
 
 
-def _chunked_frames(chunk: list[str]) -> list:
+def _bust(chunk: list[str]) -> list:
     return [bust_chunk(chunk)]
 
 

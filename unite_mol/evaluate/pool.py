@@ -1,0 +1,38 @@
+"""Per-molecule work spread over worker processes in chunks, with a progress bar (serial for one worker)."""
+import multiprocessing
+from typing import Callable
+
+from tqdm import tqdm
+
+
+class Chunked:
+    """Picklable `lambda chunk: [fn(x) for x in chunk]` for a module-level `fn`."""
+
+    def __init__(self, fn: Callable):
+        self.fn = fn
+
+    def __call__(self, chunk: list) -> list:
+        return [self.fn(x) for x in chunk]
+
+
+class WorkerPool:
+    def __init__(self, workers: int):
+        methods = multiprocessing.get_all_start_methods()
+        ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+        self.workers = workers
+        self.pool = ctx.Pool(workers) if workers > 1 else None
+
+    def map(self, fn: Callable[[list], list], items: list, label: str, chunks_per_worker: int = 8) -> list:
+        """fn maps a chunk of items to a list of results; the results come back flat and in order."""
+        size = max(1, -(-len(items) // (self.workers * chunks_per_worker)))
+        chunks = [items[i : i + size] for i in range(0, len(items), size)]
+        mapped = self.pool.imap(fn, chunks) if self.pool else map(fn, chunks)
+        return [r for part in tqdm(mapped, total=len(chunks), desc=label, unit="chunk", leave=False) for r in part]
+
+    def __enter__(self) -> "WorkerPool":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.pool:
+            self.pool.close()
+            self.pool.join()
