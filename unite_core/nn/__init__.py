@@ -1,6 +1,6 @@
 """Layers of the Generative Encoder and of decoder trunks."""
 from unite_core.nn.encoder import GEConfig, GenerativeEncoder, ModelConfig, presets
 from unite_core.nn.layers import Attention, RMSNorm, SwiGLU
-from unite_core.nn.vit import LatentTrunk, TrunkConfig
+from unite_core.nn.vit import LatentTrunk, TrunkConfig, ViTBlock
 
-__all__ = ["Attention", "GEConfig", "GenerativeEncoder", "LatentTrunk", "ModelConfig", "RMSNorm", "SwiGLU", "TrunkConfig", "presets"]
+__all__ = ["Attention", "GEConfig", "GenerativeEncoder", "LatentTrunk", "ModelConfig", "RMSNorm", "SwiGLU", "TrunkConfig", "ViTBlock", "presets"]

@@ -1,0 +1,142 @@
+"""unite_image: the data pipeline (crop, flip, labels, bad files), patches, CFG, and train + sample end to end."""
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from unite_core.flow import Solver
+from unite_core.flow.loss import velocity
+from unite_core.flow.sampler import SamplerConfig
+from unite_core.rng import BatchRandom
+from unite_image.augment import RandomFlip
+from unite_image.data import ImageBatch, ImageFolder, center_crop, collate
+from unite_image.demo import build_demo
+from unite_image.patches import patchify, unpatchify
+from unite_image.run import ImageConfig, build_model, generate_images
+
+from conftest import REPO
+from test_cli import _run
+
+
+def stripes(width: int, height: int) -> Image.Image:
+    """Left third red, middle third green, right third blue."""
+    pixels = np.zeros((height, width, 3), np.uint8)
+    for k in range(3):
+        pixels[:, k * width // 3 : (k + 1) * width // 3, k] = 255
+    return Image.fromarray(pixels)
+
+
+def test_center_crop_keeps_the_middle_of_a_wide_image():
+    crop = center_crop(stripes(300, 100), 32)  # halved once (box), resized to 32 high, centre 32 columns kept
+    assert crop.shape == (32, 32, 3) and crop.dtype == np.uint8
+    assert crop[:, 4:-4, 1].min() > 200 and crop[:, 4:-4, [0, 2]].max() < 60  # all green away from the edges
+    assert center_crop(stripes(20, 40).convert("L"), 16).shape == (16, 16, 3)  # grey and up-scaled
+
+
+def test_image_folder_labels_and_bad_files(tmp_path):
+    for name, count in (("zebra", 2), ("apple", 3)):
+        (tmp_path / name).mkdir()
+        for k in range(count):
+            stripes(40, 30).save(tmp_path / name / f"{k}.png")
+    (tmp_path / "apple" / "notes.txt").write_text("not an image")
+    (tmp_path / "zebra" / "broken.jpg").write_bytes(b"\xff\xd8\xff garbage")
+    data = ImageFolder(tmp_path, 16)
+    assert data.classes == ["apple", "zebra"]
+    assert [label for _, label in data.items] == [0, 0, 0, 1, 1] and len(data.skipped) == 2
+    pixels, label = data[3]
+    assert pixels.shape == (16, 16, 3) and label == 1
+    truncated = tmp_path / "zebra" / "0.png"
+    truncated.write_bytes(truncated.read_bytes()[:60])  # header intact, body cut: fails only when decoded
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        pixels, label = data[3]
+    assert "0.png: cannot decode" in str(caught[0].message) and label == 1  # the next image stands in
+    batch = collate([data[0], data[4]])
+    assert batch.pixels.shape == (2, 3, 16, 16) and -1 <= batch.pixels.min() and batch.pixels.max() <= 1
+    with pytest.raises(FileNotFoundError, match="data.path"):
+        ImageFolder(tmp_path / "missing", 16)
+
+
+def test_random_flip_mirrors_the_rows_it_picks_and_is_reproducible():
+    pixels = torch.randn(16, 3, 8, 8)
+    batch = ImageBatch(pixels, torch.zeros(16, dtype=torch.long))
+    out = RandomFlip()(batch, BatchRandom.whole(torch.Generator().manual_seed(0), 16))
+    flipped = torch.tensor([torch.equal(o, p.flip(-1)) for o, p in zip(out.pixels, pixels)])
+    kept = torch.tensor([torch.equal(o, p) for o, p in zip(out.pixels, pixels)])
+    assert bool((flipped | kept).all()) and 0 < int(flipped.sum()) < 16
+    again = RandomFlip()(batch, BatchRandom.whole(torch.Generator().manual_seed(0), 16))
+    assert torch.equal(out.pixels, again.pixels)
+
+
+def test_patchify_layout_and_round_trip():
+    x = torch.arange(2 * 3 * 8 * 8, dtype=torch.float).reshape(2, 3, 8, 8)
+    tokens = patchify(x, 4)  # (2, 4, 48)
+    assert tokens.shape == (2, 4, 48)
+    assert torch.equal(tokens[0, 1].reshape(4, 4, 3)[..., 0], x[0, 0, :4, 4:])  # patch 1 = top-right, channel last
+    assert torch.equal(unpatchify(tokens, 4, 8), x)
+    with pytest.raises(ValueError, match="patches"):
+        patchify(torch.zeros(1, 3, 10, 8), 4)
+
+
+def tiny_image_model():
+    """An untrained model whose zero-initialised layers (adaLN modulation, ...) get small random weights, so the
+    class and the null condition lead to different predictions, as after training."""
+    cfg = ImageConfig()
+    cfg.decoder.depth, cfg.decoder.width = 1, 32
+    cfg.objective.latent_dim = cfg.tokens.latent_dim
+    model = build_model(cfg, num_classes=4).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            if not p.any():
+                p.normal_(0, 0.05)
+    return cfg, model
+
+
+def test_cfg_scale_one_is_the_plain_conditional_model():
+    cfg, model = tiny_image_model()
+    labels = torch.tensor([0, 1, 2, 3])
+    sampler = SamplerConfig(solver=Solver.euler, steps=4, cfg_scale=1.0)
+    images = generate_images(model, labels, sampler, torch.Generator().manual_seed(0))
+    gen = torch.Generator().manual_seed(0)  # the same ODE by hand: conditional prediction, Euler, then decode
+    mask = torch.ones(4, cfg.tokens.latents, dtype=torch.bool)
+    x = torch.randn(4, cfg.tokens.latents, cfg.tokens.latent_dim, generator=gen)
+    with torch.no_grad():
+        for t0, t1 in zip(torch.linspace(0, 1, 5)[:-1].tolist(), torch.linspace(0, 1, 5)[1:].tolist()):
+            tt = torch.full((4,), t0)
+            x_hat = model.predict(x, tt, labels, torch.zeros(4, dtype=torch.bool), mask)
+            x = x + (t1 - t0) * velocity(x_hat, x, tt, sampler.t_clamp)
+        by_hand = model.decoder(x, mask).clamp(-1, 1)
+    assert torch.allclose(images, by_hand, atol=1e-5)
+    guided = generate_images(model, labels, SamplerConfig(solver=Solver.euler, steps=4, cfg_scale=3.0), torch.Generator().manual_seed(0))
+    assert not torch.allclose(images, guided, atol=1e-4)
+
+
+def test_demo_train_and_sample_end_to_end(tmp_path):
+    build_demo(tmp_path / "demo", per_class=8, size=40)
+    assert sorted(p.name for p in (tmp_path / "demo").iterdir()) == ["astronaut", "chelsea", "coffee", "rocket"]
+    run = tmp_path / "run"
+    done = _run("-m", "unite_image", "train", "data=demo", f"data.path={tmp_path / 'demo'}", "trainer=smoke",
+                "trainer.max_steps=4", "trainer.eval_every=4", "trainer.ckpt_every=4", "trainer.batch_size=8",
+                "decoder.depth=1", "decoder.width=32", "sampler.steps=2", f"run.dir={run}")
+    assert done.returncode == 0, done.stderr
+    assert (run / "classes.txt").read_text().splitlines() == ["astronaut", "chelsea", "coffee", "rocket"]
+    assert (run / "samples.png").is_file() and (run / "reconstructions.png").is_file()
+    out = tmp_path / "samples"
+    done = _run("-m", "unite_image", "sample", "--ckpt", str(run), "--n", "6", "--classes", "1,3", "--cfg", "2.0",
+                "--steps", "2", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    saved = np.load(out / "samples.npz")
+    assert saved["arr_0"].shape == (6, 32, 32, 3) and saved["labels"].tolist() == [1, 3, 1, 3, 1, 3]
+    assert (out / "000005_class3.png").is_file() and (out / "grid.png").is_file()
+    bad = _run("-m", "unite_image", "sample", "--ckpt", str(run), "--classes", "9", "--out", str(out))
+    assert bad.returncode == 2 and bad.stderr.strip().startswith("unite-image: error: --classes")
+
+
+def test_unite_image_imports_no_torchvision():
+    code = ("import sys, unite_image.cli, unite_image.run, unite_image.demo; "
+            "assert 'torchvision' not in sys.modules, 'torchvision imported'")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)

@@ -1,0 +1,3 @@
+from unite_image.cli import entry
+
+entry()
