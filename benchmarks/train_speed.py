@@ -5,15 +5,15 @@ fp32 against bf16 autocast, in one process on the same batches.
     python benchmarks/train_speed.py --presets B --batch 256 --latents 64   # a GPU
 """
 import argparse
-import time
 
 import torch
 
 from unite_core.model import UNITE, FlowConfig, ObjectiveConfig
 from unite_core.nn import ModelConfig, TrunkConfig
-from unite_core.rng import BatchRandom
 from unite_core.toy.adapter import PointDecoder, PointTokenizer
 from unite_core.toy.data import PointBatch
+
+from step_timer import train_rate
 
 
 def toy_batch(batch: int, points: int, device: torch.device) -> PointBatch:
@@ -27,22 +27,8 @@ def samples_per_s(preset: str, bf16: bool, args: argparse.Namespace, device: tor
     ge = ModelConfig(preset=preset).resolve()
     decoder = PointDecoder(TrunkConfig(depth=args.decoder_depth, width=ge.width, heads=ge.heads), args.latent_dim, args.latents)
     model = UNITE(PointTokenizer(ge.width), decoder, ge, ObjectiveConfig(latent_dim=args.latent_dim), FlowConfig(), args.latents, 3).to(device)
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
     batch = toy_batch(args.batch, args.latents, device)
-    for step in range(args.warmup + args.steps):
-        if step == args.warmup:
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-            start = time.perf_counter()
-        rng = BatchRandom.for_step(0, step, 0, slice(0, args.batch), args.batch, device)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-            loss = model(batch, rng).total
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return args.steps * args.batch / (time.perf_counter() - start)
+    return train_rate(model, batch, args.batch, args.steps, args.warmup, bf16, device)
 
 
 def main() -> None:

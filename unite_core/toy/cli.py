@@ -45,7 +45,7 @@ def _sample(args: argparse.Namespace) -> int:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m unite_core.toy", description="UNITE on synthetic 2-D point-cloud shapes.")
-    p_sample = add_commands(parser, "train; Hydra overrides such as trainer=smoke model=tiny run.dir=runs/x",
+    _, p_sample = add_commands(parser, "train; Hydra overrides such as trainer=smoke model=tiny run.dir=runs/x",
                             "generate clouds from a run's EMA weights and score them")
     p_sample.add_argument("--ckpt", required=True, help="run folder (newest checkpoint) or checkpoint file")
     p_sample.add_argument("--n", type=int, default=300)

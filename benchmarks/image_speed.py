@@ -1,0 +1,61 @@
+"""Image training throughput (fp32 vs bf16 autocast, same process, same batch) and FID feature throughput.
+
+    python benchmarks/image_speed.py                                   # the CPU demo setting (tiny GE, 32 px)
+    python benchmarks/image_speed.py --batch 64 data=imagenet model=B  # the paper's 256 px B on a GPU
+
+Trailing arguments are `unite-image train` overrides; the batch is synthetic (random pixels and labels).
+"""
+import argparse
+import time
+
+import torch
+
+from unite_core.config import compose, validate
+from unite_image.data import ImageBatch
+from unite_image.fid import load_fid_inception
+from unite_image.run import ImageConfig, build_model
+
+from step_timer import train_rate
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("overrides", nargs="*")
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--classes", type=int, default=1000)
+    parser.add_argument("--fid-images", type=int, default=100)
+    parser.add_argument("--cache", default="data/cache")
+    args = parser.parse_args()
+    cfg = validate(compose("image", ["data.path=unused", *args.overrides], ImageConfig), ImageConfig)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    where = torch.cuda.get_device_name() if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    size = cfg.data.image_size
+    gen = torch.Generator().manual_seed(0)
+    batch = ImageBatch(torch.rand(args.batch, 3, size, size, generator=gen) * 2 - 1, torch.randint(args.classes, (args.batch,), generator=gen))
+    print(f"device: {where}; torch {torch.__version__}; GE {cfg.model.preset}, {size} px, patch {cfg.tokens.patch}, "
+          f"{cfg.tokens.latents} x {cfg.tokens.latent_dim} latents, K={cfg.flow.k}, batch {args.batch}")
+    for bf16 in (False, True):
+        torch.manual_seed(0)
+        model = build_model(cfg, args.classes).to(device)
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats()
+        rate = train_rate(model, batch.to(device), args.batch, args.steps, args.warmup, bf16, device)
+        memory = f", peak memory {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB" if device.type == "cuda" else ""
+        print(f"{'bf16 autocast' if bf16 else 'fp32':>14}: {rate:8.1f} images/s{memory} ({sum(p.numel() for p in model.parameters()) / 1e6:.1f} M parameters)")
+    net = load_fid_inception(args.cache, str(device))
+    images = (torch.rand(50, 3, size, size, generator=gen) * 255).to(torch.uint8).to(device)
+    with torch.no_grad():
+        net(images[:2])
+        start = time.perf_counter()
+        for _ in range(max(1, args.fid_images // 50)):
+            net(images)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+    done = max(1, args.fid_images // 50) * 50
+    print(f"FID features: {done / (time.perf_counter() - start):.1f} images/s (batch 50, resized to 299)")
+
+
+if __name__ == "__main__":
+    main()
