@@ -8,6 +8,7 @@ from unite_core.config import ConfigError, compose, to_yaml, validate
 from unite_core.errors import NonFiniteLoss
 
 if TYPE_CHECKING:
+    from unite_core.flow import SamplerConfig
     from unite_core.train import FitResult
 
 USER_ERRORS = (ConfigError, NonFiniteLoss, OSError, ValueError)
@@ -46,8 +47,29 @@ def add_sampler_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=int, default=50)
     p.add_argument("--solver", choices=[s.name for s in Solver], default="heun")
     p.add_argument("--cfg", type=float, default=1.0, help="classifier-free guidance scale (1 = off)")
+    p.add_argument("--cfg-interval", default="0.1,1.0", help="guidance applies for t in [LO, HI]")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch-size", type=int, default=500)
+
+
+def cfg_interval(text: str) -> tuple[float, float]:
+    """`--cfg-interval LO,HI` with 0 <= LO < HI <= 1."""
+    try:
+        lo, hi = (float(x) for x in text.split(","))
+    except ValueError:
+        raise ValueError(f"--cfg-interval {text!r}: want two numbers LO,HI") from None
+    if not 0 <= lo < hi <= 1:
+        raise ValueError(f"--cfg-interval {text!r}: want LO,HI with 0 <= LO < HI <= 1")
+    return lo, hi
+
+
+def sampler_from_args(base: "SamplerConfig", args: argparse.Namespace) -> "SamplerConfig":
+    """A run's sampler settings with the command line's --steps, --solver, --cfg and --cfg-interval."""
+    from dataclasses import replace
+
+    from unite_core.flow import Solver
+
+    return replace(base, steps=args.steps, solver=Solver[args.solver], cfg_scale=args.cfg, cfg_interval=cfg_interval(args.cfg_interval))
 
 
 def add_commands(parser: argparse.ArgumentParser, train_help: str, sample_help: str) -> tuple[Any, argparse.ArgumentParser]:

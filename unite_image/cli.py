@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from unite_core.cli import add_commands, add_sampler_options, run_cli, train_command
+from unite_core.cli import add_commands, add_sampler_options, run_cli, sampler_from_args, train_command
 
 
 def class_labels(n: int, num_classes: int, classes: str | None, balanced: bool, seed: int):
@@ -25,26 +25,16 @@ def class_labels(n: int, num_classes: int, classes: str | None, balanced: bool, 
     return torch.tensor([chosen[i % len(chosen)] for i in range(n)])
 
 
-def _interval(text: str) -> tuple[float, float]:
-    lo, hi = (float(x) for x in text.split(","))
-    if not 0 <= lo < hi <= 1:
-        raise ValueError(f"--cfg-interval {text!r}: want LO,HI with 0 <= LO < HI <= 1")
-    return lo, hi
-
-
 def _sample(args: argparse.Namespace) -> int:
     import torch
     from PIL import Image
 
-    from unite_core.flow import Solver
     from unite_core.io import atomic_path
     from unite_image.grid import save_grid, to_uint8
     from unite_image.run import generate_images, load
 
     cfg, model, classes, step = load(args.ckpt, args.device)
-    sampler = cfg.sampler
-    sampler.steps, sampler.solver, sampler.cfg_scale = args.steps, Solver[args.solver], args.cfg
-    sampler.cfg_interval = _interval(args.cfg_interval)
+    sampler = sampler_from_args(cfg.sampler, args)
     labels = class_labels(args.n, len(classes), args.classes, args.balanced, args.seed)
     gen = torch.Generator(device=args.device).manual_seed(args.seed)
     start = time.perf_counter()
@@ -82,7 +72,6 @@ def _fid_stats(args: argparse.Namespace) -> int:
 def _fid(args: argparse.Namespace) -> int:
     import torch
 
-    from unite_core.flow import Solver
     from unite_image.data import ImageFolder
     from unite_image.fid import FeatureStats, frechet_distance, load_fid_inception
     from unite_image.fid.measure import recon_stats, sample_stats
@@ -98,9 +87,7 @@ def _fid(args: argparse.Namespace) -> int:
         if not args.ref:
             raise ValueError("fid: --ref stats.npz is needed (or --recon DIR for rFID)")
         reference = FeatureStats.load(args.ref)
-        sampler = cfg.sampler
-        sampler.steps, sampler.solver, sampler.cfg_scale = args.steps, Solver[args.solver], args.cfg
-        sampler.cfg_interval = _interval(args.cfg_interval)
+        sampler = sampler_from_args(cfg.sampler, args)
         labels = class_labels(args.n, len(classes), None, True, args.seed)
         generator = torch.Generator(device=args.device).manual_seed(args.seed)
         stats = sample_stats(net, model, labels, sampler, args.batch_size, generator, args.device)
@@ -119,7 +106,6 @@ def main(argv: list[str]) -> int:
     p_sample.add_argument("--n", type=int, default=64)
     p_sample.add_argument("--classes", help="comma-separated class indices, cycled over the n images")
     p_sample.add_argument("--balanced", action="store_true", help="cycle over every class (FID-50K style)")
-    p_sample.add_argument("--cfg-interval", default="0.1,1.0", help="guidance applies for t in [LO, HI]")
     p_sample.add_argument("--out", default="samples")
     p_sample.add_argument("--device", default="cpu")
     p_stats = sub.add_parser("fid-stats", help="FID statistics (mu, sigma) of a folder of images -> .npz")
@@ -132,7 +118,6 @@ def main(argv: list[str]) -> int:
     p_fid.add_argument("--n", type=int, default=50000)
     p_fid.add_argument("--ref", help="reference statistics .npz (mu, sigma), e.g. from fid-stats")
     p_fid.add_argument("--recon", help="rFID instead: reconstruct the images of this ImageFolder and compare with them")
-    p_fid.add_argument("--cfg-interval", default="0.1,1.0")
     p_fid.add_argument("--save-stats", help="also write the samples' statistics here")
     for p in (p_stats, p_fid):
         p.add_argument("--device", default="cpu")

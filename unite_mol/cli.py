@@ -4,7 +4,7 @@ import sys
 import time
 from pathlib import Path
 
-from unite_core.cli import add_commands, run_cli, train_command
+from unite_core.cli import add_commands, cfg_interval, run_cli, train_command
 
 
 def _sample(args: argparse.Namespace) -> int:
@@ -18,7 +18,8 @@ def _sample(args: argparse.Namespace) -> int:
     FileFormat.of(out)
     generator = load(args.ckpt, args.device)
     start = time.perf_counter()
-    structures = generator.sample(args.n, args.steps, Solver[args.solver], args.cfg, args.seed, args.batch_size, progress=True)
+    structures = generator.sample(args.n, args.steps, Solver[args.solver], args.cfg, args.seed, args.batch_size, progress=True,
+                                  cfg_interval=cfg_interval(args.cfg_interval))
     seconds = time.perf_counter() - start
     perceived = [perceive(s) for s in structures]
     write_structures(out, structures, perceived)

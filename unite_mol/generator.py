@@ -26,11 +26,11 @@ class MolGenerator:
 
     def sample(
         self, n: int, steps: int = 50, solver: Solver = Solver.heun, cfg: float = 1.0, seed: int = 0,
-        batch_size: int = 500, progress: bool = False,
+        batch_size: int = 500, progress: bool = False, cfg_interval: tuple[float, float] = (0.1, 1.0),
     ) -> list[Structure]:
         """n structures: atom counts from the histogram, ODE from noise with `steps` steps of `solver`, decode.
         Batches are formed from similar atom counts (less padding); the result keeps the drawn order."""
-        sampler = replace(self.config.sampler, steps=steps, solver=Solver(solver), cfg_scale=cfg)
+        sampler = replace(self.config.sampler, steps=steps, solver=Solver(solver), cfg_scale=cfg, cfg_interval=cfg_interval)
         counts = draw_counts(self.atom_counts, n, torch.Generator().manual_seed(seed))
         device = next(self.model.parameters()).device
         gen = torch.Generator(device=device).manual_seed(seed)

@@ -7,8 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from unite_core.cli import add_commands, run_cli, train_command
-from unite_core.flow import Solver
+from unite_core.cli import add_commands, run_cli, sampler_from_args, train_command
 from unite_core.io import atomic_path
 from unite_core.toy.data import CLASSES, ToyShapes, heldout_shapes
 from unite_core.toy.metrics import ShapeJudge
@@ -17,8 +16,7 @@ from unite_core.toy.run import ToyConfig, draw_sizes, load, plot_clouds, sample_
 
 def _sample(args: argparse.Namespace) -> int:
     cfg, model = load(args.ckpt)
-    sampler = cfg.sampler
-    sampler.steps, sampler.solver, sampler.cfg_scale = args.steps, Solver[args.solver], args.cfg
+    sampler = sampler_from_args(cfg.sampler, args)
     data = ToyShapes(cfg.data)
     histogram = data.size_histogram()
     gen = torch.Generator().manual_seed(args.seed)
