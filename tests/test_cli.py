@@ -95,5 +95,9 @@ def test_installed_wheel_finds_its_configs(tmp_path):
     assert help_text.returncode == 0 and "sample" in help_text.stdout, help_text.stderr
     composed = subprocess.run([str(mol), "train", "--print-config"], cwd=tmp_path, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": ""})
     assert composed.returncode == 0 and "source: qm9" in composed.stdout and "width: 128" in composed.stdout, composed.stderr
+    image = env_dir / "bin" / "unite-image"
+    composed = subprocess.run([str(image), "train", "data=imagenet", "data.path=/x", "model=B", "--print-config"],
+                              cwd=tmp_path, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": ""})
+    assert composed.returncode == 0 and "image_size: 256" in composed.stdout and "preset: B" in composed.stdout, composed.stderr
     where = _run("-c", "import unite_core, unite_configs; print(unite_core.__file__, unite_configs.__file__)", python=python, cwd=tmp_path)
     assert str(REPO) not in where.stdout and str(site) in where.stdout
