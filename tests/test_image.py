@@ -82,6 +82,19 @@ def test_patchify_layout_and_round_trip():
         patchify(torch.zeros(1, 3, 10, 8), 4)
 
 
+def test_tied_registers_get_the_mean_of_their_patch_block():
+    from unite_image.tokenizer import PatchTokenizer
+
+    tok = PatchTokenizer(width=8, image_size=16, patch=2, num_latents=16, tie=True)  # 8 x 8 patches, 4 x 4 registers
+    obs = tok(ImageBatch(torch.randn(2, 3, 16, 16), torch.zeros(2, dtype=torch.long)))
+    assert obs.tokens.shape == (2, 64, 8) and obs.latent_inputs.shape == (2, 16, 8)
+    grid = obs.tokens.reshape(2, 8, 8, 8)  # (B, row, col, D)
+    assert torch.allclose(obs.latent_inputs[:, 5], grid[:, 2:4, 2:4].mean(dim=(1, 2)), atol=1e-6)  # register (1, 1)
+    assert PatchTokenizer(8, 16, 2, 16, tie=False)(ImageBatch(torch.zeros(1, 3, 16, 16), torch.zeros(1, dtype=torch.long))).latent_inputs is None
+    with pytest.raises(ValueError, match="tokens.tie"):
+        PatchTokenizer(8, 16, 2, 12, tie=True)
+
+
 def tiny_image_model():
     """An untrained model whose zero-initialised layers (adaLN modulation, ...) get small random weights, so the
     class and the null condition lead to different predictions, as after training."""

@@ -33,6 +33,7 @@ class TokensConfig:
     patch: int = 4  # pixels per patch side
     latents: int = 16  # latent registers (the paper: 256 at 256 px)
     latent_dim: int = 8  # channels per register (the paper: 32)
+    tie: bool = False  # also add to register i the mean of its square block of patch tokens
 
 
 @dataclass
@@ -55,7 +56,7 @@ def build_model(cfg: ImageConfig, num_classes: int) -> UNITE:
         raise ValueError(f"objective.latent_dim={cfg.objective.latent_dim} must equal tokens.latent_dim={cfg.tokens.latent_dim}")
     ge = cfg.model.resolve()
     size, t = cfg.data.image_size, cfg.tokens
-    tokenizer = PatchTokenizer(ge.width, size, t.patch, t.latents)
+    tokenizer = PatchTokenizer(ge.width, size, t.patch, t.latents, t.tie)
     decoder = PixelDecoder(cfg.decoder, t.latent_dim, t.latents, size, t.patch)
     return UNITE(tokenizer, decoder, ge, cfg.objective, cfg.flow, t.latents, num_classes, augment=RandomFlip())
 
