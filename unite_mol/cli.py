@@ -41,10 +41,10 @@ def _export(argv: list[str]) -> int:
     parser.add_argument("--out", type=Path, required=True, help=".sdf, .xyz or .extxyz")
     parser.add_argument("--cache", type=Path, default=Path("data/cache"))
     args = parser.parse_args(argv)
-    FileFormat.of(args.out)
+    fmt = FileFormat.of(args.out)  # an unknown suffix fails before QM9 is loaded
     qm9 = load_qm9(args.cache)
     structures = [qm9.packed[i] for i in qm9.split[args.split]]
-    if FileFormat.of(args.out) is FileFormat.sdf:
+    if fmt is FileFormat.sdf:
         from unite_mol.chem import perceive
 
         write_structures(args.out, structures, [perceive(s) for s in structures])
