@@ -20,6 +20,7 @@ import torch
 
 from unite_core.flow import Solver
 from unite_core.rng import BatchRandom
+from unite_core.train import run_dir_of
 from unite_mol.chem import perceive
 from unite_mol.data import load_data
 from unite_mol.formats import write_structures
@@ -65,7 +66,7 @@ def main() -> None:
 
     gen = load(args.ckpt)
     print(f"checkpoint step {gen.step} ({sum(p.numel() for p in gen.model.parameters()) / 1e6:.2f} M parameters)")
-    run_dir = Path(args.ckpt) if Path(args.ckpt).is_dir() else Path(args.ckpt).parents[1]
+    run_dir = run_dir_of(args.ckpt)
     if (run_dir / "train.csv").is_file():
         rates = [float(r["samples_per_s"]) for r in csv.DictReader((run_dir / "train.csv").open())]
         print(f"training throughput (median of logged intervals): {statistics.median(rates):.1f} molecules/s")

@@ -42,9 +42,11 @@ def center_crop(image, size: int) -> np.ndarray:
 
 
 def readable(path: Path) -> bool:
-    """Pillow recognises the file as an image (header only; a truncated body shows up when decoded)."""
+    """An image suffix, and Pillow recognises the file (header only; a truncated body shows up when decoded)."""
     from PIL import Image, UnidentifiedImageError
 
+    if path.suffix.lower() not in EXTENSIONS:
+        return False
     try:
         with Image.open(path) as image:
             image.verify()
@@ -64,7 +66,7 @@ class ImageFolder(Dataset):
         if not self.classes:
             raise FileNotFoundError(f"data.path: {root} has no class sub-folders")
         found = [(p, c) for c, name in enumerate(self.classes) for p in sorted((root / name).rglob("*")) if p.is_file()]
-        self.skipped = [p for p, _ in found if p.suffix.lower() not in EXTENSIONS or not readable(p)]
+        self.skipped = [p for p, _ in found if not readable(p)]
         bad = set(self.skipped)
         self.items = [(p, c) for p, c in found if p not in bad]
         if not self.items:

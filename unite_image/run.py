@@ -11,7 +11,7 @@ from unite_core.flow import SamplerConfig
 from unite_core.io import write_text_atomic
 from unite_core.model import UNITE, FlowConfig, ObjectiveConfig
 from unite_core.nn import ModelConfig, TrunkConfig
-from unite_core.train import FitResult, OptimConfig, RunConfig, TrainerConfig, fit, load_checkpoint
+from unite_core.train import FitResult, OptimConfig, RunConfig, TrainerConfig, fit, load_checkpoint, run_dir_of
 from unite_image.augment import RandomFlip
 from unite_image.data import ImageFolder, collate
 from unite_image.decoder import PixelDecoder
@@ -115,8 +115,7 @@ def load(checkpoint: str | Path, device: str = "cpu") -> tuple[ImageConfig, UNIT
     """Config, EMA model, class names and step of a run folder (newest checkpoint) or checkpoint file."""
     state = load_checkpoint(checkpoint)
     cfg = from_yaml(state.config_yaml, ImageConfig)
-    run_dir = Path(checkpoint) if Path(checkpoint).is_dir() else Path(checkpoint).parents[1]
-    classes = (run_dir / "classes.txt").read_text().splitlines()
+    classes = (run_dir_of(checkpoint) / "classes.txt").read_text().splitlines()
     model = build_model(cfg, cfg.data.num_classes or len(classes))
     model.load_state_dict(state.ema)
     return cfg, model.to(device).eval().requires_grad_(False), classes, state.step

@@ -16,6 +16,9 @@ from unite_mol.chem import Perceived
 from unite_mol.structure import ATOMIC_NUMBER, SYMBOLS, Structure
 
 
+STRUCTURE_SUFFIXES = frozenset({".sdf", ".mol", ".xyz", ".extxyz"})  # what FileFormat.of accepts
+
+
 class FileFormat(str, Enum):
     sdf = "sdf"
     xyz = "xyz"

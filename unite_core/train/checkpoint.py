@@ -43,6 +43,12 @@ def save_checkpoint(run_dir: str | Path, state: TrainState, keep: int) -> Path:
     return path
 
 
+def run_dir_of(path: str | Path) -> Path:
+    """The run folder of a run folder or of one of its checkpoint files (`<run>/checkpoints/step-*.pt`)."""
+    path = Path(path)
+    return path if path.is_dir() else path.parents[1]
+
+
 def load_checkpoint(path: str | Path) -> TrainState:
     """Load a checkpoint file, or the newest checkpoint of a run folder."""
     path = Path(path)

@@ -5,7 +5,7 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from unite_image.data import EXTENSIONS, center_crop, readable
+from unite_image.data import center_crop, readable
 
 
 def image_files(root: Path) -> tuple[list[Path], list[Path]]:
@@ -14,7 +14,7 @@ def image_files(root: Path) -> tuple[list[Path], list[Path]]:
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: no such folder of images")
     files = sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
-    good = [p for p in files if p.suffix.lower() in EXTENSIONS and readable(p)]
+    good = [p for p in files if readable(p)]
     if not good:
         raise FileNotFoundError(f"{root}: no readable images")
     return good, sorted(set(files) - set(good))

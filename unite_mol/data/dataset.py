@@ -7,7 +7,7 @@ import numpy as np
 
 from unite_mol.data.packed import Packed, StructureDataset
 from unite_mol.data.qm9 import load_qm9, write_train_reference
-from unite_mol.formats import read_structures
+from unite_mol.formats import STRUCTURE_SUFFIXES, read_structures
 from unite_mol.batch import ElementVocab
 from unite_mol.structure import Structure
 
@@ -44,7 +44,7 @@ def _files_under(path: Path) -> list[Path]:
         return [path]
     if not path.is_dir():
         raise FileNotFoundError(f"data.path={path}: no such file or folder")
-    found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in {".sdf", ".mol", ".xyz", ".extxyz"})
+    found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in STRUCTURE_SUFFIXES)
     if not found:
         raise FileNotFoundError(f"data.path={path}: no .sdf, .xyz or .extxyz files")
     return found

@@ -41,12 +41,17 @@ def group_bonds(bonds: np.ndarray) -> dict[str, np.ndarray]:
     return {bond_key(k // 1000, k % 1000): bonds[keys == k, 2] for k in np.unique(keys)}
 
 
+def histograms(structures: list[Structure]) -> tuple[np.ndarray, dict[str, int]]:
+    """Molecules per atom count (index = count), and atoms per element symbol."""
+    counts = np.bincount([len(s.numbers) for s in structures], minlength=1)
+    numbers = np.concatenate([s.numbers for s in structures]) if structures else np.zeros(0, np.int64)
+    return counts, {SYMBOLS[z]: int(c) for z, c in enumerate(np.bincount(numbers)) if c}
+
+
 def build_reference(structures: list[Structure], bond_sample: list[Structure]) -> Reference:
     from unite_mol.evaluate.edm import check_edm
 
-    counts = np.bincount([len(s.numbers) for s in structures])
-    numbers = np.concatenate([s.numbers for s in structures])
-    elements = {SYMBOLS[z]: int(c) for z, c in enumerate(np.bincount(numbers)) if c}
+    counts, elements = histograms(structures)
     bonds = np.concatenate([check_edm(s).bonds for s in bond_sample])
     return Reference(counts, elements, group_bonds(bonds))
 
@@ -83,9 +88,7 @@ def wasserstein_1d(u: np.ndarray, v: np.ndarray) -> float:
 
 def compare(structures: list[Structure], bonds: np.ndarray, ref: Reference) -> DistributionScore:
     """`bonds`: the samples' EDM bonds, (k, 3) rows of (Z, Z, length)."""
-    counts = np.bincount([len(s.numbers) for s in structures], minlength=1)
-    numbers = np.concatenate([s.numbers for s in structures]) if structures else np.zeros(0, np.int64)
-    elements = {SYMBOLS[z]: int(c) for z, c in enumerate(np.bincount(numbers)) if c}
+    counts, elements = histograms(structures)
     symbols = sorted(set(elements) | set(ref.elements))
     element_tv = _tv(np.array([elements.get(s, 0) for s in symbols]), np.array([ref.elements.get(s, 0) for s in symbols]))
     sample = group_bonds(bonds)

@@ -26,9 +26,14 @@ for _symbol, _valences in ALLOWED_VALENCE.items():
     _VALENCE_MASK[ATOMIC_NUMBER[_symbol], _valences] = True
 
 
-def bond_orders(s: Structure) -> np.ndarray:
-    """(n, n) EDM bond order (0 none, 1, 2, 3): single if within the single-bond length + margin, and so on up."""
-    d = np.linalg.norm(s.positions[:, None].astype(np.float64) - s.positions[None], axis=-1)  # (n, n)
+def distances(s: Structure) -> np.ndarray:
+    return np.linalg.norm(s.positions[:, None].astype(np.float64) - s.positions[None], axis=-1)  # (n, n) Å
+
+
+def bond_orders(s: Structure, d: np.ndarray | None = None) -> np.ndarray:
+    """(n, n) EDM bond order (0 none, 1, 2, 3): single if within the single-bond length + margin, and so on up.
+    `d`: the (n, n) distances, when the caller has them."""
+    d = distances(s) if d is None else d
     z = s.numbers
     pair = np.ix_(z, z)
     order = (d < _T1[pair]) * (1 + (d < _T2[pair]) * (1 + (d < _T3[pair])))
@@ -48,13 +53,13 @@ class EdmCheck:
 def check_edm(s: Structure) -> EdmCheck:
     from unite_mol.chem import bonded_mol, largest_fragment_smiles
 
-    order = bond_orders(s)
+    d = distances(s)
+    order = bond_orders(s, d)
     valence = order.sum(1)
     stable = _VALENCE_MASK[s.numbers, np.minimum(valence, _VALENCE_MASK.shape[1] - 1)]
     i, j = np.nonzero(np.triu(order))
     mol = bonded_mol(s.numbers, np.stack([i, j, order[i, j]], axis=1))
     smiles = largest_fragment_smiles(mol) if mol is not None else None
     zi, zj = s.numbers[i], s.numbers[j]
-    lengths = np.linalg.norm(s.positions[i] - s.positions[j], axis=-1)
-    bonds = np.stack([np.minimum(zi, zj), np.maximum(zi, zj), lengths], axis=1).astype(np.float32)
+    bonds = np.stack([np.minimum(zi, zj), np.maximum(zi, zj), d[i, j]], axis=1).astype(np.float32)
     return EdmCheck(len(s.numbers), int(stable.sum()), smiles is not None, smiles, bonds)

@@ -2,10 +2,8 @@
 from dataclasses import dataclass
 from pathlib import Path
 
-from unite_mol.formats import BadRecord, FileFormat, read_records
+from unite_mol.formats import STRUCTURE_SUFFIXES, BadRecord, FileFormat, read_records
 from unite_mol.structure import Structure
-
-SUFFIXES = {".sdf", ".xyz", ".extxyz"}
 
 
 @dataclass
@@ -16,11 +14,11 @@ class Entry:
 
 
 def structure_files(paths: list[str | Path]) -> list[Path]:
-    """The files named, and the .sdf / .xyz / .extxyz files directly inside the folders named, in sorted order."""
+    """The files named, and the structure files (.sdf / .mol / .xyz / .extxyz) directly inside the folders named, sorted."""
     files = []
     for path in map(Path, paths):
         if path.is_dir():
-            inside = sorted(p for p in path.iterdir() if p.suffix.lower() in SUFFIXES)
+            inside = sorted(p for p in path.iterdir() if p.suffix.lower() in STRUCTURE_SUFFIXES)
             if not inside:
                 raise FileNotFoundError(f"{path}: no .sdf, .xyz or .extxyz files in this folder")
             files += inside
