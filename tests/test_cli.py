@@ -99,5 +99,8 @@ def test_installed_wheel_finds_its_configs(tmp_path):
     composed = subprocess.run([str(image), "train", "data=imagenet", "data.path=/x", "model=B", "--print-config"],
                               cwd=tmp_path, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": ""})
     assert composed.returncode == 0 and "image_size: 256" in composed.stdout and "preset: B" in composed.stdout, composed.stderr
+    packages = sorted(".".join(f.parent.relative_to(REPO).parts) for top in ("unite_core", "unite_mol", "unite_image") for f in (REPO / top).rglob("__init__.py"))
+    imported = _run("-c", f"import importlib; [importlib.import_module(m) for m in {packages!r}]", python=python, cwd=tmp_path)
+    assert imported.returncode == 0, imported.stderr  # every package of the source tree is in the wheel
     where = _run("-c", "import unite_core, unite_configs; print(unite_core.__file__, unite_configs.__file__)", python=python, cwd=tmp_path)
     assert str(REPO) not in where.stdout and str(site) in where.stdout

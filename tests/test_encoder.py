@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from unite_core.nn import GEConfig, GenerativeEncoder, ModelConfig, presets
+from unite_core.nn import GEConfig, GenerativeEncoder, ModelConfig, compile_blocks, presets
 from unite_core.nn.rope import apply_rope, rope_tables
 
 
@@ -90,3 +90,19 @@ def test_presets_and_overrides():
         GEConfig(depth=2, width=30, heads=4)
     with pytest.raises(ValueError, match="in_context_start"):
         GEConfig(depth=2, width=32, heads=2, in_context_len=4, in_context_start=2)
+
+
+def test_unpadded_batches_take_the_unmasked_path_with_the_same_result():
+    ge = _ge()
+    latents, t, cond, drop, _, obs, _ = _inputs()
+    full, full_obs = torch.ones(3, 6, dtype=torch.bool), torch.ones(3, 5, dtype=torch.bool)
+    dense = ge(latents, t, cond, drop, full, obs, full_obs)  # no padding anywhere: attention without a mask
+    padded = ge(latents, t, cond, drop, full, torch.cat([obs, torch.randn(3, 1, 6)], 1), torch.cat([full_obs, torch.zeros(3, 1, dtype=torch.bool)], 1))
+    torch.testing.assert_close(dense, padded, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch's own imports for torch.compile
+def test_compile_blocks_keeps_the_parameter_names():
+    ge = _ge()
+    names = list(ge.state_dict())
+    assert compile_blocks(ge) == 3 and list(ge.state_dict()) == names  # compiled in place: checkpoints unchanged

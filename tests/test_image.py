@@ -1,4 +1,5 @@
 """unite_image: the data pipeline (crop, flip, labels, bad files), patches, CFG, and train + sample end to end."""
+import copy
 import subprocess
 import sys
 import warnings
@@ -15,6 +16,7 @@ from unite_core.rng import BatchRandom
 from unite_image.augment import RandomFlip
 from unite_image.data import ImageBatch, ImageFolder, center_crop, collate
 from unite_image.demo import build_demo
+from unite_image.lpips import PerceptualConfig, PerceptualLoss, load_lpips
 from unite_image.patches import patchify, unpatchify
 from unite_image.run import ImageConfig, build_model, generate_images
 
@@ -201,3 +203,68 @@ def test_imagenet_preset_needs_a_path_and_has_the_paper_sizes():
     assert done.returncode == 0, done.stderr
     for line in ("image_size: 256", "patch: 16", "latents: 256", "latent_dim: 32", "num_classes: 1000", "preset: B"):
         assert line in done.stdout
+
+
+def random_vgg16() -> dict[str, torch.Tensor]:
+    """A VGG16 state_dict in torchvision's layout, He-initialised from seed 0 (the real weights do not ship)."""
+    g = torch.Generator().manual_seed(0)
+    state, cin = {}, 3
+    for i, c in zip((0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28), (64, 64, 128, 128, 256, 256, 256, 512, 512, 512, 512, 512, 512)):
+        state[f"features.{i}.weight"] = torch.randn(c, cin, 3, 3, generator=g) * (2 / (9 * cin)) ** 0.5
+        state[f"features.{i}.bias"] = torch.randn(c, generator=g) * 0.01
+        cin = c
+    return state
+
+
+@pytest.fixture(scope="module")
+def vgg16_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("vgg") / "vgg16.pth"
+    torch.save(random_vgg16(), path)
+    return path
+
+
+def test_lpips_matches_the_reference_package(vgg16_file):
+    """Pinned from the `lpips` 0.1.4 package itself (run with torchvision on a GPU machine: this CPU has no usable
+    torchvision) with these VGG16 weights and its own v0.1 heads; a second check there agreed to 0.0 on random ones."""
+    g = torch.Generator().manual_seed(1)
+    x = torch.rand(2, 3, 32, 32, generator=g) * 2 - 1
+    y = (x + 0.2 * torch.randn(2, 3, 32, 32, generator=g)).clamp(-1, 1)
+    net = load_lpips(vgg16_file)
+    with torch.no_grad():
+        torch.testing.assert_close(net(x, y), torch.tensor([0.0183940697, 0.0188948121]), atol=1e-7, rtol=1e-5)
+        torch.testing.assert_close(net(x, x.flip(-1)), torch.tensor([0.152732089, 0.153083131]), atol=1e-7, rtol=1e-5)
+        assert net(x, x).abs().max() == 0
+
+
+def test_perceptual_loss_trains_the_decoder_but_stays_out_of_the_weights(vgg16_file):
+    cfg = ImageConfig()
+    cfg.decoder.depth, cfg.decoder.width = 1, 32
+    cfg.objective.latent_dim = cfg.tokens.latent_dim
+    cfg.perceptual = PerceptualConfig(weight=0.5, vgg16=str(vgg16_file))
+    plain = build_model(cfg, num_classes=4)
+    model = build_model(cfg, 4, PerceptualLoss.from_config(cfg.perceptual))
+    assert model.state_dict().keys() == plain.state_dict().keys()
+    assert [n for n, _ in model.named_buffers()] == [n for n, _ in plain.named_buffers()]
+    assert copy.deepcopy(model).decoder.perceptual is model.decoder.perceptual  # the EMA copy shares the frozen VGG
+    batch = ImageBatch(torch.rand(2, 3, 32, 32) * 2 - 1, torch.tensor([0, 3]))
+    losses = model(batch, BatchRandom.for_step(0, 0, 0, slice(0, 2), 2, torch.device("cpu")))
+    terms = model.decoder.loss(model.decoder(torch.randn(2, 16, 8), torch.ones(2, 16, dtype=torch.bool)), batch).terms
+    assert set(terms) == {"l1", "lpips"} and terms["lpips"] > 0
+    losses.total.backward()
+    assert model.decoder.head.weight.grad.abs().sum() > 0
+
+
+def test_perceptual_weights_are_checked_in_one_line(tmp_path, vgg16_file):
+    with pytest.raises(ValueError, match="perceptual.vgg16=PATH"):
+        PerceptualLoss.from_config(PerceptualConfig(weight=1.0))
+    assert PerceptualLoss.from_config(PerceptualConfig(weight=0.0, vgg16="/nowhere.pth")) is None
+    with pytest.raises(FileNotFoundError, match="nowhere.pth: no such file"):
+        load_lpips(tmp_path / "nowhere.pth")
+    torch.save({"classifier.0.weight": torch.zeros(1)}, tmp_path / "other.pth")
+    with pytest.raises(ValueError, match="other.pth: missing 26 tensors"):
+        load_lpips(tmp_path / "other.pth")
+    (tmp_path / "text.pth").write_text("not a checkpoint")
+    with pytest.raises(ValueError, match="text.pth: not a PyTorch state_dict"):
+        load_lpips(vgg16_file, tmp_path / "text.pth")
+    done = _run("-m", "unite_image", "train", "data=demo", "perceptual.weight=1.0", f"run.dir={tmp_path / 'run'}")
+    assert done.returncode == 2 and "perceptual.vgg16=PATH" in done.stderr and done.stderr.count("\n") == 1

@@ -79,6 +79,16 @@ def test_random_rotation_is_a_rotation(batch):
     d0, d1 = torch.cdist(batch.positions, batch.positions), torch.cdist(turned.positions, turned.positions)
     torch.testing.assert_close(d0, d1, atol=1e-4, rtol=0)
     assert not torch.allclose(turned.positions, batch.positions)
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # the GPU trainer's bf16 must not round the geometry
+        assert RandomRotation()(batch, _rng(len(batch))).positions.dtype == torch.float32
+
+
+def test_bf16_training_step_runs(batch):
+    model = build_model(tiny_mol())
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        losses = model(batch, _rng(len(batch)))
+    losses.total.backward()
+    assert torch.isfinite(losses.total)
 
 
 @pytest.mark.parametrize("pairing", list(Pairing))

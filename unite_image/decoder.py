@@ -5,15 +5,17 @@ import torch.nn as nn
 from unite_core.model import ReconLoss
 from unite_core.nn import TrunkConfig, ViTBlock
 from unite_image.data import ImageBatch
+from unite_image.lpips import PerceptualLoss
 from unite_image.patches import unpatchify
 
 
 class PixelDecoder(nn.Module):
-    """Latents (B, L, C) -> images (B, 3, H, W) in [-1, 1] (unclamped); reconstruction = mean L1."""
+    """Latents (B, L, C) -> images (B, 3, H, W) in [-1, 1] (unclamped); reconstruction = mean L1 (+ weighted LPIPS)."""
 
-    def __init__(self, cfg: TrunkConfig, latent_dim: int, num_latents: int, image_size: int, patch: int):
+    def __init__(self, cfg: TrunkConfig, latent_dim: int, num_latents: int, image_size: int, patch: int,
+                 perceptual: PerceptualLoss | None = None):
         super().__init__()
-        self.image_size, self.patch = image_size, patch
+        self.image_size, self.patch, self.perceptual = image_size, patch, perceptual
         patches = (image_size // patch) ** 2
         self.latent_in = nn.Linear(latent_dim, cfg.width)
         self.latent_pos = nn.Parameter(torch.randn(num_latents, cfg.width) * 0.02)
@@ -32,4 +34,7 @@ class PixelDecoder(nn.Module):
 
     def loss(self, output: torch.Tensor, batch: ImageBatch) -> ReconLoss:
         l1 = (output.float() - batch.pixels).abs().mean()
-        return ReconLoss(total=l1, terms={"l1": l1})
+        if self.perceptual is None:
+            return ReconLoss(total=l1, terms={"l1": l1})
+        lpips = self.perceptual(output, batch.pixels)
+        return ReconLoss(total=l1 + self.perceptual.weight * lpips, terms={"l1": l1, "lpips": lpips})

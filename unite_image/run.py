@@ -17,6 +17,7 @@ from unite_image.data import ImageFolder, collate
 from unite_image.decoder import PixelDecoder
 from unite_image.demo import build_demo
 from unite_image.grid import save_grid
+from unite_image.lpips import PerceptualConfig, PerceptualLoss
 from unite_image.tokenizer import PatchTokenizer
 
 
@@ -42,6 +43,7 @@ class ImageConfig:
     tokens: TokensConfig = field(default_factory=TokensConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     decoder: TrunkConfig = field(default_factory=lambda: TrunkConfig(depth=2, width=128, heads=4))
+    perceptual: PerceptualConfig = field(default_factory=PerceptualConfig)
     objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
     flow: FlowConfig = field(default_factory=FlowConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
@@ -51,13 +53,14 @@ class ImageConfig:
     eval_images: int = 16  # reconstructed, and class-conditional samples drawn, at each evaluation
 
 
-def build_model(cfg: ImageConfig, num_classes: int) -> UNITE:
+def build_model(cfg: ImageConfig, num_classes: int, perceptual: PerceptualLoss | None = None) -> UNITE:
+    """The UNITE model; `perceptual` (training only) adds LPIPS to the decoder's L1 and is not part of the weights."""
     if cfg.objective.latent_dim != cfg.tokens.latent_dim:
         raise ValueError(f"objective.latent_dim={cfg.objective.latent_dim} must equal tokens.latent_dim={cfg.tokens.latent_dim}")
     ge = cfg.model.resolve()
     size, t = cfg.data.image_size, cfg.tokens
     tokenizer = PatchTokenizer(ge.width, size, t.patch, t.latents, t.tie)
-    decoder = PixelDecoder(cfg.decoder, t.latent_dim, t.latents, size, t.patch)
+    decoder = PixelDecoder(cfg.decoder, t.latent_dim, t.latents, size, t.patch, perceptual)
     return UNITE(tokenizer, decoder, ge, cfg.objective, cfg.flow, t.latents, num_classes, augment=RandomFlip())
 
 
@@ -97,6 +100,7 @@ class ImageEvaluator:
 
 def train(cfg: ImageConfig) -> FitResult:
     torch.manual_seed(cfg.trainer.seed)
+    perceptual = PerceptualLoss.from_config(cfg.perceptual)  # first: a missing weight file stops before any data work
     if cfg.data.build_demo and not Path(cfg.data.path).exists():
         print(f"building the demo ImageFolder in {build_demo(cfg.data.path)}")
     data = ImageFolder(cfg.data.path, cfg.data.image_size)
@@ -107,7 +111,7 @@ def train(cfg: ImageConfig) -> FitResult:
         raise ValueError(f"data.num_classes={num_classes} is fewer than the {len(data.classes)} class folders in {cfg.data.path}")
     run_dir = Path(cfg.run.dir)
     write_text_atomic(run_dir / "classes.txt", "\n".join(data.classes) + "\n")
-    model = build_model(cfg, num_classes)
+    model = build_model(cfg, num_classes, perceptual)
     return fit(model, data, collate, cfg.trainer, cfg.optim, cfg.run, to_yaml(cfg), ImageEvaluator(cfg, data, num_classes, run_dir))
 
 

@@ -21,5 +21,6 @@ class RandomRotation:
     def __call__(self, batch: MolBatch, rng: BatchRandom) -> MolBatch:
         q = rng.randn(4)  # (B, 4)
         R = quaternion_matrix(q / q.norm(dim=-1, keepdim=True)).to(batch.positions.dtype)  # (B, 3, 3)
-        positions = torch.einsum("bij,bnj->bni", R, batch.positions)  # (B, N, 3)
+        with torch.autocast(batch.positions.device.type, enabled=False):  # bf16 would round targets by ~0.01 Å
+            positions = torch.einsum("bij,bnj->bni", R, batch.positions)  # (B, N, 3)
         return MolBatch(batch.types, positions, batch.mask, batch.cond)

@@ -110,6 +110,7 @@ class GenerativeEncoder(nn.Module):
         c = self.t_embed(t) + y
         head_dim = self.cfg.width // self.cfg.heads
         rope = rope_tables(positions, head_dim) if self.cfg.rope else None
+        dense = bool(mask.all())  # no padding: unmasked attention can use the fused (flash) kernels
         n_ctx = 0
         for i, block in enumerate(self.blocks):
             if self.cfg.in_context_len and i == self.cfg.in_context_start:
@@ -119,6 +120,6 @@ class GenerativeEncoder(nn.Module):
                 mask = torch.cat([mask.new_ones(B, n_ctx), mask], dim=1)
                 positions = torch.cat([positions.new_full((B, n_ctx), -1), positions], dim=1)
                 rope = rope_tables(positions, head_dim) if self.cfg.rope else None
-            x = block(x, c, mask, rope)
+            x = block(x, c, None if dense else mask, rope)
         out = self.final(x[:, n_ctx : n_ctx + L], c)  # (B, L, C)
         return out * latent_mask[..., None]

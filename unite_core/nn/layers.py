@@ -16,7 +16,7 @@ class RMSNorm(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         var = x.float().pow(2).mean(-1, keepdim=True)
-        return (x.float() * torch.rsqrt(var + self.eps)).type_as(x) * self.weight
+        return (x.float() * torch.rsqrt(var + self.eps)).type_as(x) * self.weight.to(x.dtype)  # bf16 stays bf16
 
 
 class SwiGLU(nn.Module):

@@ -32,6 +32,7 @@ class TrainerConfig:
     max_steps: int = 1000
     minutes: float | None = None  # wall-clock budget; stops early (with a checkpoint) when spent
     precision: Precision = Precision.fp32
+    compile: bool = False  # torch.compile each transformer block in place (GPUs; checkpoints unchanged)
     ema_decay: float = 0.9978
     seed: int = 0
     log_every: int = 10

@@ -13,6 +13,7 @@ from tqdm import tqdm
 from unite_core.config import changed_keys
 from unite_core.errors import NonFiniteLoss
 from unite_core.model import UNITE
+from unite_core.nn import compile_blocks
 from unite_core.rng import BatchRandom
 from unite_core.train.batches import StepBatches
 from unite_core.train.checkpoint import TrainState, list_checkpoints, load_checkpoint, save_checkpoint
@@ -24,7 +25,7 @@ from unite_core.train.optim import build_optimizers, build_schedulers
 
 # Settings a resumed run may change: when to stop, log, evaluate and save, and where to run (not the maths).
 RESUMABLE = (
-    "trainer.max_steps", "trainer.minutes", "trainer.progress", "trainer.log_every", "trainer.eval_every",
+    "trainer.max_steps", "trainer.minutes", "trainer.compile", "trainer.progress", "trainer.log_every", "trainer.eval_every",
     "trainer.ckpt_every", "trainer.keep_ckpts", "trainer.num_workers", "trainer.wandb", "run.", "sampler.", "eval_",
 )
 
@@ -50,6 +51,8 @@ class Trainer:
         self.model = model.to(device)
         self.cfg, self.optim_cfg, self.env, self.device = cfg, optim, env, device
         self.ema = EMA(self.model, cfg.ema_decay)
+        if cfg.compile:
+            compile_blocks(self.model)
         self.optimizers = build_optimizers(self.model, optim)
         self.schedulers = build_schedulers(self.optimizers, optim, cfg.max_steps)
         ddp_devices = [device.index] if device.type == "cuda" else None
