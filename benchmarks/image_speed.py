@@ -2,6 +2,8 @@
 
     python benchmarks/image_speed.py                                   # the CPU demo setting (tiny GE, 32 px)
     python benchmarks/image_speed.py --batch 64 data=imagenet model=B  # the paper's 256 px B on a GPU
+    python benchmarks/image_speed.py --batch 64 --precisions bf16 --compile --fid-untrained data=imagenet model=B
+    python benchmarks/image_speed.py --precisions fp32 --lpips random  # the cost of the perceptual term
 
 Trailing arguments are `unite-image train` overrides; the batch is synthetic (random pixels and labels).
 """
@@ -14,6 +16,7 @@ from unite_core.config import compose, validate
 from unite_core.nn import compile_blocks
 from unite_image.data import ImageBatch
 from unite_image.fid import FIDInception, load_fid_inception
+from unite_image.lpips import LPIPS, PerceptualLoss, lpips_lin_path, random_vgg16
 from unite_image.run import ImageConfig, build_model
 
 from step_timer import train_rate
@@ -29,6 +32,7 @@ def main() -> None:
     parser.add_argument("--fid-images", type=int, default=100)
     parser.add_argument("--cache", default="data/cache")
     parser.add_argument("--precisions", default="fp32,bf16", help="comma-separated: fp32 and/or bf16 (autocast)")
+    parser.add_argument("--lpips", default=None, help="add the perceptual loss: a VGG16 state_dict, or 'random' (same arithmetic)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the transformer blocks (as trainer.compile=true)")
     parser.add_argument("--fid-untrained", action="store_true",
                         help="time the FID network with untrained weights (same arithmetic) where the converted weights are not at hand")
@@ -41,11 +45,15 @@ def main() -> None:
     batch = ImageBatch(torch.rand(args.batch, 3, size, size, generator=gen) * 2 - 1, torch.randint(args.classes, (args.batch,), generator=gen))
     print(f"device: {where}; torch {torch.__version__}; GE {cfg.model.preset}, {size} px, patch {cfg.tokens.patch}, "
           f"{cfg.tokens.latents} x {cfg.tokens.latent_dim} latents, K={cfg.flow.k}, batch {args.batch}"
-          f"{', compiled blocks' if args.compile else ''}")
+          f"{', compiled blocks' if args.compile else ''}{', L1 + LPIPS' if args.lpips else ', L1'}")
+    perceptual = None
+    if args.lpips:
+        vgg = random_vgg16() if args.lpips == "random" else torch.load(args.lpips, map_location="cpu", weights_only=True)
+        perceptual = PerceptualLoss(LPIPS(vgg, torch.load(lpips_lin_path(), map_location="cpu", weights_only=True)), 1.0)
     for precision in args.precisions.split(","):
         bf16 = {"fp32": False, "bf16": True}[precision]
         torch.manual_seed(0)
-        model = build_model(cfg, args.classes).to(device)
+        model = build_model(cfg, args.classes, perceptual).to(device)
         parameters = sum(p.numel() for p in model.parameters())
         if args.compile:
             compile_blocks(model)

@@ -16,7 +16,7 @@ from unite_core.rng import BatchRandom
 from unite_image.augment import RandomFlip
 from unite_image.data import ImageBatch, ImageFolder, center_crop, collate
 from unite_image.demo import build_demo
-from unite_image.lpips import PerceptualConfig, PerceptualLoss, load_lpips
+from unite_image.lpips import PerceptualConfig, PerceptualLoss, load_lpips, random_vgg16
 from unite_image.patches import patchify, unpatchify
 from unite_image.run import ImageConfig, build_model, generate_images
 
@@ -205,17 +205,6 @@ def test_imagenet_preset_needs_a_path_and_has_the_paper_sizes():
         assert line in done.stdout
 
 
-def random_vgg16() -> dict[str, torch.Tensor]:
-    """A VGG16 state_dict in torchvision's layout, He-initialised from seed 0 (the real weights do not ship)."""
-    g = torch.Generator().manual_seed(0)
-    state, cin = {}, 3
-    for i, c in zip((0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28), (64, 64, 128, 128, 256, 256, 256, 512, 512, 512, 512, 512, 512)):
-        state[f"features.{i}.weight"] = torch.randn(c, cin, 3, 3, generator=g) * (2 / (9 * cin)) ** 0.5
-        state[f"features.{i}.bias"] = torch.randn(c, generator=g) * 0.01
-        cin = c
-    return state
-
-
 @pytest.fixture(scope="module")
 def vgg16_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("vgg") / "vgg16.pth"
@@ -225,7 +214,7 @@ def vgg16_file(tmp_path_factory):
 
 def test_lpips_matches_the_reference_package(vgg16_file):
     """Pinned from the `lpips` 0.1.4 package itself (run with torchvision on a GPU machine: this CPU has no usable
-    torchvision) with these VGG16 weights and its own v0.1 heads; a second check there agreed to 0.0 on random ones."""
+    torchvision) with random_vgg16(0) and its own v0.1 heads; a second check there agreed to 0.0 on other weights."""
     g = torch.Generator().manual_seed(1)
     x = torch.rand(2, 3, 32, 32, generator=g) * 2 - 1
     y = (x + 0.2 * torch.randn(2, 3, 32, 32, generator=g)).clamp(-1, 1)

@@ -89,6 +89,18 @@ def _read(path: Path, key: str, needed: list[str]) -> dict[str, torch.Tensor]:
     return state
 
 
+def random_vgg16(seed: int = 0) -> dict[str, torch.Tensor]:
+    """A He-initialised VGG16 state_dict in torchvision's layout: the same arithmetic as the real one, for timing and tests."""
+    g = torch.Generator().manual_seed(seed)
+    state, cin = {}, 3
+    for stage, channels in zip(_conv_indices(), _STAGES):
+        for i, c in zip(stage, channels):
+            state[f"features.{i}.weight"] = torch.randn(c, cin, 3, 3, generator=g) * (2 / (9 * cin)) ** 0.5
+            state[f"features.{i}.bias"] = torch.randn(c, generator=g) * 0.01
+            cin = c
+    return state
+
+
 def load_lpips(vgg16: str | Path, lin: str | Path | None = None) -> LPIPS:
     """The frozen LPIPS-VGG network from torchvision's VGG16 state_dict and LPIPS' linear heads."""
     vgg_keys = [f"features.{i}.{part}" for stage in _conv_indices() for i in stage for part in ("weight", "bias")]
