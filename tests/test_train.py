@@ -117,6 +117,24 @@ def test_resume_refuses_a_changed_config(tmp_path):
         train(cfg)
 
 
+def test_a_run_from_before_a_config_key_existed_resumes_at_its_default(tmp_path):
+    cfg = tiny_toy(tmp_path, max_steps=1, ckpt_every=1)
+    train(cfg)
+    state = load_checkpoint(tmp_path)
+    state.config_yaml = state.config_yaml.replace("  ema_decay: 0.9978\n", "")  # as an older version wrote it
+    assert "ema_decay" not in state.config_yaml
+    save_checkpoint(tmp_path, state, keep=3)
+    cfg.trainer.max_steps = 2
+    train(cfg)
+    assert load_checkpoint(tmp_path).step == 2
+    state = load_checkpoint(tmp_path)
+    state.config_yaml = state.config_yaml.replace("  ema_decay: 0.9978\n", "")
+    save_checkpoint(tmp_path, state, keep=3)
+    cfg.trainer.max_steps, cfg.trainer.ema_decay = 3, 0.5  # not the default: the older run did not train so
+    with pytest.raises(ValueError, match=r"other settings \(trainer.ema_decay\)"):
+        train(cfg)
+
+
 def test_non_finite_loss_stops_with_the_newest_checkpoint_named(tmp_path):
     cfg = tiny_toy(tmp_path, max_steps=4, ckpt_every=1)
     cfg.objective.recon_weight = math.inf

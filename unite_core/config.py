@@ -58,8 +58,14 @@ def to_yaml(config: object) -> str:
     return OmegaConf.to_yaml(OmegaConf.structured(config))
 
 
-def changed_keys(old_yaml: str, new_yaml: str) -> list[str]:
-    """Dotted keys whose values differ between two resolved configs."""
+def changed_keys(old_yaml: str, new_yaml: str, schema: type | None = None) -> list[str]:
+    """Dotted keys whose values differ between two resolved configs. With `schema`, a key the older config
+    lacks (it was written before the key existed) counts at its default; a key since removed still counts."""
+    if schema is not None:
+        try:
+            old_yaml = to_yaml(from_yaml(old_yaml, schema))
+        except ConfigError:
+            pass
     def flat(node: object, prefix: str = "") -> dict[str, object]:
         if isinstance(node, dict):
             return {k: v for key, sub in node.items() for k, v in flat(sub, f"{prefix}{key}.").items()}

@@ -112,7 +112,7 @@ def train(cfg: ImageConfig) -> FitResult:
     run_dir = Path(cfg.run.dir)
     write_text_atomic(run_dir / "classes.txt", "\n".join(data.classes) + "\n")
     model = build_model(cfg, num_classes, perceptual)
-    return fit(model, data, collate, cfg.trainer, cfg.optim, cfg.run, to_yaml(cfg), ImageEvaluator(cfg, data, num_classes, run_dir))
+    return fit(model, data, collate, cfg.trainer, cfg.optim, cfg.run, to_yaml(cfg), ImageEvaluator(cfg, data, num_classes, run_dir), ImageConfig)
 
 
 def load(checkpoint: str | Path, device: str = "cpu") -> tuple[ImageConfig, UNITE, list[str], int]:

@@ -86,4 +86,4 @@ def train(cfg: MolConfig) -> FitResult:
     model = build_model(cfg)
     evaluator = MolEvaluator(cfg, data, Path(cfg.run.dir))
     collate_fn = partial(collate, vocab=ElementVocab(cfg.data.elements), cond=cfg.data.dataset_id)
-    return fit(model, data.train, collate_fn, cfg.trainer, cfg.optim, cfg.run, to_yaml(cfg), evaluator)
+    return fit(model, data.train, collate_fn, cfg.trainer, cfg.optim, cfg.run, to_yaml(cfg), evaluator, MolConfig)

@@ -106,7 +106,7 @@ def train(cfg: ToyConfig) -> FitResult:
     data = ToyShapes(cfg.data)
     model = build_model(cfg)
     evaluator = ToyEvaluator(cfg, data, Path(cfg.run.dir))
-    return fit(model, data, collate, cfg.trainer, cfg.optim, cfg.run, to_yaml(cfg), evaluator)
+    return fit(model, data, collate, cfg.trainer, cfg.optim, cfg.run, to_yaml(cfg), evaluator, ToyConfig)
 
 
 def load(checkpoint: str | Path, device: str = "cpu") -> tuple[ToyConfig, UNITE]:

@@ -104,9 +104,10 @@ class Trainer:
 
 def fit(
     model: UNITE, dataset: Dataset, collate: Callable[[list], Batch], trainer: TrainerConfig, optim: OptimConfig,
-    run: RunConfig, config_yaml: str, evaluate: Evaluator | None = None,
+    run: RunConfig, config_yaml: str, evaluate: Evaluator | None = None, schema: type | None = None,
 ) -> FitResult:
-    """Train `model` on `dataset` into the run folder `run.dir`, resuming from its newest checkpoint."""
+    """Train `model` on `dataset` into the run folder `run.dir`, resuming from its newest checkpoint
+    (`schema`, the config dataclass, lets a run written before a config key existed resume at its default)."""
     env = init_distributed(run.device)
     device = env.device(run.device)
     if trainer.batch_size % (trainer.accum_steps * env.world):
@@ -120,7 +121,7 @@ def fit(
     start = 0
     if existing:
         state = load_checkpoint(existing[-1])
-        changed = [k for k in changed_keys(state.config_yaml, config_yaml) if not k.startswith(RESUMABLE)]
+        changed = [k for k in changed_keys(state.config_yaml, config_yaml, schema) if not k.startswith(RESUMABLE)]
         if changed:
             raise ValueError(f"{run_dir} holds a run with other settings ({', '.join(changed[:4])}); resume it unchanged or choose another run.dir")
         t.restore(state)
