@@ -8,6 +8,8 @@ import torch
 from unite_core.model import UNITE
 from unite_mol.chem import Perceived
 from unite_mol.decoder import AtomOutput
+from unite_mol.evaluate.checks import NativeCheck
+from unite_mol.evaluate.scores import score_native
 from unite_mol.batch import ElementVocab, MolBatch, collate
 from unite_mol.structure import Structure
 
@@ -57,11 +59,9 @@ class SampleScore:
 
 
 def score_samples(perceived: list[Perceived]) -> SampleScore:
-    ok = [p for p in perceived if p.sanitized]
-    n = max(len(perceived), 1)
-    unique = len({p.smiles for p in ok}) / len(ok) if ok else 0.0
-    connected = [p for p in ok if p.fragments == 1]
-    return SampleScore(len(ok) / n, unique, len(connected) / n, sum(p.neutral for p in connected) / n, len(perceived))
+    """The RDKit-native figures of `unite-mol evaluate`, for the samples a training run draws (nan where undefined)."""
+    s = score_native([NativeCheck.of(p) for p in perceived], train=None)
+    return SampleScore(s.validity, s.uniqueness, s.connected, s.clean, len(perceived))
 
 
 def as_dict(score: object, prefix: str) -> dict[str, float]:

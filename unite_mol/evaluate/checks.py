@@ -1,11 +1,14 @@
 """The per-molecule check of each protocol (run in worker processes); `scores` aggregates them."""
 from dataclasses import dataclass
 from enum import Enum
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from unite_mol.evaluate.babel import BabelCheck, check_babel
 from unite_mol.evaluate.edm import EdmCheck, check_edm
 from unite_mol.structure import Structure
+
+if TYPE_CHECKING:
+    from unite_mol.chem import Perceived
 
 
 class Protocol(str, Enum):
@@ -22,12 +25,16 @@ class NativeCheck:
     fragments: int
     neutral: bool  # no charged or radical atom
 
+    @classmethod
+    def of(cls, p: "Perceived") -> "NativeCheck":
+        """What the RDKit-native protocol keeps of a perceived molecule (no RDKit object: workers return it cheaply)."""
+        return cls(p.sanitized, p.smiles, p.fragments, p.neutral)
+
 
 def check_native(s: Structure) -> NativeCheck:
     from unite_mol.chem import perceive
 
-    p = perceive(s)
-    return NativeCheck(p.sanitized, p.smiles, p.fragments, p.neutral)
+    return NativeCheck.of(perceive(s))
 
 
 CHECKS: dict[Protocol, Callable[[Structure], EdmCheck | BabelCheck | NativeCheck]] = {
