@@ -66,6 +66,7 @@ def changed_keys(old_yaml: str, new_yaml: str, schema: type | None = None) -> li
             old_yaml = to_yaml(from_yaml(old_yaml, schema))
         except ConfigError:
             pass
+
     def flat(node: object, prefix: str = "") -> dict[str, object]:
         if isinstance(node, dict):
             return {k: v for key, sub in node.items() for k, v in flat(sub, f"{prefix}{key}.").items()}

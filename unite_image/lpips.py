@@ -15,7 +15,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-# torchvision's vgg16().features: conv channels by index; "M" = max-pool. LPIPS taps the ReLU after each stage.
+# VGG16's five stages of 3x3 convs (output channels), a 2x2 max-pool between stages; LPIPS taps each stage's last ReLU.
 _STAGES = ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512))
 _SHIFT = (-0.030, -0.088, -0.188)  # LPIPS ScalingLayer: inputs in [-1, 1] -> ImageNet-normalised
 _SCALE = (0.458, 0.448, 0.450)
