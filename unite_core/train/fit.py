@@ -1,4 +1,5 @@
 """The training loop: accumulation, clipping, schedule, EMA, bf16, DDP, logging, evaluation, checkpoints."""
+import math
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -71,10 +72,10 @@ class Trainer:
             with sync:
                 with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.precision is Precision.bf16):
                     losses = self.net(batch, rng)
-                scalars = losses.scalars()
-                if not torch.isfinite(losses.total):
-                    raise NonFiniteLoss(f"step {step}: loss is not finite ({scalars})")
-                (losses.total / accum).backward()
+                (losses.total / accum).backward()  # queued before the host reads any figure: one sync per micro-step
+            scalars = losses.scalars()
+            if not math.isfinite(scalars["loss"]):  # before any optimiser step: the weights stay as they were
+                raise NonFiniteLoss(f"step {step}: loss is not finite ({scalars})")
             for k, v in scalars.items():
                 totals[k] = totals.get(k, 0.0) + v / accum
         grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.optim_cfg.grad_clip)
