@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from unite_core.flow import Solver
+from unite_core.jsonio import figure
 from unite_core.rng import BatchRandom
 from unite_core.train import run_dir_of
 from unite_mol.chem import perceive
@@ -93,7 +94,7 @@ def main() -> None:
     perceived = [perceive(s) for s in structures]
     s = score_samples(perceived)
     print(f"generation ({time.perf_counter() - start:.0f} s to perceive): RDKit-sanitisable {s.sanitized:.4f}, "
-          f"unique among those {s.unique:.4f}, sanitisable and one fragment {s.connected:.4f}, "
+          f"unique among those {figure(s.unique)}, sanitisable and one fragment {s.connected:.4f}, "
           f"and no charged or radical atom {s.clean:.4f}")
     if args.out:
         print(f"wrote {write_structures(args.out, structures, perceived)}")

@@ -217,14 +217,14 @@ def test_leaderboard_keeps_protocols_apart(tmp_path):
     import importlib.util
 
     from conftest import REPO
-    from unite_mol.evaluate.report import write_json
+    from unite_mol.evaluate.report import write_report
 
     spec = importlib.util.spec_from_file_location("leaderboard", REPO / "benchmarks" / "leaderboard.py")
     board = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(board)
     write_structures(tmp_path / "m.xyz", [methane(), water()])
     ev = evaluate_files([tmp_path / "m.xyz"], EvalOptions(protocols=[Protocol.edm, Protocol.rdkit], train_set=TrainSet.none, workers=1))
-    write_json(ev, tmp_path / "ev.json")
+    write_report(ev, tmp_path / "ev.json")
     import yaml
 
     rows = yaml.safe_load((REPO / "benchmarks" / "published_qm9.yaml").read_text()) + board._ours("ours", tmp_path / "ev.json")

@@ -2,20 +2,23 @@
 import argparse
 import os
 import sys
+import warnings
 from typing import TYPE_CHECKING, Any, Callable
 
 from unite_core.config import ConfigError, compose, to_yaml, validate
-from unite_core.errors import NonFiniteLoss
+from unite_core.errors import NonFiniteLoss, RunLocked
 
 if TYPE_CHECKING:
     from unite_core.flow import SamplerConfig
     from unite_core.train import FitResult
 
-USER_ERRORS = (ConfigError, NonFiniteLoss, OSError, ValueError)
+USER_ERRORS = (ConfigError, NonFiniteLoss, OSError, ValueError, RunLocked)
 
 
 def run_cli(prog: str, main: Callable[[list[str]], int], argv: list[str] | None = None) -> int:
-    """Call main(argv); a user error prints `prog: error: ...` and exits 2 (UNITE_DEBUG=1 shows the traceback)."""
+    """Call main(argv); a user error prints `prog: error: ...` and exits 2 (UNITE_DEBUG=1 shows the traceback);
+    warnings print as one line, `prog: warning: ...`."""
+    shown, warnings.showwarning = warnings.showwarning, lambda message, *_, **__: print(f"{prog}: warning: {message}", file=sys.stderr)
     try:
         return main(sys.argv[1:] if argv is None else argv)
     except USER_ERRORS as err:
@@ -24,8 +27,10 @@ def run_cli(prog: str, main: Callable[[list[str]], int], argv: list[str] | None 
         print(f"{prog}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"{prog}: interrupted; the newest checkpoint is kept and `run.resume=true` continues it", file=sys.stderr)
+        print(f"{prog}: aborted; the newest checkpoint is kept and the same command continues from it", file=sys.stderr)
         return 130
+    finally:
+        warnings.showwarning = shown
 
 
 def train_command(config_name: str, schema: type, train: Callable[[Any], "FitResult"], overrides: list[str], print_config: bool, outputs: str) -> int:
@@ -34,7 +39,13 @@ def train_command(config_name: str, schema: type, train: Callable[[Any], "FitRes
     if print_config:
         print(to_yaml(cfg), end="")
         return 0
+    from unite_core.train import STOPPED_EXIT
+
     result = train(cfg)
+    if result.stopped:
+        print(f"stopped by {result.stopped} at step {result.step}; checkpoint {result.checkpoint}; run the same command to continue",
+              file=sys.stderr)
+        return STOPPED_EXIT
     print(f"trained to step {result.step}{' (time budget spent)' if result.out_of_time else ''}; checkpoint {result.checkpoint}")
     print(f"run folder {cfg.run.dir}: {outputs}")
     return 0

@@ -3,3 +3,7 @@
 
 class NonFiniteLoss(RuntimeError):
     """The training loss became NaN or infinite."""
+
+
+class RunLocked(RuntimeError):
+    """Another live process holds the run folder."""

@@ -6,12 +6,12 @@ import numpy as np
 import torch
 from omegaconf import MISSING
 
-from unite_core.config import from_yaml, to_yaml
+from unite_core.config import to_yaml
 from unite_core.flow import SamplerConfig
 from unite_core.io import write_text_atomic
 from unite_core.model import UNITE, FlowConfig, ObjectiveConfig
 from unite_core.nn import ModelConfig, TrunkConfig
-from unite_core.train import FitResult, OptimConfig, RunConfig, TrainerConfig, fit, load_checkpoint, run_dir_of
+from unite_core.train import FitResult, OptimConfig, RunConfig, TrainerConfig, fit, load_run, run_dir_of
 from unite_image.augment import RandomFlip
 from unite_image.data import ImageFolder, collate
 from unite_image.decoder import PixelDecoder
@@ -117,8 +117,7 @@ def train(cfg: ImageConfig) -> FitResult:
 
 def load(checkpoint: str | Path, device: str = "cpu") -> tuple[ImageConfig, UNITE, list[str], int]:
     """Config, EMA model, class names and step of a run folder (newest checkpoint) or checkpoint file."""
-    state = load_checkpoint(checkpoint)
-    cfg = from_yaml(state.config_yaml, ImageConfig)
+    state, cfg = load_run(checkpoint, ImageConfig, "an image")
     classes = (run_dir_of(checkpoint) / "classes.txt").read_text().splitlines()
     model = build_model(cfg, cfg.data.num_classes or len(classes))
     model.load_state_dict(state.ema)

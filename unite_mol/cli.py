@@ -9,6 +9,7 @@ from unite_core.cli import add_commands, cfg_interval, run_cli, train_command
 
 def _sample(args: argparse.Namespace) -> int:
     from unite_core.flow import Solver
+    from unite_core.jsonio import figure
     from unite_mol.chem import perceive
     from unite_mol.formats import FileFormat, write_structures
     from unite_mol.generator import load
@@ -26,8 +27,8 @@ def _sample(args: argparse.Namespace) -> int:
     score = score_samples(perceived)
     print(f"{args.n} molecules in {seconds:.1f} s ({args.n / seconds:.1f}/s, {args.solver}, {args.steps} steps) "
           f"from step {generator.step} -> {out}")
-    print(f"RDKit-sanitisable {score.sanitized:.3f} (unique {score.unique:.3f} of those); sanitisable and one fragment "
-          f"{score.connected:.3f}; and with no charged or radical atom {score.clean:.3f}")
+    print(f"RDKit-sanitisable {figure(score.sanitized, '.3f')} (unique {figure(score.unique, '.3f')} of those); sanitisable and one "
+          f"fragment {figure(score.connected, '.3f')}; and with no charged or radical atom {figure(score.clean, '.3f')}")
     print("every sample is written; `unite_sanitized` (SDF) / `sanitized=` (xyz) flags the ones RDKit could not sanitise")
     return 0
 

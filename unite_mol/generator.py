@@ -6,10 +6,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from unite_core.config import from_yaml
 from unite_core.flow import Solver
 from unite_core.model import UNITE
-from unite_core.train import load_checkpoint
+from unite_core.train import load_run
 from unite_mol.data import load_data
 from unite_mol.run import MolConfig, build_model
 from unite_mol.sampling import draw_counts, generate_structures
@@ -49,8 +48,7 @@ class MolGenerator:
 
 def load(checkpoint: str | Path, device: str = "cpu") -> MolGenerator:
     """The EMA model of a run folder (newest checkpoint) or checkpoint file, with its training atom counts."""
-    state = load_checkpoint(checkpoint)
-    cfg = from_yaml(state.config_yaml, MolConfig)
+    state, cfg = load_run(checkpoint, MolConfig, "a molecule")
     model = build_model(cfg)
     model.load_state_dict(state.ema)
     counts = load_data(cfg.data).atom_counts

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from unite_core.config import from_yaml, to_yaml
+from unite_core.config import to_yaml
 from unite_core.flow import SamplerConfig
 from unite_core.io import atomic_path
 from unite_core.model import UNITE, FlowConfig, ObjectiveConfig
@@ -13,7 +13,7 @@ from unite_core.nn import ModelConfig, TrunkConfig
 from unite_core.toy.adapter import PointDecoder, PointTokenizer
 from unite_core.toy.data import CLASSES, ToyDataConfig, ToyShapes, collate, heldout_shapes
 from unite_core.toy.metrics import ShapeJudge
-from unite_core.train import FitResult, OptimConfig, RunConfig, TrainerConfig, fit, load_checkpoint
+from unite_core.train import FitResult, OptimConfig, RunConfig, TrainerConfig, fit, load_run
 
 
 @dataclass
@@ -111,8 +111,7 @@ def train(cfg: ToyConfig) -> FitResult:
 
 def load(checkpoint: str | Path, device: str = "cpu") -> tuple[ToyConfig, UNITE]:
     """The config and EMA model of a run folder (newest checkpoint) or a checkpoint file."""
-    state = load_checkpoint(checkpoint)
-    cfg = from_yaml(state.config_yaml, ToyConfig)
+    state, cfg = load_run(checkpoint, ToyConfig, "a toy")
     model = build_model(cfg)
     model.load_state_dict(state.ema)
     return cfg, model.to(device).eval().requires_grad_(False)

@@ -8,6 +8,13 @@ class Precision(str, Enum):
     bf16 = "bf16"  # autocast; weights, optimiser and EMA stay fp32
 
 
+class NonFinite(str, Enum):
+    """What a step whose loss is NaN or infinite does; the weights are never updated from it."""
+
+    stop = "stop"  # end the run with an error (a checkpoint of the last good weights is written)
+    skip = "skip"  # skip the update, count it in train.csv; stop after trainer.nonfinite_max in a row
+
+
 class WandbMode(str, Enum):
     disabled = "disabled"
     offline = "offline"
@@ -35,6 +42,8 @@ class TrainerConfig:
     compile: bool = False  # torch.compile each transformer block in place (GPUs; checkpoints unchanged)
     ema_decay: float = 0.9978
     seed: int = 0
+    nonfinite: NonFinite = NonFinite.stop
+    nonfinite_max: int = 10  # with nonfinite=skip: this many non-finite steps in a row stop the run
     log_every: int = 10
     eval_every: int = 500
     ckpt_every: int = 500

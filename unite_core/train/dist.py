@@ -55,3 +55,8 @@ def any_rank(flag: bool, env: DistEnv, device: torch.device) -> bool:
     t = torch.tensor([float(flag)], device=device)
     dist.all_reduce(t, op=dist.ReduceOp.MAX)
     return bool(t.item())
+
+
+def barrier(env: DistEnv) -> None:
+    if env.enabled:
+        dist.barrier()

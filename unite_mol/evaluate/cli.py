@@ -35,7 +35,7 @@ def _protocols(text: str) -> list[Protocol]:
 
 def main(argv: list[str]) -> int:
     from unite_mol.evaluate.inputs import read_entries
-    from unite_mol.evaluate.report import table, write_json
+    from unite_mol.evaluate.report import table, write_report
     from unite_mol.evaluate.run import EvalOptions, evaluate_entries
 
     args = parser().parse_args(argv)
@@ -49,7 +49,7 @@ def main(argv: list[str]) -> int:
     print(table(evaluation))
     print(f"\n{len(entries)} molecules in {time.perf_counter() - start:.1f} s")
     if args.json:
-        write_json(evaluation, args.json)
+        write_report(evaluation, args.json)
         print(f"wrote {args.json}")
     if args.plot:
         _plots(entries, evaluation, options, args.plot)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from unite_core.io import atomic_path
+from unite_core.jsonio import Undefined
 from unite_mol.structure import SYMBOLS, Structure
 
 REFERENCE_BONDS_FROM = 10_000  # training molecules (a fixed random subset) whose EDM bonds give reference lengths
@@ -60,7 +60,7 @@ def save_reference(ref: Reference, path: Path) -> None:
     arrays = {"atom_counts": ref.atom_counts, "element_symbols": np.array(list(ref.elements)),
               "element_counts": np.array(list(ref.elements.values()))}
     arrays |= {f"bond:{k}": v for k, v in ref.bond_lengths.items()}
-    with atomic_path(path) as tmp, tmp.open("wb") as f:
+    with Path(path).open("wb") as f:  # written to a temporary path by the cache (unite_core.cache)
         np.savez(f, **arrays)
 
 
@@ -95,5 +95,5 @@ def compare(structures: list[Structure], bonds: np.ndarray, ref: Reference) -> D
     w1 = {k: wasserstein_1d(v, ref.bond_lengths[k]) for k, v in sample.items()
           if len(v) >= MIN_BONDS and k in ref.bond_lengths}
     weights = {k: len(sample[k]) for k in w1}
-    mean_w1 = sum(w1[k] * weights[k] for k in w1) / sum(weights.values()) if w1 else float("nan")
+    mean_w1 = sum(w1[k] * weights[k] for k in w1) / sum(weights.values()) if w1 else Undefined(f"no bond type with {MIN_BONDS}+ bonds")
     return DistributionScore(_tv(counts, ref.atom_counts), element_tv, mean_w1, w1, counts.tolist(), elements)

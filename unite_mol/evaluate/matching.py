@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from unite_core.jsonio import Undefined
 from unite_mol.structure import SYMBOLS, Structure
 
 TOLERANCE = 0.01
@@ -42,5 +43,5 @@ def score_matches(rmsd: list[float]) -> MatchScore:
     r = np.asarray(rmsd, dtype=np.float64)
     hit = np.isfinite(r)
     if not len(r):
-        return MatchScore(0, float("nan"), float("nan"), float("nan"))
-    return MatchScore(len(r), float(hit.mean()), float((r < TOLERANCE).mean()), float(r[hit].mean()) if hit.any() else float("nan"))
+        return MatchScore(0, *[Undefined("no pairs")] * 3)
+    return MatchScore(len(r), float(hit.mean()), float((r < TOLERANCE).mean()), float(r[hit].mean()) if hit.any() else Undefined("no matches"))

@@ -5,6 +5,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from unite_core.jsonio import Undefined
+
 
 @dataclass
 class PoseBustersScore:
@@ -55,4 +57,4 @@ def score_posebusters(frames: list) -> PoseBustersScore:
     verdicts = {c: v for c, v in verdicts.items() if any(x is not None for x in v)}
     checks = {c: float(np.mean([x for x in v if x is not None])) for c, v in verdicts.items()}
     passed = [all(v[i] is not False for v in verdicts.values()) for i in range(len(table))]
-    return PoseBustersScore(len(table), float(np.mean(passed)) if passed else float("nan"), checks)
+    return PoseBustersScore(len(table), float(np.mean(passed)) if passed else Undefined("no molecule tested"), checks)

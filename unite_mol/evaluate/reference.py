@@ -1,10 +1,12 @@
 """What samples are compared with: the QM9 training split (distributions, SMILES for novelty), built once into the
 data cache, or a user's own training SMILES file."""
+import functools
 from enum import Enum
 from pathlib import Path
 
 import numpy as np
 
+from unite_core.cache import cached
 from unite_mol.evaluate.distribution import REFERENCE_BONDS_FROM, Reference, build_reference, load_reference, save_reference
 
 
@@ -24,16 +26,25 @@ def read_smiles(path: Path, canonical: bool = False) -> set[str]:
 
 
 def qm9_reference(cache: Path) -> tuple[Reference, Path]:
-    """The QM9 training-split reference and training SMILES file, written to `cache` on first use (about 30 s)."""
-    ref_file = cache / "qm9_train_reference.npz"
-    smiles_file = cache / "qm9_train_smiles.txt"
-    if not (ref_file.exists() and smiles_file.exists()):
-        from unite_mol.data.qm9 import load_qm9, write_train_reference
+    """The QM9 training-split reference and training SMILES file, written to `cache` on first use (about 30 s)
+    and rebuilt whenever either is broken (a digest beside each)."""
 
-        print(f"building the QM9 training reference in {cache} (once)")
-        qm9 = load_qm9(cache)
-        write_train_reference(qm9, cache)
-        train = qm9.split["train"]
+    @functools.cache
+    def qm9():
+        from unite_mol.data.qm9 import load_qm9
+
+        print(f"building the QM9 training reference in {cache}")
+        return load_qm9(cache)
+
+    def write_reference(tmp: Path) -> None:
+        train = qm9().split["train"]
         subset = np.random.default_rng(0).choice(train, size=min(REFERENCE_BONDS_FROM, len(train)), replace=False)
-        save_reference(build_reference([qm9.packed[i] for i in train], [qm9.packed[i] for i in subset]), ref_file)
-    return load_reference(ref_file), smiles_file
+        save_reference(build_reference([qm9().packed[i] for i in train], [qm9().packed[i] for i in subset]), tmp)
+
+    def write_smiles(tmp: Path) -> None:
+        from unite_mol.data.qm9 import write_train_smiles
+
+        write_train_smiles(qm9(), tmp)
+
+    reference = cached(cache / "qm9_train_reference.npz", write_reference, load_reference, "the QM9 training split")
+    return reference, cached(cache / "qm9_train_smiles.txt", write_smiles, Path, "the QM9 training split")

@@ -1,9 +1,8 @@
 """The evaluation as JSON (every figure with its protocol, sample count and software versions) and as a table."""
-import json
 from dataclasses import asdict
 from pathlib import Path
 
-from unite_core.io import write_text_atomic
+from unite_core.jsonio import figure, write_json
 from unite_mol.evaluate.run import Evaluation
 
 PROTOCOLS = {
@@ -38,8 +37,8 @@ def _samples(ev: Evaluation, name: str) -> int:
     return ev.reconstruction.pairs if name == "reconstruction" else ev.molecules
 
 
-def write_json(ev: Evaluation, path: Path) -> None:
-    write_text_atomic(path, json.dumps(to_json(ev), indent=1, allow_nan=True) + "\n")
+def write_report(ev: Evaluation, path: Path) -> None:
+    write_json(path, to_json(ev))
 
 
 def table(ev: Evaluation) -> str:
@@ -59,8 +58,8 @@ def table(ev: Evaluation) -> str:
 
 def _rows(key: str, value) -> list[str]:
     if isinstance(value, dict):
-        floats = [f"    {k:<30} {v:8.4f}" for k, v in value.items() if isinstance(v, float)]
+        floats = [f"    {k:<30} {figure(v):>8}" for k, v in value.items() if isinstance(v, float)]
         return [f"  {key}:"] + floats if floats else []
     if isinstance(value, float):
-        return [f"  {key:<32} {value:8.4f}"]
+        return [f"  {key:<32} {figure(value):>8}"]
     return [f"  {key:<32} {value}"] if isinstance(value, int) else []

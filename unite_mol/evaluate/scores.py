@@ -2,17 +2,21 @@
 records count as molecules that fail every check (and contribute no atoms to atom stability)."""
 from dataclasses import dataclass
 
+from unite_core.jsonio import Undefined
 from unite_mol.evaluate.babel import BabelCheck
 from unite_mol.evaluate.checks import NativeCheck
 from unite_mol.evaluate.edm import EdmCheck
 
 
-def _ratio(a: int, b: int) -> float:
-    return a / b if b else float("nan")
+def _ratio(a: int, b: int, over: str) -> float:
+    """a / b, or Undefined("no <over>") when there is nothing to divide by."""
+    return a / b if b else Undefined(f"no {over}")
 
 
 def _novel(smiles: list[str], train: set[str] | None) -> float:
-    return _ratio(sum(s not in train for s in smiles), len(smiles)) if train is not None else float("nan")
+    if train is None:
+        return Undefined("no training SMILES given")
+    return _ratio(sum(s not in train for s in smiles), len(smiles), "valid molecules")
 
 
 @dataclass
@@ -30,9 +34,9 @@ def score_edm(checks: list[EdmCheck | None], train: set[str] | None) -> EdmScore
     atoms = sum(c.atoms for c in ok)
     smiles = [c.smiles for c in ok if c.valid]
     n = len(checks)
-    return EdmScore(_ratio(sum(c.stable_atoms for c in ok), atoms), _ratio(sum(c.stable_atoms == c.atoms for c in ok), n),
-                    _ratio(len(smiles), n), _ratio(len(set(smiles)), len(smiles)), _ratio(len(set(smiles)), n),
-                    _novel(smiles, train))
+    return EdmScore(_ratio(sum(c.stable_atoms for c in ok), atoms, "atoms"), _ratio(sum(c.stable_atoms == c.atoms for c in ok), n, "molecules"),
+                    _ratio(len(smiles), n, "molecules"), _ratio(len(set(smiles)), len(smiles), "valid molecules"),
+                    _ratio(len(set(smiles)), n, "molecules"), _novel(smiles, train))
 
 
 @dataclass
@@ -48,8 +52,9 @@ def score_babel(checks: list[BabelCheck | None], train: set[str] | None) -> Babe
     valid = [c for c in checks if c is not None and c.valid]
     smiles = [c.smiles for c in valid]
     n = len(checks)
-    return BabelScore(_ratio(len(valid), n), _ratio(len(set(smiles)), len(smiles)), _novel(smiles, train),
-                      _ratio(len(set(smiles)), n), _ratio(sum(c.fragments == 1 for c in valid), n))
+    return BabelScore(_ratio(len(valid), n, "molecules"), _ratio(len(set(smiles)), len(smiles), "valid molecules"),
+                      _novel(smiles, train), _ratio(len(set(smiles)), n, "molecules"),
+                      _ratio(sum(c.fragments == 1 for c in valid), n, "molecules"))
 
 
 @dataclass
@@ -66,5 +71,5 @@ def score_native(checks: list[NativeCheck | None], train: set[str] | None) -> Na
     smiles = [c.smiles for c in valid]
     one = [c for c in valid if c.fragments == 1]
     n = len(checks)
-    return NativeScore(_ratio(len(valid), n), _ratio(len(set(smiles)), len(smiles)), _novel(smiles, train),
-                       _ratio(len(one), n), _ratio(sum(c.neutral for c in one), n))
+    return NativeScore(_ratio(len(valid), n, "molecules"), _ratio(len(set(smiles)), len(smiles), "valid molecules"),
+                       _novel(smiles, train), _ratio(len(one), n, "molecules"), _ratio(sum(c.neutral for c in one), n, "molecules"))
