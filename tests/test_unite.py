@@ -2,6 +2,7 @@
 import torch
 
 from unite_core.flow import SamplerConfig, integrate
+from unite_core.model import Prediction
 from unite_core.rng import BatchRandom
 from unite_core.toy.data import ToyShapes, collate
 from unite_core.toy.run import build_model
@@ -104,3 +105,19 @@ def test_generate_with_cfg_one_equals_the_unguided_ode(tmp_path):
     assert out.nfe == 8 and torch.all(out.x[~mask] == 0)
     guided = model.generate(mask, cond, SamplerConfig(steps=4, cfg_scale=4.0), torch.Generator().manual_seed(1))
     assert not torch.allclose(guided.x, out.x)
+
+
+def test_v_prediction_adds_the_network_output_to_x_t_scaled_by_1_minus_t(tmp_path):
+    model, batch = _model_and_batch(tmp_path)
+    model.flow.prediction = Prediction.v
+    mask, cond = batch.mask, batch.label
+    keep = torch.zeros_like(cond, dtype=torch.bool)
+    x_t = torch.randn(*mask.shape, model.objective.latent_dim) * mask[..., None]
+    t = torch.full((8,), 0.9)
+    with torch.no_grad():
+        raw = model.ge(x_t, t, cond, keep, mask)
+        torch.testing.assert_close(model.predict(x_t, t, cond, keep, mask), model.normalise(x_t + 0.1 * raw, mask))
+        model.ge.final.linear.weight.zero_()
+        model.ge.final.linear.bias.zero_()
+        torch.testing.assert_close(model.predict(x_t, t, cond, keep, mask), model.normalise(x_t, mask))  # zero output: identity
+    assert torch.isfinite(model(batch, _rng()).flow)

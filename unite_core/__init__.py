@@ -7,7 +7,7 @@ from unite_core.lazy import lazy_exports
 _FLOW, _MODEL, _NN = "unite_core.flow", "unite_core.model", "unite_core.nn"
 _EXPORTS = {
     **dict.fromkeys(["SampleResult", "SamplerConfig", "Solver", "TimeDist", "TimeSampler"], _FLOW),
-    **dict.fromkeys(["UNITE", "Augmentation", "FlowConfig", "KWeighting", "LossBreakdown", "ObjectiveConfig",
+    **dict.fromkeys(["UNITE", "Augmentation", "FlowConfig", "KWeighting", "LossBreakdown", "ObjectiveConfig", "Prediction",
                      "Observation", "ReconLoss"], _MODEL),
     **dict.fromkeys(["GEConfig", "GenerativeEncoder", "presets"], _NN),
     "BatchRandom": "unite_core.rng",

@@ -61,9 +61,19 @@ class KWeighting(str, Enum):
     mean = "mean"
 
 
+class Prediction(str, Enum):
+    """What the GE outputs in the denoise pass. `x`: the clean latent (the paper). `v`: a velocity, from which
+    the clean latent is x_t + (1 − t)·v, so near t = 1 the identity comes for free and the network only
+    corrects; with both, the prediction is LayerNormed like z and the loss is the same velocity loss."""
+
+    x = "x"
+    v = "v"
+
+
 @dataclass
 class FlowConfig:
     k: int = 3
+    prediction: Prediction = Prediction.x
     k_weighting: KWeighting = KWeighting.sum
     k_chunk: int = 4  # repeats per GE call
     checkpoint: bool = False  # recompute each chunk in backward: memory of one chunk instead of K
@@ -141,7 +151,10 @@ class UNITE(nn.Module):
 
     def predict(self, x_t, t, cond, drop, mask) -> torch.Tensor:
         """Denoise: the GE's clean prediction from z_t, normalised like z."""
-        return self.normalise(self.ge(x_t, t, cond, drop, mask), mask)
+        out = self.ge(x_t, t, cond, drop, mask)  # (B, L, C)
+        if self.flow.prediction is Prediction.v:
+            out = x_t + (1 - t)[:, None, None] * out
+        return self.normalise(out, mask)
 
     def flow_loss(self, z: torch.Tensor, mask: torch.Tensor, cond: torch.Tensor, rng: BatchRandom) -> torch.Tensor:
         """Flow matching on z (already detached), K independent (t, ε) per latent, in chunks of GE calls."""
