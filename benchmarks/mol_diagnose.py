@@ -10,10 +10,10 @@ Rows, on the first `--n` molecules of the run's `--split` (EMA weights):
 - denoiser: one x-prediction of the GE from the true latent noised to t (0.95 ... 0.5), then decode;
 - ODE from t = 0.95: the true latent noised to 0.95, integrated to 1 (Heun, 10 steps), then decode;
 - samples: `--samples` molecules from noise (Heun, `--steps`).
-Also the flow loss (velocity space, as trained) per t bin on these molecules.
+Also the flow loss (velocity space, as trained) per t bin on these molecules, and with `--sweep` the samples'
+figures and speed for each solver × step count.
 """
 import argparse
-import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from unite_core.flow import linear_path, velocity, velocity_loss
+from unite_core.flow import Solver, linear_path, velocity, velocity_loss
+from unite_core.jsonio import write_json
 from unite_core.model import UNITE
 from unite_core.rng import BatchRandom
 from unite_mol.batch import ElementVocab, MolBatch, collate
@@ -36,6 +37,7 @@ SIGMAS = (0.02, 0.05, 0.1, 0.2, 0.5)
 DECODER_TS = (0.85, 0.7)
 DENOISE_TS = (0.95, 0.9, 0.8, 0.5)
 T_BINS = np.linspace(0, 1, 11)
+SWEEP_STEPS = (10, 20, 50, 100)
 
 
 @dataclass
@@ -113,10 +115,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ckpt", required=True, help="run folder or checkpoint")
     parser.add_argument("--split", choices=["train", "val", "test"], default="train")
-    parser.add_argument("--n", type=int, default=500)
+    parser.add_argument("--n", type=int, default=500, help="molecules for the rows before sampling (0: samples only)")
     parser.add_argument("--samples", type=int, default=1000)
     parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--sweep", action="store_true", help="also sample with euler / heun / adaptive at 10, 20, 50, 100 steps")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     torch.set_grad_enabled(False)
@@ -126,13 +129,18 @@ def main() -> None:
     molecules = [split[i] for i in range(min(args.n, len(split)))]
     vocab = ElementVocab(gen.config.data.elements)
     out = Diagnosis(str(args.ckpt), gen.step, args.split, len(molecules))
-    out.rows, out.flow_loss_by_t = diagnose(gen.model, molecules, vocab, gen.config.data.dataset_id, args.seed)
-    if args.samples:
+    if molecules:
+        out.rows, out.flow_loss_by_t = diagnose(gen.model, molecules, vocab, gen.config.data.dataset_id, args.seed)
+    runs = [(Solver.heun, args.steps)] if args.samples else []
+    if args.sweep:
+        runs = [(solver, steps) for solver in (Solver.euler, Solver.heun) for steps in SWEEP_STEPS] + [(Solver.adaptive, 20)]
+    for solver, steps in runs:
         start = time.perf_counter()
-        samples = gen.sample(args.samples, steps=args.steps, seed=args.seed)
-        out.rows.append(score(f"{args.samples} samples (Heun {args.steps}, {time.perf_counter() - start:.0f} s)", samples))
+        samples = gen.sample(args.samples, steps=steps, solver=solver, seed=args.seed)
+        seconds = time.perf_counter() - start
+        out.rows.append(score(f"{args.samples} samples ({solver.value} {steps}, {args.samples / seconds:.1f}/s)", samples))
     if args.json:
-        args.json.write_text(json.dumps(asdict(out), indent=1) + "\n")
+        write_json(args.json, asdict(out))
 
 
 if __name__ == "__main__":

@@ -40,11 +40,12 @@ def _export(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="unite-mol export", description="write a split of the fixed QM9 split to a file")
     parser.add_argument("--split", choices=["train", "val", "test"], default="test")
     parser.add_argument("--out", type=Path, required=True, help=".sdf, .xyz or .extxyz")
+    parser.add_argument("--first", type=int, help="only the split's first N molecules (e.g. a small set to overfit)")
     parser.add_argument("--cache", type=Path, default=Path("data/cache"))
     args = parser.parse_args(argv)
     fmt = FileFormat.of(args.out)  # an unknown suffix fails before QM9 is loaded
     qm9 = load_qm9(args.cache)
-    structures = [qm9.packed[i] for i in qm9.split[args.split]]
+    structures = [qm9.packed[i] for i in qm9.split[args.split][: args.first]]
     if fmt is FileFormat.sdf:
         from unite_mol.chem import perceive
 
