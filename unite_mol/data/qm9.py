@@ -1,8 +1,9 @@
 """QM9 with explicit hydrogens from the PyPI package `qm9pack` (130,831 molecules, XYZ in Å).
 
-Parsed once into `<cache>/qm9.pt` (a self-healing cache: checked against its digest on every load); the split (100,000 / 18,000 / rest, fixed seed) is written once to
-`<cache>/qm9_split.npz` and checked against a digest so it can never silently change; the training
-atom-count histogram and the training SMILES (RDKit canonical, no stereo) are written beside it.
+Parsed once into `<cache>/qm9.pt` (a self-healing cache: checked against its digest on every load); the split
+(100,000 / 18,000 / rest, fixed seed) is written once to `<cache>/qm9_split.npz` and checked against a digest
+so it can never silently change; the training atom-count histogram and the training SMILES (RDKit canonical,
+no stereo) are written beside it, also self-healing.
 """
 import hashlib
 import importlib.util
@@ -26,7 +27,6 @@ QM9_SIZE = 130_831
 SPLIT_SIZES = (100_000, 18_000)  # train, val; test is the rest
 SPLIT_SEED = 42
 SPLIT_DIGEST = "51b74dac2750327c"  # sha256 prefix of the three index arrays
-TRAIN_SMILES = "qm9_train_smiles.txt"
 
 
 @dataclass
@@ -141,5 +141,5 @@ def write_train_reference(qm9: QM9, cache: Path) -> tuple[Path, Path]:
     histogram = np.bincount(qm9.packed.sizes[qm9.split["train"]]).tolist()
     hist_file = cached(Path(cache) / "qm9_train_atom_counts.json", lambda tmp: tmp.write_text(json.dumps(histogram)),
                        _read_histogram, "the QM9 training split")
-    smiles_file = cached(Path(cache) / TRAIN_SMILES, partial(write_train_smiles, qm9), Path, "the QM9 training split")
+    smiles_file = cached(Path(cache) / "qm9_train_smiles.txt", partial(write_train_smiles, qm9), Path, "the QM9 training split")
     return hist_file, smiles_file
