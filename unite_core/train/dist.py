@@ -48,13 +48,13 @@ def mean_over_ranks(values: dict[str, float], env: DistEnv, device: torch.device
     return dict(zip(values, (t / env.world).tolist()))
 
 
-def any_rank(flag: bool, env: DistEnv, device: torch.device) -> bool:
-    """True on every rank if it is true on any (e.g. rank 0's clock ran out)."""
+def any_rank(flags: tuple[bool, ...], env: DistEnv, device: torch.device) -> tuple[bool, ...]:
+    """Each flag true on every rank if it is true on any (e.g. rank 0's clock ran out); one all-reduce for all."""
     if not env.enabled:
-        return flag
-    t = torch.tensor([float(flag)], device=device)
+        return flags
+    t = torch.tensor([float(f) for f in flags], device=device)
     dist.all_reduce(t, op=dist.ReduceOp.MAX)
-    return bool(t.item())
+    return tuple(bool(v) for v in t.tolist())
 
 
 def barrier(env: DistEnv) -> None:

@@ -81,7 +81,8 @@ class Trainer:
                 (losses.total / accum).backward()  # queued before the host reads any figure: one sync per micro-step
             for k, v in losses.scalars().items():
                 totals[k] = totals.get(k, 0.0) + v / accum
-        if any_rank(not math.isfinite(totals["loss"]), self.env, self.device):
+        (nonfinite,) = any_rank((not math.isfinite(totals["loss"]),), self.env, self.device)
+        if nonfinite:
             if self.cfg.nonfinite is NonFinite.stop:
                 raise NonFiniteLoss(f"step {step}: loss is not finite ({totals})")
             return None
@@ -183,7 +184,7 @@ def fit(
                     if log:
                         log.log_train(step, scalars)
                 over_time = trainer.minutes is not None and time.monotonic() - began > 60 * trainer.minutes
-                stopped, out_of_time = any_rank(stop.signal is not None, env, device), any_rank(over_time, env, device)
+                stopped, out_of_time = any_rank((stop.signal is not None, over_time), env, device)
                 if evaluate and log and step % trainer.eval_every == 0 and not stopped:
                     log.log_eval(step, evaluate(t.ema.module, step))
                     log.plot()
