@@ -19,27 +19,18 @@ import tempfile
 import time
 from pathlib import Path
 
-import torch
-
 from unite_core.train import load_checkpoint
 
-CHILD = [sys.executable, str(Path(__file__).resolve().parents[1] / "tests" / "fault_child.py")]
+TESTS = Path(__file__).resolve().parents[1] / "tests"
+sys.path.insert(0, str(TESTS))
+from fault_child import logged_step, same_state  # noqa: E402  (the child process the fault tests run, and its readers)
 
-
-def logged_step(run_dir: Path) -> int:
-    try:
-        return int(float((run_dir / "train.csv").read_text().splitlines()[-1].split(",")[0]))
-    except (OSError, IndexError, ValueError):
-        return 0
+CHILD = [sys.executable, str(TESTS / "fault_child.py")]
 
 
 def launch(run_dir: Path, steps: int, ckpt_every: int) -> subprocess.Popen:
     args = [*CHILD, f"run.dir={run_dir}", f"trainer.max_steps={steps}", f"trainer.ckpt_every={ckpt_every}"]
     return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-
-
-def same_state(a, b) -> bool:
-    return a.step == b.step and all(torch.equal(x, y) for x, y in zip([*a.model.values(), *a.ema.values()], [*b.model.values(), *b.ema.values()]))
 
 
 def main() -> None:

@@ -1,9 +1,11 @@
 """`unite-toy` in a child process, for the fault tests and benchmarks/soak.py. With FAULT_KILL_AT_SAVE=k the
-process kills itself (SIGKILL) half-way through writing its k-th checkpoint: a crash inside the write."""
+process kills itself (SIGKILL) half-way through writing its k-th checkpoint: a crash inside the write.
+Also what both read of such a run: the last step it logged, and whether two states are the same."""
 import io
 import os
 import signal
 import sys
+from pathlib import Path
 
 import torch
 
@@ -13,6 +15,22 @@ from unite_core.toy.cli import main
 # a toy run small enough for dozens of optimiser steps per second on one core
 TINY = ["data.size=256", "data.max_points=12", "trainer.batch_size=16", "trainer.log_every=1", "trainer.eval_every=1000000",
         "trainer.progress=false", "decoder.depth=1", "decoder.width=32", "optim.warmup_steps=2", "run.device=cpu"]
+
+
+def logged_step(run_dir: Path) -> int:
+    """The last step in the run's train.csv (every step is logged), 0 before the first."""
+    try:
+        return int(float((run_dir / "train.csv").read_text().splitlines()[-1].split(",")[0]))
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def same_state(a, b) -> bool:
+    """Same step, weights, EMA weights and optimiser tensors, bit for bit."""
+    tensors = lambda s: [*s.model.values(), *s.ema.values()]  # noqa: E731
+    flat = lambda o: [v for g in o for st in g["state"].values() for v in st.values() if torch.is_tensor(v)]  # noqa: E731
+    return (a.step == b.step and all(torch.equal(x, y) for x, y in zip(tensors(a), tensors(b)))
+            and all(torch.equal(x, y) for x, y in zip(flat(a.optimizers), flat(b.optimizers))))
 
 
 def _kill_in_save(at: int) -> None:

@@ -26,6 +26,7 @@ from unite_core.train import (
 from unite_core.train.logger import CsvLog
 
 from conftest import REPO, tiny_toy
+from fault_child import logged_step, same_state
 
 CHILD = [sys.executable, str(REPO / "tests" / "fault_child.py")]
 STEPS = 40
@@ -41,26 +42,12 @@ def _finish(proc: subprocess.Popen) -> tuple[int, str]:
     return proc.returncode, err
 
 
-def _logged_step(run_dir: Path) -> int:
-    try:
-        return int(float((run_dir / "train.csv").read_text().splitlines()[-1].split(",")[0]))
-    except (OSError, IndexError, ValueError):
-        return 0
-
-
 def _wait_for_step(proc: subprocess.Popen, run_dir: Path, step: int) -> None:
     deadline = time.monotonic() + 60
-    while _logged_step(run_dir) < step:
+    while logged_step(run_dir) < step:
         assert proc.poll() is None, f"child ended early: {proc.communicate()[1]}"
         assert time.monotonic() < deadline, "child made no progress"
         time.sleep(0.02)
-
-
-def _same_state(a, b) -> bool:
-    tensors = lambda s: [*s.model.values(), *s.ema.values()]  # noqa: E731
-    flat = lambda o: [v for g in o for st in g["state"].values() for v in st.values() if torch.is_tensor(v)]  # noqa: E731
-    return (a.step == b.step and all(torch.equal(x, y) for x, y in zip(tensors(a), tensors(b)))
-            and all(torch.equal(x, y) for x, y in zip(flat(a.optimizers), flat(b.optimizers))))
 
 
 def _rows(run_dir: Path) -> list[dict]:
@@ -93,7 +80,7 @@ def test_kill_9_anywhere_then_resume_equals_the_straight_run(tmp_path, straight)
     assert rc == 0, err
     assert "took over the lock of pid" in err and "resuming" in err and "at step" in err
     assert not any(p.name.endswith(".tmp") for p in (run_dir / "checkpoints").iterdir())
-    assert _same_state(load_checkpoint(run_dir), load_checkpoint(straight))
+    assert same_state(load_checkpoint(run_dir), load_checkpoint(straight))
     assert _rows(run_dir) == _rows(straight)
 
 
@@ -110,7 +97,7 @@ def test_sigterm_finishes_the_step_writes_a_checkpoint_and_resumes_exactly(tmp_p
     rc, err = _finish(_child(run_dir, "trainer.ckpt_every=1000"))
     assert rc == 0, err
     assert f"at step {stopped.step}" in err
-    assert _same_state(load_checkpoint(run_dir), load_checkpoint(straight))
+    assert same_state(load_checkpoint(run_dir), load_checkpoint(straight))
 
 
 def test_a_second_signal_aborts_at_once():
@@ -152,7 +139,7 @@ def test_an_unreadable_newest_checkpoint_is_moved_aside_and_the_run_resumes_befo
     with pytest.warns(UserWarning, match="step-00000004.pt: not a readable unite checkpoint .*moved to step-00000004.pt.corrupt"):
         train(cfg)
     assert (tmp_path / "run" / "checkpoints" / "step-00000004.pt.corrupt").exists()
-    assert _same_state(load_checkpoint(tmp_path / "run"), load_checkpoint(tmp_path / "straight"))
+    assert same_state(load_checkpoint(tmp_path / "run"), load_checkpoint(tmp_path / "straight"))
 
 
 def test_unreadable_or_wrong_kind_checkpoints_are_our_one_line(tmp_path, capsys):
