@@ -26,11 +26,11 @@ from unite_core.jsonio import write_json
 from unite_core.model import UNITE
 from unite_core.rng import BatchRandom
 from unite_mol.batch import ElementVocab, MolBatch, collate
-from unite_mol.data import load_data
+from unite_mol.data import MolDataConfig, load_data
 from unite_mol.evaluate.checks import check_native
 from unite_mol.evaluate.edm import check_edm
 from unite_mol.evaluate.scores import score_edm, score_native
-from unite_mol.generator import load
+from unite_mol.generator import MolGenerator, load
 from unite_mol.structure import Structure
 
 SIGMAS = (0.02, 0.05, 0.1, 0.2, 0.5)
@@ -48,6 +48,8 @@ class Row:
     valid: float  # EDM protocol: RDKit sanitises the molecule built from the table bonds
     rdkit_valid: float  # RDKit-native: rdDetermineBonds + sanitise
     position_error: float | None = None  # mean per-atom distance to the true atom, Å (rows with a true molecule)
+    unique: float | None = None  # EDM protocol: unique SMILES / valid (sample rows)
+    novel: float | None = None  # EDM protocol: valid SMILES absent from the training molecules / valid (with --novelty)
 
 
 @dataclass
@@ -60,15 +62,22 @@ class Diagnosis:
     flow_loss_by_t: dict[str, float] = field(default_factory=dict)
 
 
-def score(what: str, structures: list[Structure], truth: MolBatch | None = None, positions: torch.Tensor | None = None) -> Row:
-    edm = score_edm([check_edm(s) for s in structures], None)
+def score(
+    what: str, structures: list[Structure], truth: MolBatch | None = None, positions: torch.Tensor | None = None,
+    train_smiles: set[str] | None = None,
+) -> Row:
+    edm = score_edm([check_edm(s) for s in structures], train_smiles)
     native = score_native([check_native(s) for s in structures], None)
     error = None
     if truth is not None and positions is not None:
         error = float(((positions - truth.positions).norm(dim=-1) * truth.mask).sum() / truth.mask.sum())
     row = Row(what, edm.atom_stability, edm.molecule_stability, edm.validity, native.validity, error)
+    if truth is None and positions is None:
+        row.unique, row.novel = edm.uniqueness, edm.novelty if train_smiles is not None else None
     print(f"{what:<34} atom {row.atom_stable:6.3f}  molecule {row.molecule_stable:6.3f}  valid {row.valid:6.3f}  "
-          f"rdkit {row.rdkit_valid:6.3f}" + (f"  error {error:.4f} Å" if error is not None else ""), flush=True)
+          f"rdkit {row.rdkit_valid:6.3f}" + (f"  error {error:.4f} Å" if error is not None else "")
+          + (f"  unique {row.unique:.3f}" if row.unique is not None else "") + (f"  novel {row.novel:.3f}" if row.novel is not None else ""),
+          flush=True)
     return row
 
 
@@ -77,7 +86,7 @@ def diagnose(model: UNITE, molecules: list[Structure], vocab: ElementVocab, cond
     gen = torch.Generator().manual_seed(seed)
     batch = collate(molecules, vocab, cond)
     counts, mask = batch.mask.sum(1).tolist(), batch.mask
-    z = model.encode(model.tokenizer(batch), BatchRandom.whole(gen, len(molecules)))  # (B, N, C)
+    z = model.latents(batch, BatchRandom.whole(gen, len(molecules))).z  # (B, N, C)
     noise = torch.randn(z.shape, generator=gen) * mask[..., None]  # (B, N, C)
 
     def decoded(what: str, latents: torch.Tensor) -> Row:
@@ -111,6 +120,19 @@ def diagnose(model: UNITE, molecules: list[Structure], vocab: ElementVocab, cond
     return rows, losses
 
 
+def training_smiles(data_cfg: MolDataConfig) -> set[str]:
+    """EDM-protocol SMILES of the run's training molecules (the novelty reference)."""
+    checks = [check_edm(s) for s in load_data(data_cfg).train]
+    return {c.smiles for c in checks if c is not None and c.valid}
+
+
+def sample_row(gen: MolGenerator, n: int, steps: int, seed: int, train_smiles: set[str] | None, solver: Solver = Solver.heun) -> Row:
+    start = time.perf_counter()
+    samples = gen.sample(n, steps=steps, solver=solver, seed=seed)
+    seconds = time.perf_counter() - start
+    return score(f"{n} samples ({solver.value} {steps}, {n / seconds:.1f}/s)", samples, train_smiles=train_smiles)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ckpt", required=True, help="run folder or checkpoint")
@@ -120,6 +142,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--sweep", action="store_true", help="also sample with euler / heun / adaptive at 10, 20, 50, 100 steps")
+    parser.add_argument("--novelty", action="store_true", help="score the samples' novelty against the run's training molecules")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     torch.set_grad_enabled(False)
@@ -134,11 +157,8 @@ def main() -> None:
     runs = [(Solver.heun, args.steps)] if args.samples else []
     if args.sweep:
         runs = [(solver, steps) for solver in (Solver.euler, Solver.heun) for steps in SWEEP_STEPS] + [(Solver.adaptive, 20)]
-    for solver, steps in runs:
-        start = time.perf_counter()
-        samples = gen.sample(args.samples, steps=steps, solver=solver, seed=args.seed)
-        seconds = time.perf_counter() - start
-        out.rows.append(score(f"{args.samples} samples ({solver.value} {steps}, {args.samples / seconds:.1f}/s)", samples))
+    smiles = training_smiles(gen.config.data) if args.novelty and runs else None
+    out.rows += [sample_row(gen, args.samples, steps, args.seed, smiles, solver) for solver, steps in runs]
     if args.json:
         write_json(args.json, asdict(out))
 

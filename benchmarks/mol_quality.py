@@ -41,7 +41,7 @@ def ceilings(structures: list[Structure], recon: list[Structure]) -> None:
 def latent_stats(gen, structures: list, vocab, steps: int) -> None:
     batch = collate(structures, vocab, gen.config.data.dataset_id)
     g = torch.Generator().manual_seed(1)
-    z = gen.model.encode(gen.model.tokenizer(batch), BatchRandom.whole(g, len(batch)))[batch.mask]  # (atoms, C)
+    z = gen.model.latents(batch, BatchRandom.whole(g, len(batch))).z[batch.mask]  # (atoms, C)
     sampler = replace(gen.config.sampler, steps=steps)
     x = gen.model.generate(batch.mask, batch.cond, sampler, g).x[batch.mask]  # (atoms, C)
     for name, v in (("encoded", z), ("generated", x)):

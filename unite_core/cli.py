@@ -3,6 +3,7 @@ import argparse
 import os
 import sys
 import warnings
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from unite_core.config import ConfigError, compose, to_yaml, validate
@@ -47,7 +48,8 @@ def train_command(config_name: str, schema: type, train: Callable[[Any], "FitRes
               file=sys.stderr)
         return STOPPED_EXIT
     print(f"trained to step {result.step}{' (time budget spent)' if result.out_of_time else ''}; checkpoint {result.checkpoint}")
-    print(f"run folder {cfg.run.dir}: {outputs}")
+    written = [name for name in outputs.split(", ") if (Path(cfg.run.dir) / name).exists()]
+    print(f"run folder {cfg.run.dir}: {', '.join(written)}")
     return 0
 
 

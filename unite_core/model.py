@@ -47,6 +47,24 @@ class Decoder(Protocol):
     def loss(self, output: Any, batch: Any) -> ReconLoss: ...
 
 
+@dataclass
+class Latents:
+    """Clean latents of a batch, with the slots in use and the condition of each sample."""
+
+    z: torch.Tensor  # (B, L, C)
+    mask: torch.Tensor  # (B, L) bool
+    cond: torch.Tensor  # (B,) long
+
+
+class DataCodec(Protocol):
+    """For `Recipe.direct`: a fixed, invertible per-item encoding of the data that the flow runs on directly;
+    calling it decodes (it stands where the decoder stands)."""
+
+    def encode(self, batch: Any) -> Latents: ...
+
+    def __call__(self, z: torch.Tensor, latent_mask: torch.Tensor) -> Any: ...
+
+
 class Augmentation(Protocol):
     """A random, label-preserving change of a training batch (e.g. a rotation), drawn from the step's rng."""
 
@@ -70,6 +88,15 @@ class Prediction(str, Enum):
     v = "v"
 
 
+class Recipe(str, Enum):
+    """What one training step trains. `joint` is UNITE; the others are the paper's equal-compute baselines."""
+
+    joint = "joint"  # one GE tokenizes and denoises; reconstruction + flow in every step
+    tokenizer = "tokenizer"  # staged, stage 1: the tokenize pass and the decoder only (an autoencoder, as ADiT's)
+    latent_flow = "latent_flow"  # staged, stage 2: a fresh GE learns the flow on a frozen stage-1 tokenizer's latents
+    direct = "direct"  # no tokenizer: the GE's flow runs on the adapter's fixed encoding of the data (`DataCodec`)
+
+
 @dataclass
 class FlowConfig:
     k: int = 3
@@ -84,6 +111,7 @@ class FlowConfig:
 
 @dataclass
 class ObjectiveConfig:
+    recipe: Recipe = Recipe.joint
     latent_dim: int = 16
     encode_t_max: float = 0.01  # tokenize pass: t ~ U[0, encode_t_max]
     decoder_noise_prob: float = 0.5
@@ -108,8 +136,10 @@ class LossBreakdown:
 
 
 class UNITE(nn.Module):
+    """`tokenizer` may be None with `Recipe.direct`, where `decoder` is the adapter's `DataCodec`."""
+
     def __init__(
-        self, tokenizer: nn.Module, decoder: nn.Module, ge: GEConfig, objective: ObjectiveConfig, flow: FlowConfig,
+        self, tokenizer: nn.Module | None, decoder: nn.Module, ge: GEConfig, objective: ObjectiveConfig, flow: FlowConfig,
         max_latents: int, num_classes: int, augment: Augmentation | None = None,
     ):
         super().__init__()
@@ -119,8 +149,29 @@ class UNITE(nn.Module):
         self.objective = objective
         self.flow = flow
         self.max_latents = max_latents
-        self.ge = GenerativeEncoder(ge, objective.latent_dim, max_latents, num_classes, tokenizer.observation_dim)
+        recipe = objective.recipe
+        if (tokenizer is None) != (recipe is Recipe.direct):
+            raise ValueError(f"objective.recipe={recipe.value} {'needs' if tokenizer is None else 'takes no'} tokenizer")
+        observation_dim = None if tokenizer is None else tokenizer.observation_dim
+        self.ge = GenerativeEncoder(ge, objective.latent_dim, max_latents, num_classes, observation_dim)
         self.latent_norm = nn.LayerNorm(objective.latent_dim)  # affine matters: paper ablation FID 2.71 -> 19.48 without
+        self.encoder_ge = None  # the frozen stage-1 GE that tokenizes for `Recipe.latent_flow`
+        if recipe is Recipe.latent_flow:
+            self.encoder_ge = GenerativeEncoder(ge, objective.latent_dim, max_latents, num_classes, observation_dim)
+            for frozen in (self.encoder_ge, self.tokenizer, self.decoder, self.latent_norm):
+                frozen.requires_grad_(False)
+
+    def load_tokenizer(self, state: dict[str, torch.Tensor]) -> None:
+        """`Recipe.latent_flow`: take tokenizer, decoder, latent norm and (as the frozen encoder) GE from a
+        stage-1 model's state dict; the denoising GE keeps its fresh weights."""
+        if self.encoder_ge is None:
+            raise ValueError(f"load_tokenizer needs objective.recipe=latent_flow, not {self.objective.recipe.value}")
+        own = {k: v for k, v in state.items() if k.split(".")[0] in ("tokenizer", "decoder", "latent_norm")}
+        own |= {"encoder_ge." + k[len("ge."):]: v for k, v in state.items() if k.startswith("ge.")}
+        missing = [k for k in self.state_dict() if not k.startswith("ge.") and k not in own]
+        if missing:
+            raise ValueError(f"the stage-1 weights lack {len(missing)} tensors, e.g. {missing[0]}")
+        self.load_state_dict(own, strict=False)
 
     def normalise(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         return self.latent_norm(x) * mask[..., None]  # (B, L, C)
@@ -138,8 +189,16 @@ class UNITE(nn.Module):
         noise = self.slot_noise(rng, (), L) * obs.latent_mask[..., None]  # (B, L, C)
         t = rng.rand() * self.objective.encode_t_max  # (B,)
         drop = torch.ones(B, dtype=torch.bool, device=noise.device)
-        out = self.ge(noise, t, obs.cond, drop, obs.latent_mask, obs.tokens, obs.mask, obs.positions, obs.latent_inputs)
+        ge = self.ge if self.encoder_ge is None else self.encoder_ge
+        out = ge(noise, t, obs.cond, drop, obs.latent_mask, obs.tokens, obs.mask, obs.positions, obs.latent_inputs)
         return self.normalise(out, obs.latent_mask)
+
+    def latents(self, batch: Any, rng: BatchRandom) -> Latents:
+        """The clean latents the flow is trained on, whatever the recipe."""
+        if self.objective.recipe is Recipe.direct:
+            return self.decoder.encode(batch)
+        obs = self.tokenizer(batch)
+        return Latents(self.encode(obs, rng), obs.latent_mask, obs.cond)
 
     def noise_for_decoder(self, z: torch.Tensor, mask: torch.Tensor, rng: BatchRandom) -> torch.Tensor:
         """For a random fraction of samples decode a partly noised z, so the decoder tolerates sampler error."""
@@ -150,11 +209,11 @@ class UNITE(nn.Module):
         return torch.where(chosen[:, None, None], noisy, z)
 
     def predict(self, x_t, t, cond, drop, mask) -> torch.Tensor:
-        """Denoise: the GE's clean prediction from z_t, normalised like z."""
+        """Denoise: the GE's clean prediction from z_t, normalised like z (a fixed data encoding is not)."""
         out = self.ge(x_t, t, cond, drop, mask)  # (B, L, C)
         if self.flow.prediction is Prediction.v:
             out = x_t + (1 - t)[:, None, None] * out
-        return self.normalise(out, mask)
+        return out if self.objective.recipe is Recipe.direct else self.normalise(out, mask)
 
     def flow_loss(self, z: torch.Tensor, mask: torch.Tensor, cond: torch.Tensor, rng: BatchRandom) -> torch.Tensor:
         """Flow matching on z (already detached), K independent (t, ε) per latent, in chunks of GE calls."""
@@ -178,23 +237,26 @@ class UNITE(nn.Module):
         return per_repeat.sum() if flow.k_weighting is KWeighting.sum else per_repeat.mean()
 
     def forward(self, batch: Any, rng: BatchRandom) -> LossBreakdown:
-        """One joint training objective: reconstruction through the tokenize pass + flow on detached z."""
+        """One training objective: reconstruction through the tokenize pass and/or flow on detached z."""
         if self.augment is not None and self.training:
             batch = self.augment(batch, rng)
-        obs = self.tokenizer(batch)
-        z = self.encode(obs, rng)  # (B, L, C)
-        recon = self.decoder.loss(self.decoder(self.noise_for_decoder(z, obs.latent_mask, rng), obs.latent_mask), batch)
-        flow = self.flow_loss(z.detach(), obs.latent_mask, obs.cond, rng)
+        recipe = self.objective.recipe
+        with torch.set_grad_enabled(torch.is_grad_enabled() and recipe in (Recipe.joint, Recipe.tokenizer)):
+            lat = self.latents(batch, rng)
+        zero = lat.z.new_zeros(())
+        recon = ReconLoss(zero, {})
+        if recipe in (Recipe.joint, Recipe.tokenizer):
+            recon = self.decoder.loss(self.decoder(self.noise_for_decoder(lat.z, lat.mask, rng), lat.mask), batch)
+        flow = zero if recipe is Recipe.tokenizer else self.flow_loss(lat.z.detach(), lat.mask, lat.cond, rng)
         total = self.objective.recon_weight * recon.total + self.objective.flow_weight * flow
-        z_std = z.detach()[obs.latent_mask].float().std(0).mean()
+        z_std = lat.z.detach()[lat.mask].float().std(0).mean()
         return LossBreakdown(total=total, recon=recon.total, flow=flow, recon_terms=recon.terms, z_std=z_std)
 
     @torch.no_grad()
     def reconstruct(self, batch: Any, generator: torch.Generator) -> Any:
         """Encode then decode without decoder noise: the tokenizer's round trip."""
-        obs = self.tokenizer(batch)
-        z = self.encode(obs, BatchRandom.whole(generator, obs.latent_mask.shape[0]))
-        return self.decoder(z, obs.latent_mask)
+        lat = self.latents(batch, BatchRandom.whole(generator, len(batch)))
+        return self.decoder(lat.z, lat.mask)
 
     @torch.no_grad()
     def generate(self, latent_mask: torch.Tensor, cond: torch.Tensor, sampler: SamplerConfig, generator: torch.Generator) -> SampleResult:

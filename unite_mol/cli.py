@@ -1,4 +1,5 @@
-"""`unite-mol train [overrides]`, `sample --n N --out FILE`, `evaluate PATH...` and `export --split test --out FILE`."""
+"""`unite-mol train [overrides]`, `sample --n N --out FILE`, `evaluate PATH...`, `export --split test --out FILE` and
+`pack --ckpt RUN --out FILE` and `relax FILE --out FILE`."""
 import argparse
 import sys
 import time
@@ -17,7 +18,12 @@ def _sample(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     FileFormat.of(out)
-    generator = load(args.ckpt, args.device)
+    ckpt = args.ckpt
+    if ckpt is None:
+        ckpt = "runs/qm9" if Path("runs/qm9").is_dir() else "qm9"
+        print(f"no --ckpt: using {'your run runs/qm9' if ckpt == 'runs/qm9' else 'the shipped QM9 model (unite_mol/pretrained/qm9.pt)'}",
+              file=sys.stderr)
+    generator = load(ckpt, args.device)
     start = time.perf_counter()
     structures = generator.sample(args.n, args.steps, Solver[args.solver], args.cfg, args.seed, args.batch_size, progress=True,
                                   cfg_interval=cfg_interval(args.cfg_interval))
@@ -56,9 +62,49 @@ def _export(argv: list[str]) -> int:
     return 0
 
 
+def _pack(argv: list[str]) -> int:
+    from unite_mol.pretrained import pack
+
+    parser = argparse.ArgumentParser(prog="unite-mol pack", description="a run's EMA weights (bf16) + config + atom counts in one file")
+    parser.add_argument("--ckpt", required=True, help="run folder (newest checkpoint) or checkpoint file")
+    parser.add_argument("--out", type=Path, required=True, help="e.g. unite_mol/pretrained/qm9.pt to replace the shipped model")
+    args = parser.parse_args(argv)
+    packed = pack(args.ckpt, args.out)
+    print(f"{args.ckpt} (step {packed.step}) -> {args.out} ({args.out.stat().st_size / 2**20:.1f} MiB)")
+    return 0
+
+
+def _relax(argv: list[str]) -> int:
+    import numpy as np
+
+    from unite_mol.chem import perceive
+    from unite_mol.formats import FileFormat, read_structures, write_structures
+    from unite_mol.relax import ForceField, relax
+
+    parser = argparse.ArgumentParser(prog="unite-mol relax", description="post-processing: a short force-field relaxation of "
+                                     "molecules (bonds perceived by OpenBabel, kept fixed); score it as its own row")
+    parser.add_argument("path", type=Path, help=".sdf / .xyz / .extxyz")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--forcefield", choices=[f.value for f in ForceField], default=ForceField.uff.value)
+    parser.add_argument("--steps", type=int, default=200, help="conjugate-gradient steps")
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args(argv)
+    fmt = FileFormat.of(args.out)
+    structures = read_structures(args.path).structures
+    done = relax(structures, ForceField(args.forcefield), args.steps, args.workers)
+    out = [r.structure for r in done]
+    write_structures(args.out, out, [perceive(s) for s in out] if fmt is FileFormat.sdf else None)
+    moved = [r.rmsd for r in done if r.relaxed]
+    print(f"{len(moved)} of {len(done)} molecules relaxed ({args.forcefield}, {args.steps} steps; median {np.median(moved) if moved else 0:.3f} Å "
+          f"moved); the rest written unchanged -> {args.out}")
+    return 0
+
+
 TOOLS = """more commands:
   unite-mol evaluate PATH...   score molecule files under the EDM, ADiT/OpenBabel, RDKit and PoseBusters protocols
-  unite-mol export --split S --out FILE   write a split of QM9 (e.g. to evaluate the data itself)"""
+  unite-mol export --split S --out FILE   write a split of QM9 (e.g. to evaluate the data itself)
+  unite-mol pack --ckpt RUN --out FILE    a run's EMA weights as one small file (how the shipped model is made)
+  unite-mol relax FILE --out FILE         post-processing: short UFF / MMFF94 relaxation (report it as its own row)"""
 
 
 def main(argv: list[str]) -> int:
@@ -68,13 +114,18 @@ def main(argv: list[str]) -> int:
         return evaluate(argv[1:])
     if argv[:1] == ["export"]:
         return _export(argv[1:])
+    if argv[:1] == ["pack"]:
+        return _pack(argv[1:])
+    if argv[:1] == ["relax"]:
+        return _relax(argv[1:])
     parser = argparse.ArgumentParser(prog="unite-mol", description="UNITE for 3-D molecules: single-stage tokenizer + latent flow.",
                                      epilog=TOOLS, formatter_class=argparse.RawDescriptionHelpFormatter)
     _, p_sample = add_commands(parser, "train; Hydra overrides such as dataset=qm9 trainer=smoke model=S run.dir=runs/x",
                             "generate molecules from a run's EMA weights into .sdf / .xyz / .extxyz")
     p_sample.add_argument("--n", type=int, default=1000)
     p_sample.add_argument("--out", default="samples.sdf", help="output file; the suffix picks the format")
-    p_sample.add_argument("--ckpt", default="runs/qm9", help="run folder (newest checkpoint) or checkpoint file")
+    p_sample.add_argument("--ckpt", help="run folder (newest checkpoint), checkpoint or packed file, or 'qm9' (the shipped model); "
+                          "default: runs/qm9 if it exists, else the shipped model")
     p_sample.add_argument("--device", default="cpu")
     args = parser.parse_args(argv)
     if args.command == "train":

@@ -6,10 +6,12 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from unite_core.config import from_yaml
 from unite_core.flow import Solver
 from unite_core.model import UNITE
 from unite_core.train import load_run
 from unite_mol.data import load_data
+from unite_mol.pretrained import read_packed, resolve
 from unite_mol.run import MolConfig, build_model
 from unite_mol.sampling import draw_counts, generate_structures
 from unite_mol.batch import ElementVocab
@@ -47,10 +49,16 @@ class MolGenerator:
 
 
 def load(checkpoint: str | Path, device: str = "cpu") -> MolGenerator:
-    """The EMA model of a run folder (newest checkpoint) or checkpoint file, with its training atom counts."""
-    state, cfg = load_run(checkpoint, MolConfig, "a molecule")
+    """The EMA model of a run folder (newest checkpoint), a checkpoint file, a packed model file, or a shipped
+    model by name (`"qm9"`), with its training atom counts."""
+    packed = resolve(checkpoint)
+    if packed is not None:
+        p = read_packed(packed)
+        cfg, ema, counts, step = from_yaml(p.config_yaml, MolConfig), p.ema, p.atom_counts.numpy(), p.step
+    else:
+        state, cfg = load_run(checkpoint, MolConfig, "a molecule")
+        ema, counts, step = state.ema, load_data(cfg.data).atom_counts, state.step
     model = build_model(cfg)
-    model.load_state_dict(state.ema)
-    counts = load_data(cfg.data).atom_counts
-    return MolGenerator(cfg, model.to(device).eval().requires_grad_(False), counts, state.step)
+    model.load_state_dict(ema)
+    return MolGenerator(cfg, model.to(device).eval().requires_grad_(False), counts, step)
 

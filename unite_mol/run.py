@@ -8,13 +8,14 @@ import torch
 
 from unite_core.config import to_yaml
 from unite_core.flow import SamplerConfig
-from unite_core.model import UNITE, FlowConfig, ObjectiveConfig
+from unite_core.model import UNITE, FlowConfig, ObjectiveConfig, Recipe
 from unite_core.nn import ModelConfig, TrunkConfig
-from unite_core.train import FitResult, OptimConfig, RunConfig, TrainerConfig, fit
+from unite_core.train import FitResult, OptimConfig, RunConfig, TrainerConfig, fit, load_run
 from unite_mol.augment import RandomRotation
 from unite_mol.chem import perceive
 from unite_mol.data import MolData, MolDataConfig, load_data
 from unite_mol.decoder import AtomDecoder
+from unite_mol.direct import DirectAtoms, DirectConfig
 from unite_mol.embed import EnvConfig
 from unite_mol.metrics import as_dict, reconstruct, score_samples
 from unite_mol.sampling import draw_counts, generate_structures
@@ -39,6 +40,8 @@ class MolConfig:
     objective: ObjectiveConfig = field(default_factory=lambda: ObjectiveConfig(latent_dim=8))
     flow: FlowConfig = field(default_factory=FlowConfig)
     num_conditions: int = 1  # condition vocabulary (dataset ids now; property bins later)
+    tokenizer_run: str | None = None  # objective.recipe=latent_flow: the stage-1 run whose frozen tokenizer it learns on
+    direct: DirectConfig = field(default_factory=DirectConfig)  # objective.recipe=direct
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     sampler: SamplerConfig = field(default_factory=SamplerConfig)
@@ -52,9 +55,38 @@ def build_model(cfg: MolConfig) -> UNITE:
         raise ValueError(f"data.dataset_id={cfg.data.dataset_id} must be below num_conditions={cfg.num_conditions}")
     ge = cfg.model.resolve()
     types = len(cfg.data.elements)
+    args = (ge, cfg.objective, cfg.flow, cfg.data.max_atoms, cfg.num_conditions)
+    if cfg.objective.recipe is Recipe.direct:
+        if cfg.objective.latent_dim != types + 3:
+            raise ValueError(f"objective.latent_dim must be {types + 3} ({types} elements + 3 coordinates) with objective.recipe=direct")
+        return UNITE(None, DirectAtoms(types, cfg.direct.position_scale), *args, augment=RandomRotation())
     tokenizer = AtomTokenizer(types, ge.width, cfg.data.max_atoms, cfg.env, cfg.pairing)
     decoder = AtomDecoder(cfg.decoder, cfg.objective.latent_dim, cfg.data.max_atoms, types, cfg.recon.types, cfg.recon.positions)
-    return UNITE(tokenizer, decoder, ge, cfg.objective, cfg.flow, cfg.data.max_atoms, cfg.num_conditions, augment=RandomRotation())
+    return UNITE(tokenizer, decoder, *args, augment=RandomRotation())
+
+
+STAGE_ONE_KEYS = ("data.elements", "data.max_atoms", "model", "env", "pairing", "decoder", "objective.latent_dim")
+
+
+def load_stage_one(model: UNITE, cfg: MolConfig) -> None:
+    """objective.recipe=latent_flow: freeze the tokenizer of `tokenizer_run` (EMA weights) into `model`."""
+    if cfg.tokenizer_run is None:
+        raise ValueError("objective.recipe=latent_flow needs tokenizer_run=RUN (a run trained with objective.recipe=tokenizer)")
+    state, stage_one = load_run(cfg.tokenizer_run, MolConfig, "a molecule")
+    if stage_one.objective.recipe is Recipe.direct:
+        raise ValueError(f"tokenizer_run={cfg.tokenizer_run}: a recipe=direct run has no tokenizer")
+    for key in STAGE_ONE_KEYS:
+        ours, theirs = _get(cfg, key), _get(stage_one, key)
+        if ours != theirs:
+            raise ValueError(f"{key}={ours} differs from tokenizer_run={cfg.tokenizer_run}'s {theirs}")
+    model.load_tokenizer(state.ema)
+
+
+def _get(cfg: MolConfig, dotted: str):
+    value = cfg
+    for part in dotted.split("."):
+        value = getattr(value, part)
+    return value
 
 
 class MolEvaluator:
@@ -72,6 +104,8 @@ class MolEvaluator:
         device = next(model.parameters()).device
         gen = torch.Generator(device=device).manual_seed(0)
         metrics = as_dict(reconstruct(model, self.val, self.data.vocab, self.cfg.data.dataset_id, gen)[0], "recon_") if self.val else {}
+        if self.cfg.objective.recipe is Recipe.tokenizer:
+            return metrics  # no flow to sample from
         counts = draw_counts(self.data.atom_counts, self.cfg.eval_samples, torch.Generator().manual_seed(step))
         structures = generate_structures(model, counts, self.cfg.data.dataset_id, self.cfg.sampler, self.data.vocab, gen)
         perceived = [perceive(s) for s in structures]
@@ -84,6 +118,8 @@ def train(cfg: MolConfig) -> FitResult:
     torch.manual_seed(cfg.trainer.seed)
     data = load_data(cfg.data)
     model = build_model(cfg)
+    if cfg.objective.recipe is Recipe.latent_flow:
+        load_stage_one(model, cfg)
     evaluator = MolEvaluator(cfg, data, Path(cfg.run.dir))
     collate_fn = partial(collate, vocab=ElementVocab(cfg.data.elements), cond=cfg.data.dataset_id)
     return fit(model, data.train, collate_fn, cfg.trainer, cfg.optim, cfg.run, to_yaml(cfg), evaluator, MolConfig)

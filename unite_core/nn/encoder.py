@@ -67,13 +67,13 @@ class ModelConfig:
 class GenerativeEncoder(nn.Module):
     """forward(latents, t, cond, drop, mask, observation=None, ..., latent_inputs=None) -> clean latents (B, L, C)."""
 
-    def __init__(self, cfg: GEConfig, latent_dim: int, max_latents: int, num_classes: int, observation_dim: int):
+    def __init__(self, cfg: GEConfig, latent_dim: int, max_latents: int, num_classes: int, observation_dim: int | None):
         super().__init__()
         self.cfg = cfg
         D = cfg.width
         self.latent_in = nn.Linear(latent_dim, D)
         self.latent_pos = nn.Parameter(torch.randn(max_latents, D) * 0.02)
-        self.observation_in = nn.Linear(observation_dim, D)
+        self.observation_in = None if observation_dim is None else nn.Linear(observation_dim, D)  # None: denoiser only
         self.t_embed = TimestepEmbedder(D)
         self.c_embed = ConditionEmbedder(num_classes, D)
         self.in_context_pos = nn.Parameter(torch.randn(cfg.in_context_len, D) * 0.02)

@@ -1,0 +1,66 @@
+"""The shipped QM9 model and `unite-mol pack`: one small file that samples without a run folder or the dataset."""
+import pytest
+import torch
+
+import unite_mol
+from unite_core.train import load_run
+from unite_mol.formats import read_structures, write_structures
+from unite_mol.pretrained import SHIPPED, read_packed
+from unite_mol.run import MolConfig
+
+from conftest import qm9_rows
+from test_cli import _run
+from test_mol_cli import TINY
+
+
+@pytest.fixture(scope="module")
+def packed(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("pack")
+    write_structures(tmp / "mols.xyz", qm9_rows(60))
+    run = tmp / "run"
+    done = _run("-m", "unite_mol", "train", "dataset=files", f"data.path={tmp / 'mols.xyz'}", *TINY, "trainer=smoke",
+                "trainer.max_steps=2", "trainer.batch_size=16", "trainer.progress=false", "eval_molecules=4", "eval_samples=2",
+                "sampler.steps=2", f"run.dir={run}")
+    assert done.returncode == 0, done.stderr
+    done = _run("-m", "unite_mol", "pack", "--ckpt", str(run), "--out", str(tmp / "model.pt"))
+    assert done.returncode == 0, done.stderr
+    return run, tmp / "model.pt"
+
+
+def test_pack_keeps_the_ema_in_bf16_with_config_and_atom_counts(packed):
+    run, path = packed
+    state, cfg = load_run(run, MolConfig, "a molecule")
+    p = read_packed(path)
+    assert p.step == state.step and p.config_yaml == state.config_yaml
+    assert p.ema.keys() == state.ema.keys()
+    for k, v in state.ema.items():
+        torch.testing.assert_close(p.ema[k], v.to(torch.bfloat16).to(v.dtype) if v.is_floating_point() else v, rtol=0, atol=0)
+    assert p.atom_counts.sum() > 0 and p.atom_counts.argmax() > 5  # the training molecules' histogram
+    assert path.stat().st_size < (run / "checkpoints").glob("*.pt").__next__().stat().st_size / 3
+
+
+def test_a_packed_file_samples_like_its_run(packed, tmp_path):
+    run, path = packed
+    from_run, from_file = unite_mol.load(run), unite_mol.load(path)
+    assert from_file.step == from_run.step and (from_file.atom_counts == from_run.atom_counts).all()
+    a, b = from_run.sample(4, steps=2), from_file.sample(4, steps=2)
+    assert [len(s.numbers) for s in a] == [len(s.numbers) for s in b]
+
+
+def test_a_checkpoint_of_another_kind_is_still_one_line(tmp_path):
+    bad = tmp_path / "model.pt"
+    torch.save({"format": "something else"}, bad)
+    with pytest.raises(ValueError, match="not a unite checkpoint"):
+        unite_mol.load(bad)
+
+
+def test_the_shipped_qm9_model_loads_and_samples_without_a_run(tmp_path):
+    path = SHIPPED["qm9"]
+    assert path.is_file() and path.stat().st_size <= 10 * 2**20
+    gen = unite_mol.load("qm9")
+    assert gen.config.data.source == "qm9" and gen.config.data.elements == ["H", "C", "N", "O", "F"]
+    made = gen.sample(3, steps=2, seed=1)
+    assert len(made) == 3 and all(0 < len(s.numbers) <= 29 for s in made)
+    done = _run("-m", "unite_mol", "sample", "--n", "4", "--steps", "2", "--out", str(tmp_path / "x.sdf"), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "shipped QM9 model" in done.stderr and len(read_structures(tmp_path / "x.sdf").structures) == 4

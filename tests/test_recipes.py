@@ -1,0 +1,130 @@
+"""The equal-compute baselines: staged (tokenizer, then a flow on its frozen latents) and direct (no tokenizer)."""
+import pytest
+import torch
+
+from unite_core.flow import SamplerConfig
+from unite_core.model import Recipe
+from unite_core.train import load_run
+from unite_mol.batch import collate
+from unite_mol.formats import write_structures
+from unite_mol.run import MolConfig, build_model, load_stage_one
+from unite_mol.sampling import generate_structures
+
+from conftest import qm9_rows
+from test_cli import _run
+from test_mol_cli import TINY
+from test_mol_model import VOCAB, _rng, tiny_mol
+
+
+@pytest.fixture(scope="module")
+def batch():
+    return collate(qm9_rows(40)[20:28], VOCAB)
+
+
+def recipe_model(recipe: Recipe):
+    cfg = tiny_mol()
+    cfg.objective.recipe = recipe
+    return cfg, build_model(cfg)
+
+
+def _grads(model) -> dict[str, bool]:
+    """Per top-level module: did any of its parameters get a non-zero gradient?"""
+    out: dict[str, bool] = {}
+    for name, p in model.named_parameters():
+        top = name.split(".")[0]
+        out[top] = out.get(top, False) or (p.grad is not None and bool(p.grad.abs().sum() > 0))
+    return out
+
+
+def _unzero(model) -> None:
+    for p in model.parameters():  # leave the zero-init regime so every path carries gradient
+        if torch.all(p == 0):
+            torch.nn.init.normal_(p, std=0.05)
+
+
+def test_direct_latents_are_elements_and_scaled_positions_and_decode_exactly(batch):
+    cfg, model = recipe_model(Recipe.direct)
+    z = model.latents(batch, _rng(len(batch))).z
+    assert z.shape == (*batch.types.shape, len(VOCAB) + 3)  # (B, N, T + 3)
+    real = batch.mask
+    assert torch.equal(z[..., : len(VOCAB)][real].argmax(-1), batch.types[real])
+    torch.testing.assert_close(z[..., len(VOCAB) :] * cfg.direct.position_scale, batch.positions)
+    out = model.reconstruct(batch, torch.Generator().manual_seed(0))
+    assert torch.equal(out.types()[real], batch.types[real])
+    torch.testing.assert_close(out.positions, batch.positions)
+
+
+def test_direct_trains_only_the_flow_and_samples(batch):
+    _, model = recipe_model(Recipe.direct)
+    assert model.tokenizer is None and model.ge.observation_in is None
+    _unzero(model)
+    losses = model(batch, _rng(len(batch)))
+    assert losses.recon == 0 and losses.flow > 0
+    losses.total.backward()
+    assert _grads(model)["ge"]
+    counts = torch.tensor([4, 7])
+    made = generate_structures(model.eval(), counts, 0, SamplerConfig(steps=2), VOCAB, torch.Generator().manual_seed(0))
+    assert [len(s.numbers) for s in made] == [4, 7]
+
+
+def test_direct_needs_a_latent_width_of_elements_plus_three():
+    cfg = tiny_mol()
+    cfg.objective.recipe, cfg.objective.latent_dim = Recipe.direct, 16
+    with pytest.raises(ValueError, match="latent_dim must be 8"):
+        build_model(cfg)
+
+
+def test_tokenizer_stage_trains_the_autoencoder_without_a_flow_term(batch):
+    _, model = recipe_model(Recipe.tokenizer)
+    _unzero(model)
+    calls = []
+    model.ge.register_forward_hook(lambda *_: calls.append(1))
+    losses = model(batch, _rng(len(batch)))
+    assert len(calls) == 1 and losses.flow == 0 and losses.recon > 0  # the tokenize pass only
+    losses.total.backward()
+    grads = _grads(model)
+    assert grads["ge"] and grads["tokenizer"] and grads["decoder"]
+
+
+def test_latent_flow_freezes_the_stage_one_tokenizer_and_trains_a_fresh_ge(batch):
+    _, stage_one = recipe_model(Recipe.tokenizer)
+    _unzero(stage_one)
+    _, model = recipe_model(Recipe.latent_flow)
+    model.load_tokenizer(stage_one.state_dict())
+    torch.testing.assert_close(model.encoder_ge.state_dict(), stage_one.ge.state_dict())
+    assert not torch.equal(model.ge.blocks[0].attn.qkv.weight, stage_one.ge.blocks[0].attn.qkv.weight)
+    gen = lambda: torch.Generator().manual_seed(3)  # noqa: E731
+    torch.testing.assert_close(model.reconstruct(batch, gen()).positions, stage_one.reconstruct(batch, gen()).positions)
+    _unzero(model.ge)
+    losses = model(batch, _rng(len(batch)))
+    assert losses.recon == 0 and losses.flow > 0
+    losses.total.backward()
+    trainable = {n.split(".")[0] for n, p in model.named_parameters() if p.requires_grad}
+    assert trainable == {"ge"} and _grads(model)["ge"]
+
+
+def test_staged_runs_through_the_cli_and_checks_its_stage_one(tmp_path):
+    write_structures(tmp_path / "one.xyz", qm9_rows(60))
+    common = ["-m", "unite_mol", "train", "dataset=files", f"data.path={tmp_path / 'one.xyz'}", *TINY, "trainer=smoke",
+              "trainer.max_steps=2", "trainer.eval_every=2", "trainer.batch_size=16", "trainer.progress=false",
+              "eval_molecules=4", "eval_samples=3", "sampler.steps=2"]
+    one, two = tmp_path / "stage_one", tmp_path / "stage_two"
+    done = _run(*common, "objective.recipe=tokenizer", f"run.dir={one}")
+    assert done.returncode == 0, done.stderr
+    assert "samples.sdf" not in done.stdout and "recon_rmsd" in (one / "eval.csv").read_text()  # nothing to sample yet
+    done = _run(*common, "objective.recipe=latent_flow", f"run.dir={two}")
+    assert done.returncode == 2 and "needs tokenizer_run" in done.stderr
+    done = _run(*common, "objective.recipe=latent_flow", f"tokenizer_run={one}", f"run.dir={two}")
+    assert done.returncode == 0, done.stderr
+    done = _run("-m", "unite_mol", "sample", "--ckpt", str(two), "--n", "5", "--steps", "2", "--out", str(tmp_path / "x.sdf"))
+    assert done.returncode == 0, done.stderr
+
+    state, cfg = load_run(two, MolConfig, "a molecule")
+    stage_one = load_run(one, MolConfig, "a molecule")[0].ema
+    model = build_model(cfg)
+    model.load_state_dict(state.ema)
+    frozen = {k: v for k, v in stage_one.items() if k.startswith(("tokenizer.", "decoder.", "latent_norm."))}
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in frozen.items())  # stage 2 left stage 1 untouched
+    cfg.objective.latent_dim = 4
+    with pytest.raises(ValueError, match="objective.latent_dim=4 differs from tokenizer_run"):
+        load_stage_one(build_model(cfg), cfg)
