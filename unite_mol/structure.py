@@ -1,4 +1,5 @@
-"""One structure (atomic numbers + positions in Å) and the periodic-table symbols; numpy only, no torch."""
+"""One structure (atomic numbers + positions in Å, and a cell for a crystal) and the periodic-table symbols;
+numpy only, no torch."""
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,14 +16,40 @@ ATOMIC_NUMBER = {s: z for z, s in enumerate(SYMBOLS) if z}
 
 @dataclass
 class Structure:
-    """One molecule: atomic numbers (n,) and Cartesian positions (n, 3) in Å."""
+    """A molecule, or with a cell a crystal (periodic in all three directions): atomic numbers (n,) and
+    Cartesian positions (n, 3) in Å."""
 
     numbers: np.ndarray  # (n,) int
     positions: np.ndarray  # (n, 3) float32, Å
+    cell: np.ndarray | None = None  # (3, 3) float64, Å, rows are the lattice vectors a, b, c; None for a molecule
 
     def __post_init__(self):
         if self.numbers.ndim != 1 or self.positions.shape != (len(self.numbers), 3):
             raise ValueError(f"structure: numbers {self.numbers.shape} and positions {self.positions.shape} do not match")
+        if self.cell is not None and np.shape(self.cell) != (3, 3):
+            raise ValueError(f"structure: a cell is 3 x 3 lattice vectors, not {np.shape(self.cell)}")
+
+    @property
+    def is_crystal(self) -> bool:
+        return self.cell is not None
+
+    def to_pymatgen(self):
+        """A crystal as a pymatgen Structure."""
+        from unite_mol.data.crystals import to_pymatgen
+
+        return to_pymatgen(self)
+
+    def to_ase(self):
+        """An ASE Atoms (periodic with the cell of a crystal)."""
+        from unite_mol.data.crystals import to_ase
+
+        return to_ase(self)
+
+    def fractional(self) -> np.ndarray:
+        """Fractional coordinates (n, 3) of a crystal's atoms (not wrapped into the cell)."""
+        if self.cell is None:
+            raise ValueError("a molecule has no cell, so no fractional coordinates")
+        return np.linalg.solve(np.asarray(self.cell, dtype=np.float64).T, np.asarray(self.positions, dtype=np.float64).T).T
 
     @property
     def symbols(self) -> list[str]:

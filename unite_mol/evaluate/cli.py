@@ -10,7 +10,11 @@ from unite_mol.evaluate.reference import TrainSet
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="unite-mol evaluate", description="Score molecules under the EDM, ADiT/OpenBabel, "
                                 "RDKit-native and PoseBusters protocols side by side; reconstruction against a reference.")
-    p.add_argument("paths", nargs="+", help=".sdf / .xyz / .extxyz files, or folders of them")
+    p.add_argument("paths", nargs="+", help=".sdf / .xyz / .extxyz files, or folders of them; crystals: CDVAE .csv, .cif, extxyz with a Lattice")
+    p.add_argument("--kind", choices=["auto", "molecule", "crystal"], default="auto",
+                   help="auto: crystals when every input is a .csv / .cif / folder of .cif, or an extxyz with a Lattice")
+    p.add_argument("--train", help="crystals: the training crystals (CSV / CIF / extxyz) novelty is measured against")
+    p.add_argument("--test", help="crystals: the test crystals the property EMDs are measured against")
     p.add_argument("--dataset", choices=[t.value for t in TrainSet], default="qm9",
                    help="training set for novelty and distributions (none: skip both)")
     p.add_argument("--train-smiles", type=Path, help="novelty against this file (one SMILES per line) instead")
@@ -41,6 +45,8 @@ def main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
     if args.workers < 1 or args.posebusters_n < 0:
         raise ValueError("--workers must be at least 1 and --posebusters-n at least 0")
+    if args.kind == "crystal" or (args.kind == "auto" and all(map(_is_crystal_input, args.paths))):
+        return _crystals(args)
     options = EvalOptions(_protocols(args.protocols), TrainSet(args.dataset), args.cache, args.train_smiles,
                           args.reference, args.posebusters_n, args.workers)
     start = time.perf_counter()
@@ -53,6 +59,34 @@ def main(argv: list[str]) -> int:
         print(f"wrote {args.json}")
     if args.plot:
         _plots(entries, evaluation, options, args.plot)
+    return 0
+
+
+def _is_crystal_input(path: str) -> bool:
+    p = Path(path)
+    if p.is_dir():
+        return any(p.glob("*.cif"))
+    if p.suffix.lower() in (".csv", ".cif"):
+        return True
+    if p.suffix.lower() == ".extxyz" and p.is_file():
+        with p.open() as f:
+            f.readline()
+            return "lattice=" in f.readline().lower()
+    return False
+
+
+def _crystals(args: argparse.Namespace) -> int:
+    from unite_core.jsonio import write_json
+    from unite_mol.evaluate.crystal import crystal_table, evaluate_crystal_files
+
+    evaluation = evaluate_crystal_files(args.paths, args.train, args.test, args.workers)
+    print(crystal_table(evaluation))
+    print(f"\n{evaluation.crystals} crystals in {evaluation.seconds:.1f} s")
+    if args.json:
+        from dataclasses import asdict
+
+        write_json(args.json, asdict(evaluation))
+        print(f"wrote {args.json}")
     return 0
 
 

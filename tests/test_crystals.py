@@ -1,0 +1,132 @@
+"""Crystals: the CDVAE-CSV / CIF / extxyz loader and the CDVAE protocol's definitions on hand-built cells."""
+import csv
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from unite_mol.data.crystals import from_pymatgen, read_crystals, to_pymatgen
+from unite_mol.evaluate.crystal import (check_crystal, compositionally_valid, novel_count, score_crystals, structurally_valid,
+                                        unique_groups)
+from unite_mol.formats import BadRecord
+from unite_mol.structure import ATOMIC_NUMBER, Structure
+
+from test_cli import _run
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def rock_salt(a: float = 5.64) -> Structure:
+    """Conventional NaCl: 4 Na + 4 Cl in a cubic cell of side `a` Å."""
+    na = np.array([[0, 0, 0], [0, .5, .5], [.5, 0, .5], [.5, .5, 0]])
+    frac = np.concatenate([na, na + [.5, 0, 0]]) % 1
+    cell = np.eye(3) * a
+    return Structure(np.array([11] * 4 + [17] * 4), (frac @ cell).astype(np.float32), cell)
+
+
+def _rotation(angle: float) -> np.ndarray:
+    c, s = np.cos(angle), np.sin(angle)
+    return np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])
+
+
+def _rows(path: Path, n: int) -> list[dict]:
+    csv.field_size_limit(sys.maxsize)
+    with path.open(newline="") as f:
+        return [row for _, row in zip(range(n), csv.DictReader(f))]
+
+
+def _write_csv(path: Path, rows: list[dict]) -> Path:
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+@pytest.mark.parametrize("name,atoms", [("perov_5/val.csv", {5}), ("carbon_24/val.csv", set(range(6, 25))),
+                                        ("mp_20_schema_sample/cdvae_test_data.csv", set(range(1, 21)))])
+def test_cdvae_csvs_load_as_niggli_reduced_crystals(tmp_path, name, atoms):
+    rows = _rows(SHARED / name, 20)
+    crystals = read_crystals(_write_csv(tmp_path / "x.csv", rows)).structures
+    assert len(crystals) == len(rows) and all(c.is_crystal and len(c.numbers) in atoms for c in crystals)
+    for c, row in zip(crystals, rows):
+        from pymatgen.core import Structure as PmgStructure
+
+        original = PmgStructure.from_str(row["cif"], fmt="cif")
+        assert original.composition == to_pymatgen(c).composition
+        assert abs(original.volume - abs(np.linalg.det(c.cell))) < 1e-3 * original.volume
+        frac = c.fractional()
+        assert (frac > -1e-4).all() and (frac < 1 + 1e-4).all()  # wrapped into the cell
+
+
+def test_site_order_is_canonical():
+    s = rock_salt()
+    shuffled = np.random.default_rng(0).permutation(8)
+    a = from_pymatgen(to_pymatgen(s), "a")
+    b = from_pymatgen(to_pymatgen(Structure(s.numbers[shuffled], s.positions[shuffled], s.cell)), "b")
+    assert np.array_equal(a.numbers, b.numbers) and np.allclose(a.positions, b.positions, atol=1e-5)
+
+
+def test_validity_definitions_on_hand_built_cells():
+    nacl = rock_salt()
+    assert check_crystal(nacl).valid
+    squeezed = Structure(nacl.numbers, nacl.positions.copy(), nacl.cell)
+    squeezed.positions[1] = squeezed.positions[0] + [0.2, 0, 0]  # two atoms 0.2 Å apart
+    assert not structurally_valid(squeezed)
+    assert not structurally_valid(Structure(nacl.numbers, nacl.positions, np.eye(3) * 0.01))  # volume 1e-6 Å³
+    z = ATOMIC_NUMBER
+    assert not compositionally_valid(np.array([z["Na"], z["Cl"], z["Cl"]]))  # NaCl2: no neutral assignment
+    assert compositionally_valid(np.array([z["Fe"], z["Ni"], z["Ni"]]))  # all metals: an alloy
+    assert compositionally_valid(np.array([z["C"]] * 6))  # one element
+    assert compositionally_valid(np.array([z["Sr"], z["Ti"], z["O"], z["O"], z["O"]]))  # SrTiO3
+
+
+def test_rotated_translated_and_supercell_copies_match():
+    nacl = rock_salt()
+    R = _rotation(0.7)
+    rotated = Structure(nacl.numbers, (nacl.positions @ R.T).astype(np.float32), nacl.cell @ R.T)
+    translated = Structure(nacl.numbers, ((nacl.fractional() + [0.13, 0.41, 0.07]) % 1 @ nacl.cell).astype(np.float32), nacl.cell)
+    supercell = to_pymatgen(nacl)
+    supercell.make_supercell([2, 1, 1])
+    doubled = Structure(np.array([s.specie.Z for s in supercell]), supercell.cart_coords.astype(np.float32), supercell.lattice.matrix)
+    other = rock_salt(a=7.5)  # same composition, 33 % larger: still matched (StructureMatcher scales volumes) ...
+    kcl = Structure(np.array([19] * 4 + [17] * 4), nacl.positions, nacl.cell)  # ... another composition never is
+    copies = [nacl, rotated, translated, doubled, other]
+    assert unique_groups(copies) == 1 and unique_groups(copies + [kcl]) == 2
+    # novelty as the peers compute it (fit with skip_structure_reduction=True): a supercell copy counts as novel
+    assert novel_count(copies + [kcl], train=[nacl]) == 2 and novel_count([doubled], train=[nacl]) == 1
+    score = score_crystals(copies + [kcl], [check_crystal(c) for c in copies + [kcl]], [nacl], [nacl])
+    assert score.validity == 1 and score.uniqueness == pytest.approx(2 / 6) and score.novelty == pytest.approx(2 / 6)
+
+
+def test_bad_crystal_files_are_one_line_naming_the_record(tmp_path):
+    good = rock_salt()
+    rows = [{"material_id": "ok", "cif": to_pymatgen(good).to(fmt="cif")}, {"material_id": "bad", "cif": "data_x\n_cell_length_a 3\n"}]
+    path = _write_csv(tmp_path / "mixed.csv", rows)
+    with pytest.raises(BadRecord, match=r"mixed.csv row 2: unparsable CIF"):
+        read_crystals(path)
+    assert read_crystals(path, skip_bad=True).skipped == 1
+    with pytest.raises(BadRecord, match="8 atoms, more than data.max_atoms=5"):
+        read_crystals(path, max_atoms=5)
+    disordered = to_pymatgen(good)
+    disordered.replace(0, {"Na": 0.5, "K": 0.5})
+    (tmp_path / "dis.cif").write_text(disordered.to(fmt="cif"))
+    with pytest.raises(BadRecord, match="dis.cif record 1: partial occupancy"):
+        read_crystals(tmp_path / "dis.cif")
+    (tmp_path / "mol.extxyz").write_text('2\nProperties=species:S:1:pos:R:3\nC 0 0 0\nO 0 0 1.2\n')
+    with pytest.raises(BadRecord, match="mol.extxyz record 1: no periodic cell"):
+        read_crystals(tmp_path / "mol.extxyz")
+    with pytest.raises(ValueError, match="no `cif` column"):
+        read_crystals(_write_csv(tmp_path / "nocif.csv", [{"a": 1}]))
+
+
+def test_evaluate_detects_crystals_and_prints_the_cdvae_protocol(tmp_path):
+    folder = tmp_path / "cifs"
+    folder.mkdir()
+    for i, a in enumerate((5.64, 5.7)):
+        (folder / f"{i}.cif").write_text(to_pymatgen(rock_salt(a)).to(fmt="cif"))
+    done = _run("-m", "unite_mol", "evaluate", str(folder), "--test", str(folder), "--workers", "1", "--json", str(tmp_path / "r.json"))
+    assert done.returncode == 0, done.stderr
+    assert "CDVAE protocol, 2 crystals" in done.stdout and "overall validity %" in done.stdout
+    assert '"uniqueness": 0.5' in (tmp_path / "r.json").read_text()

@@ -1,0 +1,150 @@
+"""Crystals from files: the CDVAE CSV layout (Perov-5, Carbon-24, MP-20: one CIF per row in a `cif` column),
+CIF files or folders of them, and extended XYZ with a `Lattice`. Parsed with pymatgen, Niggli-reduced (not made
+primitive, as ADiT), sites in a canonical order: by atomic number, then by fractional coordinates wrapped into
+[0, 1). A record that cannot be a crystal is a `BadRecord` naming the file and record.
+"""
+import csv
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from unite_core.cache import cached
+from unite_mol.formats import BadRecord, ReadResult
+from unite_mol.structure import Structure
+
+CRYSTAL_SUFFIXES = frozenset({".csv", ".cif", ".extxyz"})
+MIN_DISTANCE = 0.5  # Å: closer atoms are "overlapping" (CDVAE's structural-validity cut-off)
+
+
+def from_pymatgen(pmg, where: str, max_atoms: int | None = None) -> Structure:
+    """A pymatgen Structure -> our canonical Structure with a cell; raises BadRecord naming `where`."""
+    if not pmg.is_ordered:
+        raise BadRecord(f"{where}: partial occupancy (a disordered site); only ordered crystals are supported", "partial occupancy")
+    if not np.isfinite(pmg.lattice.matrix).all() or not np.isfinite(pmg.frac_coords).all():
+        raise BadRecord(f"{where}: NaN or infinite cell or coordinates", "not finite")
+    if pmg.volume <= 1e-6:
+        raise BadRecord(f"{where}: zero or negative cell volume ({pmg.volume:.3g} Å³)", "bad volume")
+    if max_atoms is not None and len(pmg) > max_atoms:
+        raise BadRecord(f"{where}: {len(pmg)} atoms, more than data.max_atoms={max_atoms}", "too many atoms")
+    reduced = pmg.get_reduced_structure(reduction_algo="niggli")
+    if len(reduced) > 1:
+        d = reduced.distance_matrix + np.eye(len(reduced)) * 1e3
+        if d.min() < MIN_DISTANCE:
+            raise BadRecord(f"{where}: overlapping atoms ({d.min():.2f} Å apart, under {MIN_DISTANCE} Å)", "overlapping atoms")
+    numbers = np.array([site.specie.Z for site in reduced], dtype=np.int64)
+    frac = np.mod(reduced.frac_coords, 1.0)
+    frac[np.isclose(frac, 1.0, atol=1e-8)] = 0.0
+    order = np.lexsort((np.round(frac[:, 2], 4), np.round(frac[:, 1], 4), np.round(frac[:, 0], 4), numbers))
+    cell = np.asarray(reduced.lattice.matrix, dtype=np.float64)
+    return Structure(numbers[order], (frac[order] @ cell).astype(np.float32), cell)
+
+
+def to_pymatgen(s: Structure):
+    from pymatgen.core import Lattice, Structure as PmgStructure
+
+    if s.cell is None:
+        raise ValueError("a molecule has no cell: not a crystal")
+    return PmgStructure(Lattice(s.cell), s.numbers.tolist(), s.positions.astype(np.float64), coords_are_cartesian=True)
+
+
+def to_ase(s: Structure):
+    from ase import Atoms
+
+    return Atoms(numbers=s.numbers, positions=s.positions, cell=s.cell, pbc=s.cell is not None)
+
+
+def _parse_cif(text: str, where: str, max_atoms: int | None) -> Structure:
+    import warnings
+
+    from pymatgen.core import Structure as PmgStructure
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pmg = PmgStructure.from_str(text, fmt="cif")
+    except Exception as err:  # pymatgen raises many types for a malformed CIF
+        raise BadRecord(f"{where}: unparsable CIF ({type(err).__name__}: {str(err).splitlines()[0][:120] if str(err) else ''})",
+                        "unparsable CIF") from None
+    return from_pymatgen(pmg, where, max_atoms)
+
+
+def _records(path: Path, max_atoms: int | None):
+    """(where, Structure or BadRecord) for every record of one file."""
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        csv.field_size_limit(sys.maxsize)
+        with path.open(newline="") as f:
+            reader = csv.DictReader(f)
+            if "cif" not in (reader.fieldnames or []):
+                raise ValueError(f"{path}: no `cif` column (the CDVAE CSV layout: cif plus property columns)")
+            for i, row in enumerate(reader, start=1):
+                yield _guard(lambda row=row, i=i: _parse_cif(row["cif"], f"{path} row {i}", max_atoms))
+    elif suffix == ".cif":
+        yield _guard(lambda: _parse_cif(path.read_text(), f"{path} record 1", max_atoms))
+    elif suffix == ".extxyz":
+        from ase.io import iread
+        from pymatgen.io.ase import AseAtomsAdaptor
+
+        try:
+            for i, atoms in enumerate(iread(str(path), format="extxyz"), start=1):
+                if not atoms.pbc.all() or atoms.cell.rank < 3:
+                    yield BadRecord(f"{path} record {i}: no periodic cell (Lattice= and pbc=\"T T T\")", "no cell")
+                    continue
+                yield _guard(lambda atoms=atoms, i=i: from_pymatgen(AseAtomsAdaptor.get_structure(atoms), f"{path} record {i}", max_atoms))
+        except BadRecord:
+            raise
+        except Exception as err:
+            yield BadRecord(f"{path}: unreadable extxyz ({type(err).__name__})", "unreadable")
+    else:
+        raise ValueError(f"{path}: unknown crystal file type {path.suffix!r} (use .csv in the CDVAE layout, .cif or .extxyz)")
+
+
+def _guard(parse):
+    try:
+        return parse()
+    except BadRecord as bad:
+        return bad
+
+
+def read_crystals(path: str | Path, max_atoms: int | None = None, skip_bad: bool = False) -> ReadResult:
+    """Every crystal in a CSV / CIF / extxyz file or a folder of them (sorted by name); a bad record raises its
+    BadRecord unless `skip_bad` counts it."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file or folder")
+    files = sorted(p for p in path.iterdir() if p.suffix.lower() in CRYSTAL_SUFFIXES) if path.is_dir() else [path]
+    if not files:
+        raise FileNotFoundError(f"{path}: no .csv / .cif / .extxyz files")
+    result = ReadResult([], [], 0)
+    for file in files:
+        for number, record in enumerate(_records(file, max_atoms), start=1):
+            if isinstance(record, BadRecord):
+                if not skip_bad:
+                    raise record
+                result.skipped += 1
+            else:
+                result.structures.append(record)
+                result.records.append(number)
+    return result
+
+
+def load_crystal_csv(path: str | Path, cache: Path, max_atoms: int | None = None) -> list[Structure]:
+    """A CDVAE-layout CSV, parsed once into `cache` (with a digest; rebuilt when broken or missing)."""
+    path = Path(path)
+
+    def build(tmp: Path) -> None:
+        structures = read_crystals(path, max_atoms).structures
+        sizes = np.array([len(s.numbers) for s in structures])
+        with tmp.open("wb") as f:
+            np.savez(f, numbers=np.concatenate([s.numbers for s in structures]), positions=np.concatenate([s.positions for s in structures]),
+                     cells=np.stack([s.cell for s in structures]), offsets=np.concatenate([[0], np.cumsum(sizes)]))
+
+    def read(file: Path) -> list[Structure]:
+        with np.load(file) as z:
+            o = z["offsets"]
+            return [Structure(z["numbers"][a:b], z["positions"][a:b], z["cells"][i]) for i, (a, b) in enumerate(zip(o[:-1], o[1:]))]
+
+    stat = path.stat()
+    name = f"crystals_{path.parent.name}_{path.stem}_{stat.st_size}_{int(stat.st_mtime)}.npz"
+    return cached(cache / name, build, read, str(path))
