@@ -163,6 +163,24 @@ def test_step_batches_shard_and_resume():
         StepBatches(50, 7, 0, 2, 3, 0)
 
 
+def test_size_window_batches_similar_sizes_and_keeps_every_sample_once_per_epoch():
+    sizes = torch.randint(3, 30, (200,), generator=torch.Generator().manual_seed(0))
+    plain = StepBatches(200, 16, 0, 1, 3, 0)
+    sorted_ = StepBatches(200, 16, 0, 1, 3, 0, sizes, window=4)
+    order = sorted_.epoch_order(0)
+    assert sorted(order.flatten().tolist()) == sorted(plain.epoch_order(0).flatten().tolist())  # same samples, once each
+    spread = lambda o: (sizes[o].max(1).values - sizes[o].min(1).values).float().mean()  # noqa: E731
+    assert spread(order) < 0.4 * spread(plain.epoch_order(0))
+    assert not torch.equal(sizes[order].max(1).values, sizes[order].max(1).values.sort().values)  # batches shuffled, not ascending
+    steps = [b for _, b in zip(range(30), sorted_)]
+    resumed = iter(StepBatches(200, 16, 0, 1, 3, 17, sizes, window=4))
+    assert [next(resumed) for _ in range(13)] == steps[17:30]
+    shards = [iter(StepBatches(200, 16, rank, 2, 3, 0, sizes, window=4)) for rank in range(2)]
+    assert all(next(shards[0]) + next(shards[1]) == expected for expected in steps[:14])
+    with pytest.raises(ValueError, match="size of every sample"):
+        StepBatches(200, 16, 0, 1, 3, 0, None, window=4)
+
+
 def test_batch_random_rows_match_the_global_draw():
     whole = BatchRandom.for_step(5, 7, 1, slice(0, 6), 6, torch.device("cpu"))
     halves = [BatchRandom.for_step(5, 7, 1, rows, 6, torch.device("cpu")) for rows in (slice(0, 3), slice(3, 6))]

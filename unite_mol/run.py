@@ -122,4 +122,5 @@ def train(cfg: MolConfig) -> FitResult:
         load_stage_one(model, cfg)
     evaluator = MolEvaluator(cfg, data, Path(cfg.run.dir))
     collate_fn = partial(collate, vocab=ElementVocab(cfg.data.elements), cond=cfg.data.dataset_id)
-    return fit(model, data.train, collate_fn, cfg.trainer, cfg.optim, cfg.run, to_yaml(cfg), evaluator, MolConfig)
+    sizes = torch.as_tensor(data.train.sizes)
+    return fit(model, data.train, collate_fn, cfg.trainer, cfg.optim, cfg.run, to_yaml(cfg), evaluator, MolConfig, sizes)

@@ -49,6 +49,7 @@ class TrainerConfig:
     ckpt_every: int = 500
     keep_ckpts: int = 3
     num_workers: int = 0
+    size_window: int = 0  # > 0: sort each run of this many micro-batches by sample size (less padding); 0: plain shuffle
     progress: bool = True
     wandb: WandbMode = WandbMode.disabled
     wandb_project: str = "unite"

@@ -123,9 +123,11 @@ def _resume(run_dir: Path, resume: bool, env: DistEnv) -> tuple[TrainState, Path
 def fit(
     model: UNITE, dataset: Dataset, collate: Callable[[list], Batch], trainer: TrainerConfig, optim: OptimConfig,
     run: RunConfig, config_yaml: str, evaluate: Evaluator | None = None, schema: type | None = None,
+    sizes: torch.Tensor | None = None,
 ) -> FitResult:
     """Train `model` on `dataset` into the run folder `run.dir`, resuming from its newest readable checkpoint
-    (`schema`, the config dataclass, lets a run written before a config key existed resume at its default).
+    (`schema`, the config dataclass, lets a run written before a config key existed resume at its default;
+    `sizes`, each sample's size, lets `trainer.size_window` batch similar sizes together).
     Rank 0 holds the folder's lock throughout; SIGTERM / SIGINT / SIGUSR1 end the run after the current step
     with a checkpoint (`FitResult.stopped`)."""
     env = init_distributed(run.device)
@@ -150,7 +152,7 @@ def fit(
             start = state.step
             if env.is_main:
                 print(f"resuming {run_dir} at step {start} from {last_ckpt}", file=sys.stderr, flush=True)
-        sampler = StepBatches(len(dataset), micro_batch, env.rank, env.world, trainer.seed, start * trainer.accum_steps)
+        sampler = StepBatches(len(dataset), micro_batch, env.rank, env.world, trainer.seed, start * trainer.accum_steps, sizes, trainer.size_window)
         loader = DataLoader(
             dataset, batch_sampler=sampler, collate_fn=collate, num_workers=trainer.num_workers,
             pin_memory=device.type == "cuda", generator=torch.Generator().manual_seed(trainer.seed),

@@ -53,6 +53,11 @@ class StructureDataset(Dataset):
     def __getitem__(self, i: int) -> Structure:
         return self.packed[int(self.indices[i])]
 
+    @property
+    def sizes(self) -> np.ndarray:
+        """Atoms of each structure."""
+        return self.packed.sizes[self.indices]
+
     def size_histogram(self) -> np.ndarray:
         """Counts of structures by atom count (index = atoms)."""
         return np.bincount(self.packed.sizes[self.indices])
