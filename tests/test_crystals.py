@@ -130,3 +130,47 @@ def test_evaluate_detects_crystals_and_prints_the_cdvae_protocol(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "CDVAE protocol, 2 crystals" in done.stdout and "overall validity %" in done.stdout
     assert '"uniqueness": 0.5' in (tmp_path / "r.json").read_text()
+
+
+@pytest.mark.parametrize("name", ["perov_5/val.csv", "carbon_24/val.csv", "mp_20_schema_sample/cdvae_test_data.csv"])
+def test_periodic_neighbours_match_pymatgen_on_real_cells(tmp_path, name):
+    import torch
+
+    from unite_mol.periodic import periodic_radius_graph
+
+    crystals = read_crystals(_write_csv(tmp_path / "x.csv", _rows(SHARED / name, 6))).structures
+    N = max(len(c.numbers) for c in crystals)
+    positions = torch.zeros(len(crystals), N, 3, dtype=torch.float64)
+    mask = torch.zeros(len(crystals), N, dtype=torch.bool)
+    for b, c in enumerate(crystals):
+        positions[b, : len(c.numbers)] = torch.from_numpy(c.positions.astype(np.float64))
+        mask[b, : len(c.numbers)] = True
+    cells = torch.from_numpy(np.stack([c.cell for c in crystals]))
+    edges = periodic_radius_graph(positions, cells, mask, cutoff=5.0)
+    for b, c in enumerate(crystals):
+        centre, neighbour, _, distance = to_pymatgen(c).get_neighbor_list(5.0)
+        expected = sorted(zip(centre.tolist(), neighbour.tolist(), distance.tolist()))
+        mine = edges.dst // N == b
+        got = sorted(zip((edges.dst[mine] % N).tolist(), (edges.src[mine] % N).tolist(), edges.vec[mine].norm(dim=-1).tolist()))
+        assert [(i, j) for i, j, _ in got] == [(i, j) for i, j, _ in expected]  # the same pairs, images counted
+        assert np.allclose([d for *_, d in got], [d for *_, d in expected], atol=1e-4)
+
+
+@pytest.mark.parametrize("out", ["x.cif", "x.extxyz", "x.zip", "cifs"])
+def test_crystal_files_round_trip(tmp_path, out):
+    import zipfile
+
+    from unite_mol.data.crystals import write_crystals
+
+    crystals = [from_pymatgen(to_pymatgen(rock_salt(a)), "a") for a in (5.64, 6.0)] + [from_pymatgen(to_pymatgen(
+        Structure(np.array([38, 22, 8, 8, 8]), (np.array([[0, 0, 0], [.5, .5, .5], [.5, .5, 0], [.5, 0, .5], [0, .5, .5]]) * 3.9).astype(np.float32),
+                  np.eye(3) * 3.9)), "srtio3")]
+    path = write_crystals(tmp_path / out, crystals)
+    if out.endswith(".zip"):
+        zipfile.ZipFile(path).extractall(tmp_path / "unzipped")
+        path = tmp_path / "unzipped"
+    back = read_crystals(path).structures
+    assert len(back) == 3
+    for a, b in zip(crystals, back):
+        assert np.array_equal(a.numbers, b.numbers) and np.allclose(a.cell, b.cell, atol=1e-5)
+        assert np.allclose(a.positions, b.positions, atol=1e-4)

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from unite_core.cache import cached
+from unite_core.io import atomic_path
 from unite_mol.formats import BadRecord, ReadResult
 from unite_mol.structure import Structure
 
@@ -81,7 +82,8 @@ def _records(path: Path, max_atoms: int | None):
             for i, row in enumerate(reader, start=1):
                 yield _guard(lambda row=row, i=i: _parse_cif(row["cif"], f"{path} row {i}", max_atoms))
     elif suffix == ".cif":
-        yield _guard(lambda: _parse_cif(path.read_text(), f"{path} record 1", max_atoms))
+        for i, block in enumerate(_cif_blocks(path.read_text()), start=1):
+            yield _guard(lambda block=block, i=i: _parse_cif(block, f"{path} record {i}", max_atoms))
     elif suffix == ".extxyz":
         from ase.io import iread
         from pymatgen.io.ase import AseAtomsAdaptor
@@ -98,6 +100,48 @@ def _records(path: Path, max_atoms: int | None):
             yield BadRecord(f"{path}: unreadable extxyz ({type(err).__name__})", "unreadable")
     else:
         raise ValueError(f"{path}: unknown crystal file type {path.suffix!r} (use .csv in the CDVAE layout, .cif or .extxyz)")
+
+
+def _cif_blocks(text: str) -> list[str]:
+    """A CIF's data blocks (one structure each), each with the lines before the first `data_` (comments)."""
+    lines = text.splitlines(keepends=True)
+    starts = [i for i, line in enumerate(lines) if line.lstrip().lower().startswith("data_")]
+    if not starts:
+        return [text]
+    bounds = starts[1:] + [len(lines)]
+    return ["".join(lines[a:b]) for a, b in zip(starts, bounds)]
+
+
+def write_crystals(path: str | Path, structures: list[Structure]) -> Path:
+    """Every crystal, atomically: `.cif` (one data block each), `.extxyz` (ASE, `Lattice` + `pbc`), `.zip` or a
+    folder (no suffix; one CIF each, `000000.cif` ...)."""
+    import zipfile
+
+    from pymatgen.io.cif import CifWriter
+
+    path = Path(path)
+    cifs = lambda: [str(CifWriter(to_pymatgen(s))).replace("data_", f"data_{i:06d}_", 1) for i, s in enumerate(structures)]  # noqa: E731
+    suffix = path.suffix.lower()
+    if suffix == ".cif":
+        with atomic_path(path) as tmp:
+            tmp.write_text("\n".join(cifs()))
+    elif suffix == ".extxyz":
+        from ase.io import write
+
+        with atomic_path(path) as tmp:
+            write(str(tmp), [to_ase(s) for s in structures], format="extxyz")
+    elif suffix == ".zip":
+        with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
+            for i, text in enumerate(cifs()):
+                z.writestr(f"{i:06d}.cif", text)
+    elif suffix == "":
+        path.mkdir(parents=True, exist_ok=True)
+        for i, text in enumerate(cifs()):
+            with atomic_path(path / f"{i:06d}.cif") as tmp:
+                tmp.write_text(text)
+    else:
+        raise ValueError(f"{path}: unknown crystal output {path.suffix!r} (use .cif, .extxyz, .zip or a folder)")
+    return path
 
 
 def _guard(parse):
