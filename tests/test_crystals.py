@@ -136,7 +136,7 @@ def test_evaluate_detects_crystals_and_prints_the_cdvae_protocol(tmp_path):
 def test_periodic_neighbours_match_pymatgen_on_real_cells(tmp_path, name):
     import torch
 
-    from unite_mol.periodic import periodic_radius_graph
+    from unite_mol.neighbours import periodic_radius_graph
 
     crystals = read_crystals(_write_csv(tmp_path / "x.csv", _rows(SHARED / name, 6))).structures
     N = max(len(c.numbers) for c in crystals)
@@ -174,3 +174,83 @@ def test_crystal_files_round_trip(tmp_path, out):
     for a, b in zip(crystals, back):
         assert np.array_equal(a.numbers, b.numbers) and np.allclose(a.cell, b.cell, atol=1e-5)
         assert np.allclose(a.positions, b.positions, atol=1e-4)
+
+
+def _perov_batch(tmp_path, n: int = 6):
+    import torch  # noqa: F401
+
+    from unite_core.config import compose, validate
+    from unite_mol.batch import ElementVocab, collate
+    from unite_mol.run import MolConfig
+
+    cfg = validate(compose("mol", ["dataset=perov5"], MolConfig), MolConfig)
+    crystals = read_crystals(_write_csv(tmp_path / "p.csv", _rows(SHARED / "perov_5/val.csv", n))).structures
+    return cfg, collate(crystals, ElementVocab(cfg.data.elements))
+
+
+def test_lattice_parameters_round_trip_on_real_cells(tmp_path):
+    import torch
+
+    from unite_mol.lattice import lattice_matrix, lattice_params
+
+    _, batch = _perov_batch(tmp_path)
+    cells = torch.cat([batch.cells.double(), torch.from_numpy(np.stack([c.cell for c in read_crystals(
+        _write_csv(tmp_path / "c.csv", _rows(SHARED / "carbon_24/val.csv", 6))).structures]))])
+    atoms = torch.tensor([5] * 6 + [12] * 6)
+    params = lattice_params(cells, atoms)
+    rebuilt = lattice_matrix(params, atoms)
+    torch.testing.assert_close(lattice_params(rebuilt, atoms), params)
+    torch.testing.assert_close(torch.linalg.det(rebuilt), torch.linalg.det(cells).abs())  # same volume, right-handed
+
+
+def test_crystal_tokens_ignore_rotation_and_the_choice_of_periodic_image(tmp_path):
+    import torch
+    from e3nn import o3
+
+    from test_mol_model import tiny_mol
+    from unite_mol.augment import quaternion_matrix
+    from unite_mol.batch import MolBatch
+    from unite_mol.run import build_model
+
+    cfg, batch = _perov_batch(tmp_path)
+    tiny = tiny_mol()
+    tiny.data = cfg.data
+    model = build_model(tiny).double()
+    batch = MolBatch(batch.types, batch.positions.double(), batch.mask, batch.cond, batch.cells.double())
+    q = torch.tensor([[0.3, -0.5, 0.7, 0.2]], dtype=torch.float64)
+    R = quaternion_matrix(q / q.norm())[0]
+    rotated = MolBatch(batch.types, batch.positions @ R.T, batch.mask, batch.cond, batch.cells @ R.T)
+    imaged = batch.positions.clone()
+    imaged[:, 2] += batch.cells[:, 0] - 2 * batch.cells[:, 2]  # atom 2 -> another periodic image
+    moved = MolBatch(batch.types, imaged, batch.mask, batch.cond, batch.cells)
+    tokens = lambda b: model.tokenizer(b).latent_inputs  # noqa: E731
+    torch.testing.assert_close(tokens(rotated), tokens(batch))
+    torch.testing.assert_close(tokens(moved), tokens(batch))
+    env = model.tokenizer.env
+    hidden = lambda b: env(b.types, b.positions, b.mask, b.cells)[1]  # noqa: E731
+    D = o3.Irreps(env.hidden_irreps).D_from_matrix(R)
+    torch.testing.assert_close(hidden(rotated), hidden(batch) @ D.T, atol=1e-5, rtol=1e-4)  # l >= 1 features rotate with the crystal
+
+
+def test_train_a_crystal_run_and_sample_cifs(tmp_path):
+    from test_mol_cli import TINY
+
+    data = tmp_path / "perov"
+    data.mkdir()
+    _write_csv(data / "val.csv", _rows(SHARED / "perov_5/val.csv", 48))
+    _write_csv(data / "test.csv", _rows(SHARED / "perov_5/test.csv", 12))
+    common = ["-m", "unite_mol", "train", "dataset=perov5", f"data.path={data}", f"data.cache={tmp_path / 'cache'}", *TINY,
+              "trainer=smoke", "trainer.max_steps=2", "trainer.eval_every=2", "trainer.batch_size=16", "trainer.progress=false",
+              "eval_samples=4", "eval_molecules=6", "sampler.steps=2", f"run.dir={tmp_path / 'run'}"]
+    done = _run(*common)
+    assert done.returncode == 2 and "no train.csv (set data.train_split=val" in done.stderr
+    done = _run(*common, "data.train_split=val")
+    assert done.returncode == 0, done.stderr
+    assert "recon_lattice" not in (tmp_path / "run" / "eval.csv").read_text() and "sample_structural" in (tmp_path / "run" / "eval.csv").read_text()
+    assert len(read_crystals(tmp_path / "run" / "samples.extxyz", check=False).structures) == 4
+    done = _run("-m", "unite_mol", "sample", "--ckpt", str(tmp_path / "run"), "--n", "5", "--steps", "2", "--out", str(tmp_path / "x.cif"))
+    assert done.returncode == 0, done.stderr
+    assert "5 crystals" in done.stdout and "CDVAE validity" in done.stdout
+    assert (tmp_path / "x.cif").read_text().count("data_") == 5
+    done = _run("-m", "unite_mol", "sample", "--ckpt", str(tmp_path / "run"), "--n", "5", "--out", str(tmp_path / "x.sdf"))
+    assert done.returncode == 2 and "crystals are written as .cif" in done.stderr

@@ -6,7 +6,8 @@ import torch
 from unite_core.flow import SamplerConfig
 from unite_core.rng import BatchRandom
 from unite_mol.augment import RandomRotation, quaternion_matrix
-from unite_mol.embed import EnvConfig, LocalEnvironment, radius_graph
+from unite_mol.embed import EnvConfig, LocalEnvironment
+from unite_mol.neighbours import radius_graph
 from unite_mol.run import MolConfig, build_model
 from unite_mol.sampling import generate_structures
 from unite_mol.batch import ElementVocab, collate

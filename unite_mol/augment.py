@@ -16,11 +16,13 @@ def quaternion_matrix(q: torch.Tensor) -> torch.Tensor:
 
 
 class RandomRotation:
-    """Uniform random rotations (normalised Gaussian quaternions); positions stay centred."""
+    """Uniform random rotations (normalised Gaussian quaternions) of positions and, for crystals, the cell;
+    molecules stay centred, fractional coordinates are unchanged."""
 
     def __call__(self, batch: MolBatch, rng: BatchRandom) -> MolBatch:
         q = rng.randn(4)  # (B, 4)
         R = quaternion_matrix(q / q.norm(dim=-1, keepdim=True)).to(batch.positions.dtype)  # (B, 3, 3)
         with torch.autocast(batch.positions.device.type, enabled=False):  # bf16 would round targets by ~0.01 Å
             positions = torch.einsum("bij,bnj->bni", R, batch.positions)  # (B, N, 3)
-        return MolBatch(batch.types, positions, batch.mask, batch.cond)
+            cells = None if batch.cells is None else torch.einsum("bij,bkj->bki", R, batch.cells)  # (B, 3, 3), rows rotated
+        return MolBatch(batch.types, positions, batch.mask, batch.cond, cells)

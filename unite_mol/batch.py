@@ -15,9 +15,11 @@ class MolBatch:
     positions: torch.Tensor  # (B, N, 3) Å, zero where padded
     mask: torch.Tensor  # (B, N) bool, real atoms
     cond: torch.Tensor  # (B,) long, condition index (the dataset id)
+    cells: torch.Tensor | None = None  # (B, 3, 3) Å, rows a, b, c: crystals; None for molecules
 
     def to(self, device: torch.device) -> "MolBatch":
-        return MolBatch(self.types.to(device), self.positions.to(device), self.mask.to(device), self.cond.to(device))
+        cells = None if self.cells is None else self.cells.to(device)
+        return MolBatch(self.types.to(device), self.positions.to(device), self.mask.to(device), self.cond.to(device), cells)
 
     def __len__(self) -> int:
         return self.types.shape[0]
@@ -59,4 +61,5 @@ def collate(structures: list[Structure], vocab: ElementVocab, cond: int = 0) -> 
         types[i, :k] = torch.from_numpy(vocab.encode(s.numbers))
         positions[i, :k] = torch.from_numpy(s.positions)
         mask[i, :k] = True
-    return MolBatch(types, positions, mask, torch.full((B,), cond, dtype=torch.long))
+    cells = torch.from_numpy(np.stack([s.cell for s in structures])).float() if structures[0].is_crystal else None
+    return MolBatch(types, positions, mask, torch.full((B,), cond, dtype=torch.long), cells)

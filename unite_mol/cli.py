@@ -10,33 +10,54 @@ from unite_core.cli import add_commands, cfg_interval, run_cli, train_command
 
 def _sample(args: argparse.Namespace) -> int:
     from unite_core.flow import Solver
-    from unite_core.jsonio import figure
-    from unite_mol.chem import perceive
-    from unite_mol.formats import FileFormat, write_structures
+    from unite_mol.data import DataSource
+    from unite_mol.formats import FileFormat
     from unite_mol.generator import load
-    from unite_mol.metrics import score_samples
 
     out = Path(args.out)
-    FileFormat.of(out)
     ckpt = args.ckpt
     if ckpt is None:
         ckpt = "runs/qm9" if Path("runs/qm9").is_dir() else "qm9"
         print(f"no --ckpt: using {'your run runs/qm9' if ckpt == 'runs/qm9' else 'the shipped QM9 model (unite_mol/pretrained/qm9.pt)'}",
               file=sys.stderr)
     generator = load(ckpt, args.device)
+    crystals = generator.config.data.source is DataSource.crystals
+    if crystals and out.suffix.lower() not in (".cif", ".extxyz", ".zip", ""):
+        raise ValueError(f"{out}: crystals are written as .cif, .extxyz, .zip or a folder")
+    if not crystals:
+        FileFormat.of(out)
     start = time.perf_counter()
     structures = generator.sample(args.n, args.steps, Solver[args.solver], args.cfg, args.seed, args.batch_size, progress=True,
                                   cfg_interval=cfg_interval(args.cfg_interval))
     seconds = time.perf_counter() - start
+    print(f"{args.n} {'crystals' if crystals else 'molecules'} in {seconds:.1f} s ({args.n / seconds:.1f}/s, {args.solver}, "
+          f"{args.steps} steps) from step {generator.step} -> {out}")
+    (_write_crystals if crystals else _write_molecules)(out, structures)
+    return 0
+
+
+def _write_molecules(out: Path, structures: list) -> None:
+    from unite_core.jsonio import figure
+    from unite_mol.chem import perceive
+    from unite_mol.formats import write_structures
+    from unite_mol.metrics import score_samples
+
     perceived = [perceive(s) for s in structures]
     write_structures(out, structures, perceived)
     score = score_samples(perceived)
-    print(f"{args.n} molecules in {seconds:.1f} s ({args.n / seconds:.1f}/s, {args.solver}, {args.steps} steps) "
-          f"from step {generator.step} -> {out}")
     print(f"RDKit-sanitisable {figure(score.sanitized, '.3f')} (unique {figure(score.unique, '.3f')} of those); sanitisable and one "
           f"fragment {figure(score.connected, '.3f')}; and with no charged or radical atom {figure(score.clean, '.3f')}")
     print("every sample is written; `unite_sanitized` (SDF) / `sanitized=` (xyz) flags the ones RDKit could not sanitise")
-    return 0
+
+
+def _write_crystals(out: Path, structures: list) -> None:
+    from unite_mol.data.crystals import write_crystals
+    from unite_mol.metrics import score_crystal_samples
+
+    write_crystals(out, structures)
+    score = score_crystal_samples(structures)
+    print(f"CDVAE validity: structural {score.structural:.3f}, compositional {score.compositional:.3f}, both {score.valid:.3f}; "
+          f"every sample is written (`unite-mol evaluate {out}` for the whole protocol)")
 
 
 def _export(argv: list[str]) -> int:
@@ -131,7 +152,7 @@ def main(argv: list[str]) -> int:
     if args.command == "train":
         from unite_mol.run import MolConfig, train
 
-        return train_command("mol", MolConfig, train, args.overrides, args.print_config, "train.csv, eval.csv, loss.png, samples.sdf, samples.png")
+        return train_command("mol", MolConfig, train, args.overrides, args.print_config, "train.csv, eval.csv, loss.png, samples.sdf, samples.png, samples.extxyz")
     if args.n < 1:
         parser.error("--n must be at least 1")
     return _sample(args)

@@ -1,4 +1,6 @@
-"""Latents -> atoms: a transformer trunk with an element head (logits) and a position head (Å)."""
+"""Latents -> atoms: a transformer trunk with an element head (logits) and a position head (Å); for crystals the
+position head gives fractional coordinates (periodic loss: the minimum-image difference) and a lattice head on
+the mean of the atoms' features gives the cell (`unite_mol.lattice`)."""
 from dataclasses import dataclass
 
 import torch
@@ -9,40 +11,70 @@ from unite_core.flow import masked_mean
 from unite_core.model import ReconLoss
 from unite_core.nn import LatentTrunk, TrunkConfig
 from unite_mol.batch import ElementVocab, MolBatch
+from unite_mol.lattice import fractional, lattice_matrix, lattice_params
 from unite_mol.structure import Structure
 
 
 @dataclass
 class AtomOutput:
     logits: torch.Tensor  # (B, N, T) element logits
-    positions: torch.Tensor  # (B, N, 3) Å
+    positions: torch.Tensor  # (B, N, 3) Å (crystals: wrapped fractional coordinates times the cell)
+    fractional: torch.Tensor | None = None  # (B, N, 3) crystals: as predicted, not wrapped
+    lattice: torch.Tensor | None = None  # (B, 6) crystals: lengths / N^(1/3), angles (rad)
+    cells: torch.Tensor | None = None  # (B, 3, 3) Å crystals: rows a, b, c
 
     def types(self) -> torch.Tensor:
         return self.logits.argmax(-1)  # (B, N)
 
     def structures(self, counts: list[int], vocab: ElementVocab) -> list[Structure]:
-        """The first counts[b] atoms of each row, as structures (elements by argmax)."""
+        """The first counts[b] atoms of each row, as structures (elements by argmax; crystals with their cell)."""
         types, positions = self.types().cpu().numpy(), self.positions.float().cpu().numpy()
-        return [Structure(vocab.decode(t[:k]), p[:k]) for t, p, k in zip(types, positions, counts)]
+        cells = [None] * len(counts) if self.cells is None else self.cells.double().cpu().numpy()
+        return [Structure(vocab.decode(t[:k]), p[:k], c) for t, p, c, k in zip(types, positions, cells, counts)]
 
 
 class AtomDecoder(nn.Module):
-    def __init__(self, cfg: TrunkConfig, latent_dim: int, max_atoms: int, num_types: int, type_weight: float, position_weight: float):
+    def __init__(
+        self, cfg: TrunkConfig, latent_dim: int, max_atoms: int, num_types: int, type_weight: float, position_weight: float,
+        periodic: bool = False, lattice_weight: float = 1.0,
+    ):
         super().__init__()
         self.trunk = LatentTrunk(cfg, latent_dim, max_atoms)
         self.type_head = nn.Linear(cfg.width, num_types)
         self.position_head = nn.Linear(cfg.width, 3)
-        self.type_weight, self.position_weight = type_weight, position_weight
+        self.lattice_head = nn.Linear(cfg.width, 6) if periodic else None
+        self.type_weight, self.position_weight, self.lattice_weight = type_weight, position_weight, lattice_weight
 
     def forward(self, z: torch.Tensor, latent_mask: torch.Tensor) -> AtomOutput:
         h = self.trunk(z, latent_mask)  # (B, N, D)
-        return AtomOutput(self.type_head(h).float(), self.position_head(h).float() * latent_mask[..., None])
+        logits, position = self.type_head(h).float(), self.position_head(h).float() * latent_mask[..., None]  # (B, N, T), (B, N, 3)
+        if self.lattice_head is None:
+            return AtomOutput(logits, position)
+        atoms = latent_mask.sum(1)  # (B,)
+        lattice = self.lattice_head(_pool(h, latent_mask)).float()  # (B, 6)
+        cells = lattice_matrix(lattice, atoms)  # (B, 3, 3)
+        positions = torch.einsum("bnk,bkc->bnc", torch.remainder(position, 1.0), cells) * latent_mask[..., None]
+        return AtomOutput(logits, positions, position, lattice, cells)
 
     def loss(self, out: AtomOutput, batch: MolBatch) -> ReconLoss:
-        """Cross-entropy over elements + squared distance (Å²) per atom, masked means over real atoms."""
+        """Cross-entropy over elements + squared distance per atom (molecules: Å²; crystals: fractional, minimum
+        image) [+ squared lattice error], masked means over real atoms."""
         ce = F.cross_entropy(out.logits.transpose(1, 2), batch.types, reduction="none")  # (B, N)
-        sq = (out.positions - batch.positions).pow(2).sum(-1)  # (B, N)
+        if out.lattice is None:
+            sq = (out.positions - batch.positions).pow(2).sum(-1)  # (B, N)
+        else:
+            d = out.fractional - fractional(batch.positions, batch.cells)  # (B, N, 3)
+            sq = (d - torch.round(d)).pow(2).sum(-1)  # (B, N), minimum image
         type_ce, pos_mse = masked_mean(ce, batch.mask).mean(), masked_mean(sq, batch.mask).mean()
         accuracy = masked_mean((out.types() == batch.types).float(), batch.mask).mean()
         total = self.type_weight * type_ce + self.position_weight * pos_mse
-        return ReconLoss(total=total, terms={"type_ce": type_ce, "pos_mse": pos_mse, "type_acc": accuracy.detach()})
+        terms = {"type_ce": type_ce, "pos_mse": pos_mse, "type_acc": accuracy.detach()}
+        if out.lattice is not None:
+            terms["lattice_mse"] = (out.lattice - lattice_params(batch.cells, batch.mask.sum(1))).pow(2).mean()
+            total = total + self.lattice_weight * terms["lattice_mse"]
+        return ReconLoss(total=total, terms=terms)
+
+
+def _pool(h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean of the real atoms' features: (B, N, D) -> (B, D)."""
+    return (h * mask[..., None]).sum(1) / mask.sum(1, keepdim=True).clamp(min=1)

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
+from unite_mol.neighbours import Edges, periodic_radius_graph, radius_graph
+
 
 @dataclass
 class EnvConfig:
@@ -19,23 +21,6 @@ class EnvConfig:
     hidden_irreps: str = "16x0e + 8x1o + 8x2e"
     scalars: int = 32
     avg_neighbours: float = 10.0  # message normaliser; a QM9 atom has 9.8 neighbours within 5 Å on average
-
-
-@dataclass
-class Edges:
-    src: torch.Tensor  # (E,) flat atom index (b * N + i) of the neighbour
-    dst: torch.Tensor  # (E,) flat atom index receiving the message
-    vec: torch.Tensor  # (E, 3) r_dst - r_src, Å
-
-
-def radius_graph(positions: torch.Tensor, mask: torch.Tensor, cutoff: float) -> Edges:
-    """All ordered pairs of real atoms of the same structure closer than `cutoff` (dense: N ≤ a few hundred)."""
-    B, N, _ = positions.shape
-    diff = positions[:, :, None] - positions[:, None, :]  # (B, N, N, 3): r_i - r_j
-    pair = mask[:, :, None] & mask[:, None, :] & ~torch.eye(N, dtype=torch.bool, device=mask.device)
-    pair &= diff.norm(dim=-1) < cutoff  # (B, N, N)
-    b, i, j = pair.nonzero(as_tuple=True)
-    return Edges(src=b * N + j, dst=b * N + i, vec=diff[b, i, j])
 
 
 class Interaction(nn.Module):
@@ -66,7 +51,8 @@ class Interaction(nn.Module):
 
 
 class LocalEnvironment(nn.Module):
-    """types (B, N), positions (B, N, 3), mask -> invariant scalars (B, N, S) and hidden irreps (B, N, H)."""
+    """types (B, N), positions (B, N, 3), mask[, cells (B, 3, 3) of crystals] -> invariant scalars (B, N, S) and
+    hidden irreps (B, N, H); a crystal's neighbours include periodic images."""
 
     def __init__(self, num_types: int, cfg: EnvConfig):
         super().__init__()
@@ -81,10 +67,15 @@ class LocalEnvironment(nn.Module):
         self.layer2 = Interaction(hidden, o3.Irreps(f"{cfg.scalars}x0e"), cfg)
         self.hidden_irreps = hidden
 
-    def forward(self, types: torch.Tensor, positions: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, types: torch.Tensor, positions: torch.Tensor, mask: torch.Tensor, cells: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         B, N = types.shape
         with torch.autocast(positions.device.type, enabled=False):  # geometry stays fp32
-            edges = radius_graph(positions, mask, self.cfg.cutoff)
+            if cells is None:
+                edges = radius_graph(positions, mask, self.cfg.cutoff)
+            else:
+                edges = periodic_radius_graph(positions, cells, mask, self.cfg.cutoff)
             x = self.type_embed(types).reshape(B * N, -1)  # (B*N, 16)
             hidden = self.act(self.layer1(x, edges))  # (B*N, H)
             scalars = self.layer2(hidden, edges)  # (B*N, S)

@@ -67,3 +67,53 @@ def score_samples(perceived: list[Perceived]) -> SampleScore:
 def as_dict(score: object, prefix: str) -> dict[str, float]:
     return {f"{prefix}{k}": float(v) for k, v in vars(score).items() if k != "molecules"}
 
+
+
+@dataclass
+class CrystalReconScore:
+    type_accuracy: float  # fraction of atoms with the right element
+    fractional_error: float  # mean minimum-image distance in fractional coordinates (Å-free)
+    length_error: float  # mean |Δ| of the cell lengths a, b, c, Å
+    angle_error: float  # mean |Δ| of the cell angles, degrees
+    molecules: int
+
+
+@torch.no_grad()
+def reconstruct_crystals(
+    model: UNITE, structures: list[Structure], vocab: ElementVocab, cond: int, generator: torch.Generator, chunk: int = 100,
+) -> CrystalReconScore:
+    """Encode + decode crystals in chunks: elements, fractional coordinates (minimum image), cell lengths and angles."""
+    from unite_mol.lattice import fractional, lattice_params
+
+    device = next(model.parameters()).device
+    right = atoms = frac = lengths = angles = 0.0
+    for lo in range(0, len(structures), chunk):
+        batch = collate(structures[lo : lo + chunk], vocab, cond).to(device)
+        out = model.reconstruct(batch, generator)
+        m, n = batch.mask, batch.mask.sum(1)
+        d = out.fractional - fractional(batch.positions, batch.cells)  # (B, N, 3)
+        true, pred = lattice_params(batch.cells, n), lattice_params(out.cells, n)  # (B, 6)
+        right += float(((out.types() == batch.types) & m).sum())
+        atoms += float(m.sum())
+        frac += float(((d - torch.round(d)).norm(dim=-1) * m).sum())
+        lengths += float(((pred[:, :3] - true[:, :3]).abs() * n[:, None].float() ** (1 / 3)).mean(1).sum())
+        angles += float((pred[:, 3:] - true[:, 3:]).abs().mean(1).rad2deg().sum())
+    k = len(structures)
+    return CrystalReconScore(right / atoms, frac / atoms, lengths / k, angles / k, k)
+
+
+@dataclass
+class CrystalSampleScore:
+    structural: float  # CDVAE structural validity
+    compositional: float  # CDVAE compositional validity (smact)
+    valid: float
+    molecules: int
+
+
+def score_crystal_samples(structures: list[Structure]) -> CrystalSampleScore:
+    from unite_mol.evaluate.crystal import check_crystal
+
+    checks = [check_crystal(s) for s in structures]
+    n = max(len(checks), 1)
+    return CrystalSampleScore(sum(c.structural for c in checks) / n, sum(c.compositional for c in checks) / n,
+                              sum(c.valid for c in checks) / n, len(checks))

@@ -13,11 +13,12 @@ from unite_core.nn import ModelConfig, TrunkConfig
 from unite_core.train import FitResult, OptimConfig, RunConfig, TrainerConfig, fit, load_run
 from unite_mol.augment import RandomRotation
 from unite_mol.chem import perceive
-from unite_mol.data import MolData, MolDataConfig, load_data
+from unite_mol.data import DataSource, MolData, MolDataConfig, load_data
+from unite_mol.data.crystals import write_crystals
 from unite_mol.decoder import AtomDecoder
 from unite_mol.direct import DirectAtoms, DirectConfig
 from unite_mol.embed import EnvConfig
-from unite_mol.metrics import as_dict, reconstruct, score_samples
+from unite_mol.metrics import as_dict, reconstruct, reconstruct_crystals, score_crystal_samples, score_samples
 from unite_mol.sampling import draw_counts, generate_structures
 from unite_mol.batch import ElementVocab, collate
 from unite_mol.tokenizer import AtomTokenizer, Pairing
@@ -26,7 +27,8 @@ from unite_mol.tokenizer import AtomTokenizer, Pairing
 @dataclass
 class ReconWeights:
     types: float = 1.0  # cross-entropy over elements
-    positions: float = 1.0  # squared error per atom, Å²
+    positions: float = 1.0  # squared error per atom, Å² (crystals: fractional coordinates, minimum image)
+    lattice: float = 1.0  # crystals: squared error of lengths / N^(1/3) and angles (rad)
 
 
 @dataclass
@@ -57,11 +59,15 @@ def build_model(cfg: MolConfig) -> UNITE:
     types = len(cfg.data.elements)
     args = (ge, cfg.objective, cfg.flow, cfg.data.max_atoms, cfg.num_conditions)
     if cfg.objective.recipe is Recipe.direct:
+        if cfg.data.source is DataSource.crystals:
+            raise ValueError("objective.recipe=direct is for molecules; crystals need the tokenizer (its lattice head)")
         if cfg.objective.latent_dim != types + 3:
             raise ValueError(f"objective.latent_dim must be {types + 3} ({types} elements + 3 coordinates) with objective.recipe=direct")
         return UNITE(None, DirectAtoms(types, cfg.direct.position_scale), *args, augment=RandomRotation())
-    tokenizer = AtomTokenizer(types, ge.width, cfg.data.max_atoms, cfg.env, cfg.pairing)
-    decoder = AtomDecoder(cfg.decoder, cfg.objective.latent_dim, cfg.data.max_atoms, types, cfg.recon.types, cfg.recon.positions)
+    periodic = cfg.data.source is DataSource.crystals
+    tokenizer = AtomTokenizer(types, ge.width, cfg.data.max_atoms, cfg.env, cfg.pairing, periodic)
+    decoder = AtomDecoder(cfg.decoder, cfg.objective.latent_dim, cfg.data.max_atoms, types, cfg.recon.types, cfg.recon.positions,
+                          periodic, cfg.recon.lattice)
     return UNITE(tokenizer, decoder, *args, augment=RandomRotation())
 
 
@@ -103,11 +109,17 @@ class MolEvaluator:
 
         device = next(model.parameters()).device
         gen = torch.Generator(device=device).manual_seed(0)
-        metrics = as_dict(reconstruct(model, self.val, self.data.vocab, self.cfg.data.dataset_id, gen)[0], "recon_") if self.val else {}
+        crystals, args = self.cfg.data.source is DataSource.crystals, (model, self.val, self.data.vocab, self.cfg.data.dataset_id, gen)
+        metrics = {}
+        if self.val:
+            metrics = as_dict(reconstruct_crystals(*args) if crystals else reconstruct(*args)[0], "recon_")
         if self.cfg.objective.recipe is Recipe.tokenizer:
             return metrics  # no flow to sample from
         counts = draw_counts(self.data.atom_counts, self.cfg.eval_samples, torch.Generator().manual_seed(step))
         structures = generate_structures(model, counts, self.cfg.data.dataset_id, self.cfg.sampler, self.data.vocab, gen)
+        if crystals:
+            write_crystals(self.run_dir / "samples.extxyz", structures)
+            return {**metrics, **as_dict(score_crystal_samples(structures), "sample_")}
         perceived = [perceive(s) for s in structures]
         write_structures(self.run_dir / "samples.sdf", structures, perceived)
         draw_grid(perceived, self.run_dir / "samples.png")

@@ -12,6 +12,7 @@ import torch.nn as nn
 
 from unite_core.model import Observation
 from unite_mol.embed import EnvConfig, LocalEnvironment
+from unite_mol.lattice import fractional, lattice_params
 from unite_mol.batch import MolBatch
 
 
@@ -22,20 +23,32 @@ class Pairing(str, Enum):
 
 
 class AtomTokenizer(nn.Module):
-    def __init__(self, num_types: int, width: int, max_atoms: int, env: EnvConfig, pairing: Pairing):
+    """`periodic`: crystals. In place of the Cartesian position the token gets sin / cos of 2π × its fractional
+    coordinates and the cell's lengths / N^(1/3) and angles, and the e3nn environment sees periodic neighbours:
+    a crystal's tokens do not change when it is rotated or an atom is replaced by another periodic image."""
+
+    def __init__(self, num_types: int, width: int, max_atoms: int, env: EnvConfig, pairing: Pairing, periodic: bool = False):
         super().__init__()
         self.observation_dim = width
         self.pairing = pairing
         self.type_embed = nn.Embedding(num_types, width)
-        self.position_mlp = nn.Sequential(nn.Linear(3, width), nn.GELU(), nn.Linear(width, width))
+        mlp = lambda n: nn.Sequential(nn.Linear(n, width), nn.GELU(), nn.Linear(width, width))  # noqa: E731
+        self.position_mlp = mlp(3) if not periodic else None
+        self.fractional_mlp, self.lattice_mlp = (mlp(6), mlp(6)) if periodic else (None, None)
         self.env = LocalEnvironment(num_types, env)
         self.env_proj = nn.Linear(env.scalars, width)
         self.slot_embed = nn.Parameter(torch.randn(max_atoms, width) * 0.02) if pairing is Pairing.slot else None
 
     def forward(self, batch: MolBatch) -> Observation:
         B, N = batch.types.shape
-        scalars, _ = self.env(batch.types, batch.positions, batch.mask)  # (B, N, S)
-        tokens = self.type_embed(batch.types) + self.position_mlp(batch.positions) + self.env_proj(scalars)  # (B, N, D)
+        scalars, _ = self.env(batch.types, batch.positions, batch.mask, batch.cells)  # (B, N, S)
+        tokens = self.type_embed(batch.types) + self.env_proj(scalars)  # (B, N, D)
+        if batch.cells is None:
+            tokens = tokens + self.position_mlp(batch.positions)
+        else:
+            angle = 2 * torch.pi * fractional(batch.positions, batch.cells)  # (B, N, 3)
+            lattice = lattice_params(batch.cells, batch.mask.sum(1))  # (B, 6)
+            tokens = tokens + self.fractional_mlp(torch.cat([angle.sin(), angle.cos()], dim=-1)) + self.lattice_mlp(lattice)[:, None]
         tokens = tokens * batch.mask[..., None]
         if self.pairing is Pairing.sum:
             return Observation(tokens=None, mask=None, latent_mask=batch.mask, cond=batch.cond, latent_inputs=tokens)

@@ -18,12 +18,16 @@ CRYSTAL_SUFFIXES = frozenset({".csv", ".cif", ".extxyz"})
 MIN_DISTANCE = 0.5  # Å: closer atoms are "overlapping" (CDVAE's structural-validity cut-off)
 
 
-def from_pymatgen(pmg, where: str, max_atoms: int | None = None) -> Structure:
-    """A pymatgen Structure -> our canonical Structure with a cell; raises BadRecord naming `where`."""
+def from_pymatgen(pmg, where: str, max_atoms: int | None = None, check: bool = True) -> Structure:
+    """A pymatgen Structure -> our canonical Structure with a cell; raises BadRecord naming `where`. With
+    `check=False` (scoring samples) the crystal is taken as it is: no Niggli reduction, no volume or overlap check."""
     if not pmg.is_ordered:
         raise BadRecord(f"{where}: partial occupancy (a disordered site); only ordered crystals are supported", "partial occupancy")
-    if not np.isfinite(pmg.lattice.matrix).all() or not np.isfinite(pmg.frac_coords).all():
+    if not np.isfinite(pmg.lattice.matrix).all() or not np.isfinite(pmg.cart_coords).all():
         raise BadRecord(f"{where}: NaN or infinite cell or coordinates", "not finite")
+    if not check:
+        return Structure(np.array([site.specie.Z for site in pmg], dtype=np.int64), pmg.cart_coords.astype(np.float32),
+                         np.asarray(pmg.lattice.matrix, dtype=np.float64))
     if pmg.volume <= 1e-6:
         raise BadRecord(f"{where}: zero or negative cell volume ({pmg.volume:.3g} Å³)", "bad volume")
     if max_atoms is not None and len(pmg) > max_atoms:
@@ -55,7 +59,7 @@ def to_ase(s: Structure):
     return Atoms(numbers=s.numbers, positions=s.positions, cell=s.cell, pbc=s.cell is not None)
 
 
-def _parse_cif(text: str, where: str, max_atoms: int | None) -> Structure:
+def _parse_cif(text: str, where: str, max_atoms: int | None, check: bool) -> Structure:
     import warnings
 
     from pymatgen.core import Structure as PmgStructure
@@ -67,10 +71,10 @@ def _parse_cif(text: str, where: str, max_atoms: int | None) -> Structure:
     except Exception as err:  # pymatgen raises many types for a malformed CIF
         raise BadRecord(f"{where}: unparsable CIF ({type(err).__name__}: {str(err).splitlines()[0][:120] if str(err) else ''})",
                         "unparsable CIF") from None
-    return from_pymatgen(pmg, where, max_atoms)
+    return from_pymatgen(pmg, where, max_atoms, check)
 
 
-def _records(path: Path, max_atoms: int | None):
+def _records(path: Path, max_atoms: int | None, check: bool):
     """(where, Structure or BadRecord) for every record of one file."""
     suffix = path.suffix.lower()
     if suffix == ".csv":
@@ -80,10 +84,10 @@ def _records(path: Path, max_atoms: int | None):
             if "cif" not in (reader.fieldnames or []):
                 raise ValueError(f"{path}: no `cif` column (the CDVAE CSV layout: cif plus property columns)")
             for i, row in enumerate(reader, start=1):
-                yield _guard(lambda row=row, i=i: _parse_cif(row["cif"], f"{path} row {i}", max_atoms))
+                yield _guard(lambda row=row, i=i: _parse_cif(row["cif"], f"{path} row {i}", max_atoms, check))
     elif suffix == ".cif":
         for i, block in enumerate(_cif_blocks(path.read_text()), start=1):
-            yield _guard(lambda block=block, i=i: _parse_cif(block, f"{path} record {i}", max_atoms))
+            yield _guard(lambda block=block, i=i: _parse_cif(block, f"{path} record {i}", max_atoms, check))
     elif suffix == ".extxyz":
         from ase.io import iread
         from pymatgen.io.ase import AseAtomsAdaptor
@@ -93,7 +97,7 @@ def _records(path: Path, max_atoms: int | None):
                 if not atoms.pbc.all() or atoms.cell.rank < 3:
                     yield BadRecord(f"{path} record {i}: no periodic cell (Lattice= and pbc=\"T T T\")", "no cell")
                     continue
-                yield _guard(lambda atoms=atoms, i=i: from_pymatgen(AseAtomsAdaptor.get_structure(atoms), f"{path} record {i}", max_atoms))
+                yield _guard(lambda atoms=atoms, i=i: from_pymatgen(AseAtomsAdaptor.get_structure(atoms), f"{path} record {i}", max_atoms, check))
         except BadRecord:
             raise
         except Exception as err:
@@ -151,9 +155,9 @@ def _guard(parse):
         return bad
 
 
-def read_crystals(path: str | Path, max_atoms: int | None = None, skip_bad: bool = False) -> ReadResult:
+def read_crystals(path: str | Path, max_atoms: int | None = None, skip_bad: bool = False, check: bool = True) -> ReadResult:
     """Every crystal in a CSV / CIF / extxyz file or a folder of them (sorted by name); a bad record raises its
-    BadRecord unless `skip_bad` counts it."""
+    BadRecord unless `skip_bad` counts it. `check=False` reads generated crystals as they are (see from_pymatgen)."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file or folder")
@@ -162,7 +166,7 @@ def read_crystals(path: str | Path, max_atoms: int | None = None, skip_bad: bool
         raise FileNotFoundError(f"{path}: no .csv / .cif / .extxyz files")
     result = ReadResult([], [], 0)
     for file in files:
-        for number, record in enumerate(_records(file, max_atoms), start=1):
+        for number, record in enumerate(_records(file, max_atoms, check), start=1):
             if isinstance(record, BadRecord):
                 if not skip_bad:
                     raise record

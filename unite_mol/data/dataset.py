@@ -15,18 +15,27 @@ from unite_mol.structure import Structure
 class DataSource(str, Enum):
     qm9 = "qm9"  # the qm9pack molecules with the fixed split
     files = "files"  # your own SDF / XYZ / extxyz files under data.path
+    crystals = "crystals"  # CDVAE-layout train.csv / val.csv / test.csv under data.path (Perov-5, Carbon-24, MP-20)
+
+
+class TrainSplit(str, Enum):
+    """crystals: the CSV trained on. `val` where train.csv is missing: then test.csv is also the validation set."""
+
+    train = "train"
+    val = "val"
 
 
 @dataclass
 class MolDataConfig:
     source: DataSource = DataSource.qm9
-    path: str | None = None  # files: a folder of structure files, or one multi-record file
+    path: str | None = None  # files: a folder of structure files, or one multi-record file; crystals: the CSV folder
     cache: str = "data/cache"  # parsed datasets, split and reference files are written here once
     elements: list[str] = field(default_factory=lambda: ["H", "C", "N", "O", "F"])
     max_atoms: int = 29  # latent slots; the largest structure the model can hold
     skip_bad: bool = False  # files: count and skip malformed records instead of stopping at the first
     holdout_fraction: float = 0.05  # files: fraction each for val and test (fixed-seed split)
     dataset_id: int = 0  # the condition index of this dataset
+    train_split: TrainSplit = TrainSplit.train  # crystals: train on train.csv, or on val.csv (then validate on test.csv)
 
 
 @dataclass
@@ -72,9 +81,37 @@ def _read_files(cfg: MolDataConfig, vocab: ElementVocab) -> tuple[list[Structure
     return structures, skipped
 
 
+def _crystal_sets(cfg: MolDataConfig, vocab: ElementVocab) -> tuple[Packed, dict[str, np.ndarray]]:
+    """train / val / test from the CDVAE CSVs; with train_split=val, val.csv is trained on and test.csv validates."""
+    from unite_mol.data.crystals import load_crystal_csv
+
+    if cfg.path is None:
+        raise ValueError("data.path is required with a crystal dataset (a folder with train.csv / val.csv / test.csv)")
+    files = {"train": cfg.train_split.value, "val": "val" if cfg.train_split is TrainSplit.train else "test", "test": "test"}
+    parts, split, start = [], {}, 0
+    for name, stem in files.items():
+        csv_path = Path(cfg.path) / f"{stem}.csv"
+        if not csv_path.is_file():
+            hint = " (set data.train_split=val to train on val.csv)" if stem == "train" else ""
+            raise FileNotFoundError(f"data.path={cfg.path}: no {stem}.csv{hint}")
+        structures = load_crystal_csv(csv_path, Path(cfg.cache))
+        largest = max(len(s.numbers) for s in structures)
+        if largest > cfg.max_atoms:
+            raise ValueError(f"{csv_path}: a crystal of {largest} atoms exceeds data.max_atoms={cfg.max_atoms}")
+        unknown = sorted({sym for s in structures for sym, t in zip(s.symbols, vocab.encode(s.numbers)) if t < 0})
+        if unknown:
+            raise ValueError(f"{csv_path}: elements {unknown} not in data.elements")
+        parts += structures
+        split[name] = np.arange(start, start + len(structures))
+        start += len(structures)
+    return Packed.from_structures(parts), split
+
+
 def load_data(cfg: MolDataConfig) -> MolData:
     vocab = ElementVocab(cfg.elements)
-    if cfg.source is DataSource.qm9:
+    if cfg.source is DataSource.crystals:
+        (packed, split), skipped = _crystal_sets(cfg, vocab), 0
+    elif cfg.source is DataSource.qm9:
         qm9 = load_qm9(Path(cfg.cache))
         write_train_reference(qm9, Path(cfg.cache))
         packed, split, skipped = qm9.packed, qm9.split, 0

@@ -13,6 +13,7 @@ class Packed:
     numbers: np.ndarray  # (A,) uint8, all atoms of all structures
     positions: np.ndarray  # (A, 3) float32, Å
     offsets: np.ndarray  # (M + 1,) int64, structure i is atoms offsets[i]:offsets[i+1]
+    cells: np.ndarray | None = None  # (M, 3, 3) float64, Å: crystals' cells; None for molecules
 
     @classmethod
     def from_structures(cls, structures: list[Structure]) -> "Packed":
@@ -20,14 +21,18 @@ class Packed:
         offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
         numbers = np.concatenate([s.numbers for s in structures]).astype(np.uint8) if structures else np.zeros(0, np.uint8)
         positions = np.concatenate([s.positions for s in structures]).astype(np.float32) if structures else np.zeros((0, 3), np.float32)
-        return cls(numbers, positions, offsets)
+        crystals = [s.is_crystal for s in structures]
+        if any(crystals) and not all(crystals):
+            raise ValueError("a dataset holds either molecules or crystals, not both")
+        cells = np.stack([s.cell for s in structures]) if structures and all(crystals) else None
+        return cls(numbers, positions, offsets, cells)
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
 
     def __getitem__(self, i: int) -> Structure:
         a, b = self.offsets[i], self.offsets[i + 1]
-        return Structure(self.numbers[a:b].astype(np.int64), self.positions[a:b])
+        return Structure(self.numbers[a:b].astype(np.int64), self.positions[a:b], None if self.cells is None else self.cells[i])
 
     @property
     def sizes(self) -> np.ndarray:

@@ -130,10 +130,11 @@ class CrystalScore:
 
 
 def score_crystals(structures: list[Structure], checks: list[CrystalCheck], train: list[Structure] | None,
-                   test: list[Structure] | None) -> CrystalScore:
+                   test: list[Structure] | None, unreadable: int = 0) -> CrystalScore:
+    """`unreadable` records count as crystals that fail every check."""
     from scipy.stats import wasserstein_distance
 
-    n = len(structures)
+    n = len(structures) + unreadable
     valid = [s for s, c in zip(structures, checks) if c.valid]
     ratio = lambda a, b, over: a / b if b else Undefined(f"no {over}")  # noqa: E731
     uniqueness = ratio(unique_groups(valid), len(valid), "valid crystals")
@@ -169,14 +170,14 @@ def evaluate_crystal_files(paths: list[str], train: str | None, test: str | None
     start = time.perf_counter()
     structures, skipped = [], 0
     for path in paths:
-        read = read_crystals(path, skip_bad=True)
+        read = read_crystals(path, skip_bad=True, check=False)  # invalid samples are scored, not skipped
         structures += read.structures
         skipped += read.skipped
     reference = lambda p: read_crystals(p, skip_bad=True).structures if p else None  # noqa: E731
     with WorkerPool(workers) as pool:
         checks = pool.map(Chunked(check_crystal), structures, "CDVAE validity")
-    score = score_crystals(structures, checks, reference(train), reference(test))
-    return CrystalEvaluation(list(paths), len(structures), skipped, train, test, score, time.perf_counter() - start)
+    score = score_crystals(structures, checks, reference(train), reference(test), unreadable=skipped)
+    return CrystalEvaluation(list(paths), len(structures) + skipped, skipped, train, test, score, time.perf_counter() - start)
 
 
 def crystal_table(ev: CrystalEvaluation) -> str:
@@ -187,5 +188,6 @@ def crystal_table(ev: CrystalEvaluation) -> str:
             ("overall validity %", pct(s.validity)), ("uniqueness % (of valid)", pct(s.uniqueness)),
             (f"novelty % (of valid; vs {ev.train or 'nothing'})", pct(s.novelty)),
             (f"EMD density g/cm³ (vs {ev.test or 'nothing'})", num(s.density_emd)), ("EMD number of elements", num(s.elements_emd))]
-    head = f"CDVAE protocol, {ev.crystals} crystals ({ev.skipped} unreadable records skipped); COV-R / COV-P not computed (no matminer)"
+    head = (f"CDVAE protocol, {ev.crystals} crystals ({ev.skipped} unreadable records, counted as invalid); "
+            "COV-R / COV-P not computed (no matminer)")
     return head + "\n" + "\n".join(f"  {name:<60} {value:>10}" for name, value in rows)
