@@ -189,9 +189,9 @@ def load_crystal_csv(path: str | Path, cache: Path, max_atoms: int | None = None
                      cells=np.stack([s.cell for s in structures]), offsets=np.concatenate([[0], np.cumsum(sizes)]))
 
     def read(file: Path) -> list[Structure]:
-        with np.load(file) as z:
-            o = z["offsets"]
-            return [Structure(z["numbers"][a:b], z["positions"][a:b], z["cells"][i]) for i, (a, b) in enumerate(zip(o[:-1], o[1:]))]
+        with np.load(file) as z:  # each z[key] reads the whole array again: read each once
+            numbers, positions, cells, o = z["numbers"], z["positions"], z["cells"], z["offsets"]
+        return [Structure(numbers[a:b], positions[a:b], cells[i]) for i, (a, b) in enumerate(zip(o[:-1], o[1:]))]
 
     stat = path.stat()
     name = f"crystals_{path.parent.name}_{path.stem}_{stat.st_size}_{int(stat.st_mtime)}.npz"
