@@ -1,7 +1,8 @@
-"""unite_mol: UNITE for all-atom 3-D molecules (QM9 and your own SDF / XYZ / extxyz files).
+"""unite_mol: UNITE for all-atom 3-D molecules (QM9 and your own SDF / XYZ / extxyz files) and crystals
+(Perov-5, Carbon-24, MP-20 in the CDVAE CSV layout; CIF, extxyz).
 
     import unite_mol
-    gen = unite_mol.load("runs/qm9")          # run folder or checkpoint file
+    gen = unite_mol.load("qm9")               # the shipped QM9 model; or a run folder, checkpoint or packed file
     structures = gen.sample(100)              # list[Structure]: numbers (n,), positions (n, 3) in Å
     mols = [unite_mol.perceive(s) for s in structures]   # RDKit bonds, sanitised flag, SMILES
     report = unite_mol.evaluate_files(["samples.sdf"])   # EDM / OpenBabel / RDKit / PoseBusters protocols

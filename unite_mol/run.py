@@ -71,7 +71,7 @@ def build_model(cfg: MolConfig) -> UNITE:
     return UNITE(tokenizer, decoder, *args, augment=RandomRotation())
 
 
-STAGE_ONE_KEYS = ("data.elements", "data.max_atoms", "model", "env", "pairing", "decoder", "objective.latent_dim")
+STAGE_ONE_KEYS = ("data.source", "data.elements", "data.max_atoms", "model", "env", "pairing", "decoder", "objective.latent_dim")
 
 
 def load_stage_one(model: UNITE, cfg: MolConfig) -> None:
