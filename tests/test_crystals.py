@@ -254,3 +254,17 @@ def test_train_a_crystal_run_and_sample_cifs(tmp_path):
     assert (tmp_path / "x.cif").read_text().count("data_") == 5
     done = _run("-m", "unite_mol", "sample", "--ckpt", str(tmp_path / "run"), "--n", "5", "--out", str(tmp_path / "x.sdf"))
     assert done.returncode == 2 and "crystals are written as .cif" in done.stderr
+
+
+def test_chgnet_stability_of_a_minimum_and_a_shaken_crystal():
+    from unite_mol.evaluate.stability import RelaxTask, relax_crystal, score_stability
+
+    nacl = rock_salt()
+    at_minimum = relax_crystal(RelaxTask(nacl, 200))
+    shaken = Structure(nacl.numbers, (nacl.positions + 0.15 * np.random.default_rng(0).standard_normal((8, 3))).astype(np.float32), nacl.cell * 1.05)
+    moved = relax_crystal(RelaxTask(shaken, 200))
+    assert at_minimum.converged and at_minimum.rmsd < 0.01 and abs(at_minimum.energy - at_minimum.relaxed_energy) < 1e-3
+    assert moved.converged and moved.energy - moved.relaxed_energy > 0.05  # relaxation finds lower energy
+    assert abs(moved.relaxed_energy - at_minimum.relaxed_energy) < 5e-3  # ... the same minimum
+    score = score_stability([at_minimum, moved])
+    assert score.relaxed == 2 and score.barely_moves == 0.5 and score.converged == 1

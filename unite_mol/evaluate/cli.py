@@ -15,6 +15,7 @@ def parser() -> argparse.ArgumentParser:
                    help="auto: crystals when every input is a .csv / .cif / folder of .cif, or an extxyz with a Lattice")
     p.add_argument("--train", help="crystals: the training crystals (CSV / CIF / extxyz) novelty is measured against")
     p.add_argument("--test", help="crystals: the test crystals the property EMDs are measured against")
+    p.add_argument("--relax-n", type=int, default=0, help="crystals: CHGNet-relax the first N valid ones (about 3 s each per core)")
     p.add_argument("--dataset", choices=[t.value for t in TrainSet], default="qm9",
                    help="training set for novelty and distributions (none: skip both)")
     p.add_argument("--train-smiles", type=Path, help="novelty against this file (one SMILES per line) instead")
@@ -79,7 +80,7 @@ def _crystals(args: argparse.Namespace) -> int:
     from unite_core.jsonio import write_json
     from unite_mol.evaluate.crystal import crystal_table, evaluate_crystal_files
 
-    evaluation = evaluate_crystal_files(args.paths, args.train, args.test, args.workers)
+    evaluation = evaluate_crystal_files(args.paths, args.train, args.test, args.workers, args.relax_n)
     print(crystal_table(evaluation))
     print(f"\n{evaluation.crystals} crystals in {evaluation.seconds:.1f} s")
     if args.json:

@@ -18,6 +18,7 @@ from math import gcd
 import numpy as np
 
 from unite_core.jsonio import Undefined
+from unite_mol.evaluate.stability import BARELY_MOVES, FMAX, StabilityScore
 from unite_mol.structure import SYMBOLS, Structure
 
 MATCHER = dict(stol=0.5, angle_tol=10, ltol=0.3)
@@ -157,11 +158,16 @@ class CrystalEvaluation:
     train: str | None  # what novelty is measured against
     test: str | None  # what the property EMDs are measured against
     cdvae: CrystalScore
+    stability: StabilityScore | None  # CHGNet relaxation of the first `relax_n` valid crystals (None: not asked)
     seconds: float
 
 
-def evaluate_crystal_files(paths: list[str], train: str | None, test: str | None, workers: int = 2) -> CrystalEvaluation:
-    """Every crystal in `paths` (CDVAE CSV, CIF files or folders, extxyz) under the CDVAE protocol."""
+def evaluate_crystal_files(paths: list[str], train: str | None, test: str | None, workers: int = 2, relax_n: int = 0,
+                           relax_steps: int = 200) -> CrystalEvaluation:
+    """Every crystal in `paths` (CDVAE CSV, CIF files or folders, extxyz) under the CDVAE protocol, and with
+    `relax_n` > 0 the CHGNet stability check of the first `relax_n` valid ones."""
+    from unite_mol.evaluate.stability import RelaxTask, relax_crystal, score_stability  # torch, chgnet: only when asked
+
     import time
 
     from unite_mol.data.crystals import read_crystals
@@ -177,7 +183,12 @@ def evaluate_crystal_files(paths: list[str], train: str | None, test: str | None
     with WorkerPool(workers) as pool:
         checks = pool.map(Chunked(check_crystal), structures, "CDVAE validity")
     score = score_crystals(structures, checks, reference(train), reference(test), unreadable=skipped)
-    return CrystalEvaluation(list(paths), len(structures) + skipped, skipped, train, test, score, time.perf_counter() - start)
+    stability = None
+    if relax_n:
+        valid = [s for s, c in zip(structures, checks) if c.valid][:relax_n]
+        with WorkerPool(workers) as pool:
+            stability = score_stability(pool.map(Chunked(relax_crystal), [RelaxTask(s, relax_steps) for s in valid], "CHGNet relaxation"))
+    return CrystalEvaluation(list(paths), len(structures) + skipped, skipped, train, test, score, stability, time.perf_counter() - start)
 
 
 def crystal_table(ev: CrystalEvaluation) -> str:
@@ -188,6 +199,13 @@ def crystal_table(ev: CrystalEvaluation) -> str:
             ("overall validity %", pct(s.validity)), ("uniqueness % (of valid)", pct(s.uniqueness)),
             (f"novelty % (of valid; vs {ev.train or 'nothing'})", pct(s.novelty)),
             (f"EMD density g/cm³ (vs {ev.test or 'nothing'})", num(s.density_emd)), ("EMD number of elements", num(s.elements_emd))]
+    if ev.stability is not None:
+        t = ev.stability
+        rows += [(f"CHGNet: crystals relaxed (first valid; FIRE + cell filter, fmax {FMAX} eV/Å)", str(t.relaxed)),
+                 ("CHGNet: energy eV/atom, generated", num(t.energy_per_atom)), ("CHGNet: energy eV/atom, relaxed", num(t.relaxed_energy_per_atom)),
+                 ("CHGNet: energy drop eV/atom", num(t.energy_drop)), ("CHGNet: RMSD generated -> relaxed, Å", num(t.rmsd)),
+                 (f"CHGNet: barely moves (RMSD < {BARELY_MOVES} Å) %", pct(t.barely_moves)), ("CHGNet: converged %", pct(t.converged)),
+                 ("E_above_hull", "n/a (needs reference phases; offline)")]
     head = (f"CDVAE protocol, {ev.crystals} crystals ({ev.skipped} unreadable records, counted as invalid); "
             "COV-R / COV-P not computed (no matminer)")
     return head + "\n" + "\n".join(f"  {name:<60} {value:>10}" for name, value in rows)
