@@ -52,6 +52,18 @@ class ReadResult:
     records: list[int]  # 1-based record number of each structure in its file
     skipped: int  # malformed records passed over (only with skip_bad)
 
+    def collect(self, records: Iterator[Structure | BadRecord], skip_bad: bool) -> "ReadResult":
+        """Append one file's records (numbered from 1); a bad one raises unless `skip_bad` counts it."""
+        for number, record in enumerate(records, start=1):
+            if isinstance(record, BadRecord):
+                if not skip_bad:
+                    raise record
+                self.skipped += 1
+            else:
+                self.structures.append(record)
+                self.records.append(number)
+        return self
+
 
 @dataclass
 class RawRecord:
@@ -151,16 +163,7 @@ def read_records(path: str | Path) -> Iterator[Structure | BadRecord]:
 
 def read_structures(path: str | Path, skip_bad: bool = False) -> ReadResult:
     """Every structure in an SDF / XYZ / extxyz file; a bad record raises BadRecord unless `skip_bad` counts it."""
-    result = ReadResult([], [], 0)
-    for number, record in enumerate(read_records(path), start=1):
-        if isinstance(record, BadRecord):
-            if not skip_bad:
-                raise record
-            result.skipped += 1
-        else:
-            result.structures.append(record)
-            result.records.append(number)
-    return result
+    return ReadResult([], [], 0).collect(read_records(path), skip_bad)
 
 
 def _xyz_text(structures: list[Structure], perceived: list[Perceived] | None, extended: bool) -> str:

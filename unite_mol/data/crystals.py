@@ -166,14 +166,7 @@ def read_crystals(path: str | Path, max_atoms: int | None = None, skip_bad: bool
         raise FileNotFoundError(f"{path}: no .csv / .cif / .extxyz files")
     result = ReadResult([], [], 0)
     for file in files:
-        for number, record in enumerate(_records(file, max_atoms, check), start=1):
-            if isinstance(record, BadRecord):
-                if not skip_bad:
-                    raise record
-                result.skipped += 1
-            else:
-                result.structures.append(record)
-                result.records.append(number)
+        result.collect(_records(file, max_atoms, check), skip_bad)
     return result
 
 
