@@ -126,8 +126,10 @@ def test_evaluate_detects_crystals_and_prints_the_cdvae_protocol(tmp_path):
     folder.mkdir()
     for i, a in enumerate((5.64, 5.7)):
         (folder / f"{i}.cif").write_text(to_pymatgen(rock_salt(a)).to(fmt="cif"))
-    done = _run("-m", "unite_mol", "evaluate", str(folder), "--test", str(folder), "--workers", "1", "--json", str(tmp_path / "r.json"))
+    done = _run("-m", "unite_mol", "evaluate", str(folder), "--test", str(folder), "--workers", "1", "--json", str(tmp_path / "r.json"),
+                "--plot", str(tmp_path / "plots"))
     assert done.returncode == 0, done.stderr
+    assert (tmp_path / "plots" / "grid.png").stat().st_size > 1000  # the unit cells drawn
     assert "CDVAE protocol, 2 crystals" in done.stdout and "overall validity %" in done.stdout
     assert '"uniqueness": 0.5' in (tmp_path / "r.json").read_text()
 

@@ -254,7 +254,7 @@ class UNITE(nn.Module):
 
     @torch.no_grad()
     def reconstruct(self, batch: Any, generator: torch.Generator) -> Any:
-        """Encode then decode without decoder noise: the tokenizer's round trip."""
+        """Encode then decode without decoder noise: the tokenizer's round trip (`len(batch)` = its samples)."""
         lat = self.latents(batch, BatchRandom.whole(generator, len(batch)))
         return self.decoder(lat.z, lat.mask)
 

@@ -105,7 +105,7 @@ class MolEvaluator:
 
     def __call__(self, model: UNITE, step: int) -> dict[str, float]:
         from unite_mol.formats import write_structures
-        from unite_mol.plot import draw_grid
+        from unite_mol.plot import draw_crystal_grid, draw_grid
 
         device = next(model.parameters()).device
         gen = torch.Generator(device=device).manual_seed(0)
@@ -119,6 +119,7 @@ class MolEvaluator:
         structures = generate_structures(model, counts, self.cfg.data.dataset_id, self.cfg.sampler, self.data.vocab, gen)
         if crystals:
             write_crystals(self.run_dir / "samples.extxyz", structures)
+            draw_crystal_grid(structures, self.run_dir / "samples.png")
             return {**metrics, **as_dict(score_crystal_samples(structures), "sample_")}
         perceived = [perceive(s) for s in structures]
         write_structures(self.run_dir / "samples.sdf", structures, perceived)

@@ -30,6 +30,9 @@ class PointBatch:
     def to(self, device: torch.device) -> "PointBatch":
         return PointBatch(self.points.to(device), self.mask.to(device), self.label.to(device))
 
+    def __len__(self) -> int:
+        return self.points.shape[0]
+
 
 def outline(label: int, s: np.ndarray) -> np.ndarray:
     """Points at arc-length fractions s in [0, 1) along the unit outline of a class -> (n, 2)."""

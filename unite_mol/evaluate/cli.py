@@ -88,6 +88,12 @@ def _crystals(args: argparse.Namespace) -> int:
 
         write_json(args.json, asdict(evaluation))
         print(f"wrote {args.json}")
+    if args.plot:
+        from unite_mol.data.crystals import read_crystals
+        from unite_mol.plot import draw_crystal_grid
+
+        draw_crystal_grid(read_crystals(args.paths[0], skip_bad=True, check=False).structures, args.plot / "grid.png")
+        print(f"plots in {args.plot}")
     return 0
 
 
