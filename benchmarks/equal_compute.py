@@ -79,6 +79,8 @@ def train_all(args: argparse.Namespace) -> None:
                 run, minutes, overrides = stages[0]
                 print(f"training {run} for {minutes} min", flush=True)
                 running.append((train(run, minutes, overrides, args.threads), stages[1:]))
+        if not running:
+            break
         proc, rest = running.pop(0)
         if proc.wait() != 0:
             raise SystemExit(f"a training run failed (exit {proc.returncode}); see the .log files under {args.out}")
