@@ -11,10 +11,13 @@ from unite_core.cli import add_commands, cfg_interval, run_cli, train_command
 def _sample(args: argparse.Namespace) -> int:
     from unite_core.flow import Solver
     from unite_mol.data import DataSource
-    from unite_mol.formats import FileFormat
+    from unite_mol.data.crystals import CRYSTAL_OUTPUTS
+    from unite_mol.formats import STRUCTURE_SUFFIXES, FileFormat
     from unite_mol.generator import load
 
     out = Path(args.out)
+    if out.suffix.lower() not in (*STRUCTURE_SUFFIXES, *CRYSTAL_OUTPUTS):  # fail before loading anything
+        FileFormat.of(out)
     ckpt = args.ckpt
     if ckpt is None:
         ckpt = "runs/qm9" if Path("runs/qm9").is_dir() else "qm9"
@@ -22,7 +25,7 @@ def _sample(args: argparse.Namespace) -> int:
               file=sys.stderr)
     generator = load(ckpt, args.device)
     crystals = generator.config.data.source is DataSource.crystals
-    if crystals and out.suffix.lower() not in (".cif", ".extxyz", ".zip", ""):
+    if crystals and out.suffix.lower() not in CRYSTAL_OUTPUTS:
         raise ValueError(f"{out}: crystals are written as .cif, .extxyz, .zip or a folder")
     if not crystals:
         FileFormat.of(out)
