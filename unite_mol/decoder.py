@@ -11,7 +11,7 @@ from unite_core.flow import masked_mean
 from unite_core.model import ReconLoss
 from unite_core.nn import LatentTrunk, TrunkConfig
 from unite_mol.batch import ElementVocab, MolBatch
-from unite_mol.lattice import fractional, lattice_matrix, lattice_params
+from unite_mol.lattice import fractional_offset, lattice_matrix, lattice_params
 from unite_mol.structure import Structure
 
 
@@ -63,8 +63,7 @@ class AtomDecoder(nn.Module):
         if out.lattice is None:
             sq = (out.positions - batch.positions).pow(2).sum(-1)  # (B, N)
         else:
-            d = out.fractional - fractional(batch.positions, batch.cells)  # (B, N, 3)
-            sq = (d - torch.round(d)).pow(2).sum(-1)  # (B, N), minimum image
+            sq = fractional_offset(out.fractional, batch.positions, batch.cells).pow(2).sum(-1)  # (B, N), minimum image
         type_ce, pos_mse = masked_mean(ce, batch.mask).mean(), masked_mean(sq, batch.mask).mean()
         accuracy = masked_mean((out.types() == batch.types).float(), batch.mask).mean()
         total = self.type_weight * type_ce + self.position_weight * pos_mse

@@ -12,6 +12,12 @@ def fractional(positions: torch.Tensor, cells: torch.Tensor) -> torch.Tensor:
     return torch.linalg.solve(cells.transpose(1, 2), positions.transpose(1, 2)).transpose(1, 2)
 
 
+def fractional_offset(predicted: torch.Tensor, positions: torch.Tensor, cells: torch.Tensor) -> torch.Tensor:
+    """Predicted fractional coordinates minus the true ones, at the minimum image: (B, N, 3), each in [-0.5, 0.5]."""
+    d = predicted - fractional(positions, cells)
+    return d - torch.round(d)
+
+
 def lattice_params(cells: torch.Tensor, atoms: torch.Tensor) -> torch.Tensor:
     """cells (B, 3, 3), atoms (B,) -> (B, 6): lengths / atoms^(1/3), then angles α (b, c), β (a, c), γ (a, b) in radians."""
     lengths = cells.norm(dim=-1)  # (B, 3)

@@ -83,7 +83,7 @@ def reconstruct_crystals(
     model: UNITE, structures: list[Structure], vocab: ElementVocab, cond: int, generator: torch.Generator, chunk: int = 100,
 ) -> CrystalReconScore:
     """Encode + decode crystals in chunks: elements, fractional coordinates (minimum image), cell lengths and angles."""
-    from unite_mol.lattice import fractional, lattice_params
+    from unite_mol.lattice import fractional_offset, lattice_params
 
     device = next(model.parameters()).device
     right = atoms = frac = lengths = angles = 0.0
@@ -91,11 +91,11 @@ def reconstruct_crystals(
         batch = collate(structures[lo : lo + chunk], vocab, cond).to(device)
         out = model.reconstruct(batch, generator)
         m, n = batch.mask, batch.mask.sum(1)
-        d = out.fractional - fractional(batch.positions, batch.cells)  # (B, N, 3)
+        d = fractional_offset(out.fractional, batch.positions, batch.cells)  # (B, N, 3)
         true, pred = lattice_params(batch.cells, n), lattice_params(out.cells, n)  # (B, 6)
         right += float(((out.types() == batch.types) & m).sum())
         atoms += float(m.sum())
-        frac += float(((d - torch.round(d)).norm(dim=-1) * m).sum())
+        frac += float((d.norm(dim=-1) * m).sum())
         lengths += float(((pred[:, :3] - true[:, :3]).abs() * n[:, None].float() ** (1 / 3)).mean(1).sum())
         angles += float((pred[:, 3:] - true[:, 3:]).abs().mean(1).rad2deg().sum())
     k = len(structures)

@@ -76,7 +76,7 @@ def _parse_cif(text: str, where: str, max_atoms: int | None, check: bool) -> Str
 
 
 def _records(path: Path, max_atoms: int | None, check: bool):
-    """(where, Structure or BadRecord) for every record of one file."""
+    """A Structure or a BadRecord for every record of one file."""
     suffix = path.suffix.lower()
     if suffix == ".csv":
         csv.field_size_limit(sys.maxsize)
@@ -99,9 +99,7 @@ def _records(path: Path, max_atoms: int | None, check: bool):
                     yield BadRecord(f"{path} record {i}: no periodic cell (Lattice= and pbc=\"T T T\")", "no cell")
                     continue
                 yield _guard(lambda atoms=atoms, i=i: from_pymatgen(AseAtomsAdaptor.get_structure(atoms), f"{path} record {i}", max_atoms, check))
-        except BadRecord:
-            raise
-        except Exception as err:
+        except Exception as err:  # ASE's own errors on a malformed file (_guard already turned bad records into values)
             yield BadRecord(f"{path}: unreadable extxyz ({type(err).__name__})", "unreadable")
     else:
         raise ValueError(f"{path}: unknown crystal file type {path.suffix!r} (use .csv in the CDVAE layout, .cif or .extxyz)")
@@ -171,12 +169,12 @@ def read_crystals(path: str | Path, max_atoms: int | None = None, skip_bad: bool
     return result
 
 
-def load_crystal_csv(path: str | Path, cache: Path, max_atoms: int | None = None) -> list[Structure]:
+def load_crystal_csv(path: str | Path, cache: Path) -> list[Structure]:
     """A CDVAE-layout CSV, parsed once into `cache` (with a digest; rebuilt when broken or missing)."""
     path = Path(path)
 
     def build(tmp: Path) -> None:
-        structures = read_crystals(path, max_atoms).structures
+        structures = read_crystals(path).structures
         sizes = np.array([len(s.numbers) for s in structures])
         with tmp.open("wb") as f:
             np.savez(f, numbers=np.concatenate([s.numbers for s in structures]), positions=np.concatenate([s.positions for s in structures]),

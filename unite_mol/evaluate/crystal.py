@@ -18,11 +18,12 @@ from math import gcd
 import numpy as np
 
 from unite_core.jsonio import Undefined
+from unite_mol.data.crystals import MIN_DISTANCE
 from unite_mol.evaluate.stability import BARELY_MOVES, FMAX, StabilityScore
 from unite_mol.structure import SYMBOLS, Structure
 
 MATCHER = dict(stol=0.5, angle_tol=10, ltol=0.3)
-MIN_DISTANCE, MIN_VOLUME = 0.5, 0.1
+MIN_VOLUME = 0.1  # Å³
 EMD_SAMPLES = 1000
 
 
@@ -54,10 +55,9 @@ def compositionally_valid(numbers: np.ndarray) -> bool:
     from pymatgen.core import Composition
     from smact.screening import smact_validity
 
-    elements, counts = np.unique(numbers, return_counts=True)
-    divisor = gcd(*counts.tolist())
-    formula = {SYMBOLS[z]: int(c) // divisor for z, c in zip(elements, counts)}
-    return bool(smact_validity(Composition(formula), oxidation_states_set="smact14"))
+    counts = _counts(numbers)
+    divisor = gcd(*counts.values())
+    return bool(smact_validity(Composition({el: c // divisor for el, c in counts.items()}), oxidation_states_set="smact14"))
 
 
 def check_crystal(s: Structure) -> CrystalCheck:
@@ -69,13 +69,13 @@ def _by_composition(structures: list[Structure]) -> dict[str, list[int]]:
 
     buckets: dict[str, list[int]] = {}
     for i, s in enumerate(structures):
-        formula = Composition(_counts(s)).reduced_formula
+        formula = Composition(_counts(s.numbers)).reduced_formula
         buckets.setdefault(formula, []).append(i)
     return buckets
 
 
-def _counts(s: Structure) -> dict[str, int]:
-    elements, counts = np.unique(s.numbers, return_counts=True)
+def _counts(numbers: np.ndarray) -> dict[str, int]:
+    elements, counts = np.unique(numbers, return_counts=True)
     return {SYMBOLS[z]: int(c) for z, c in zip(elements, counts)}
 
 
@@ -166,12 +166,11 @@ def evaluate_crystal_files(paths: list[str], train: str | None, test: str | None
                            relax_steps: int = 200) -> CrystalEvaluation:
     """Every crystal in `paths` (CDVAE CSV, CIF files or folders, extxyz) under the CDVAE protocol, and with
     `relax_n` > 0 the CHGNet stability check of the first `relax_n` valid ones."""
-    from unite_mol.evaluate.stability import RelaxTask, relax_crystal, score_stability  # torch, chgnet: only when asked
-
     import time
 
     from unite_mol.data.crystals import read_crystals
     from unite_mol.evaluate.pool import Chunked, WorkerPool
+    from unite_mol.evaluate.stability import RelaxTask, relax_crystal, score_stability  # torch, chgnet: only when asked
 
     start = time.perf_counter()
     structures, skipped = [], 0
