@@ -11,12 +11,12 @@ import numpy as np
 
 from unite_core.cache import cached
 from unite_core.io import atomic_path
+from unite_mol.evaluate.crystal import MIN_DISTANCE  # closer atoms are "overlapping" (CDVAE's structural-validity cut-off)
 from unite_mol.formats import BadRecord, ReadResult
 from unite_mol.structure import Structure
 
 CRYSTAL_SUFFIXES = frozenset({".csv", ".cif", ".extxyz"})  # what the reader takes
 CRYSTAL_OUTPUTS = (".cif", ".extxyz", ".zip", "")  # what write_crystals writes ("": a folder of CIFs)
-MIN_DISTANCE = 0.5  # Å: closer atoms are "overlapping" (CDVAE's structural-validity cut-off)
 
 
 def from_pymatgen(pmg, where: str, max_atoms: int | None = None, check: bool = True) -> Structure:

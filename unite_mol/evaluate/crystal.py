@@ -18,12 +18,11 @@ from math import gcd
 import numpy as np
 
 from unite_core.jsonio import Undefined
-from unite_mol.data.crystals import MIN_DISTANCE
 from unite_mol.evaluate.stability import BARELY_MOVES, FMAX, StabilityScore
 from unite_mol.structure import SYMBOLS, Structure
 
 MATCHER = dict(stol=0.5, angle_tol=10, ltol=0.3)
-MIN_VOLUME = 0.1  # Å³
+MIN_DISTANCE, MIN_VOLUME = 0.5, 0.1  # Å, Å³ (the loader rejects training crystals closer than MIN_DISTANCE too)
 EMD_SAMPLES = 1000
 
 
