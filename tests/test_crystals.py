@@ -100,6 +100,21 @@ def test_rotated_translated_and_supercell_copies_match():
     assert score.validity == 1 and score.uniqueness == pytest.approx(2 / 6) and score.novelty == pytest.approx(2 / 6)
 
 
+def test_reconstruction_match_rate_and_rmse_as_cdvae():
+    from unite_mol.evaluate.crystal_matching import match_crystal_pair, score_crystal_matches
+
+    nacl = rock_salt()
+    shaken = Structure(nacl.numbers, nacl.positions + np.random.default_rng(0).normal(0, 0.05, (8, 3)).astype(np.float32), nacl.cell)
+    rotated = Structure(nacl.numbers, (nacl.positions @ _rotation(0.3).T).astype(np.float32), nacl.cell @ _rotation(0.3).T)
+    kcl = Structure(np.where(nacl.numbers == 11, 19, 17), nacl.positions, nacl.cell)
+    assert match_crystal_pair((rotated, nacl)) < 1e-6
+    rms = match_crystal_pair((shaken, nacl))
+    assert 0.005 < rms < 0.05  # normalised by (V/N)^(1/3) = 2.82 Å: about 0.05 Å / 2.82 per atom
+    assert match_crystal_pair((kcl, nacl)) == np.inf and match_crystal_pair((None, nacl)) == np.inf
+    score = score_crystal_matches([0.0, rms, np.inf, 0.0], valid=[True, True, True, False])  # the last: matched, but invalid
+    assert score.pairs == 4 and score.match_rate == 0.5 and score.match_rate_any == 0.75 and score.rmse == pytest.approx(rms / 2)
+
+
 def test_bad_crystal_files_are_one_line_naming_the_record(tmp_path):
     good = rock_salt()
     rows = [{"material_id": "ok", "cif": to_pymatgen(good).to(fmt="cif")}, {"material_id": "bad", "cif": "data_x\n_cell_length_a 3\n"}]
@@ -117,6 +132,11 @@ def test_bad_crystal_files_are_one_line_naming_the_record(tmp_path):
     (tmp_path / "mol.extxyz").write_text('2\nProperties=species:S:1:pos:R:3\nC 0 0 0\nO 0 0 1.2\n')
     with pytest.raises(BadRecord, match="mol.extxyz record 1: no periodic cell"):
         read_crystals(tmp_path / "mol.extxyz")
+    (tmp_path / "POSCAR").write_text(to_pymatgen(good).to(fmt="poscar"))
+    assert read_crystals(tmp_path / "POSCAR").structures[0].numbers.tolist() == sorted(good.numbers.tolist())
+    (tmp_path / "CONTCAR").write_text("NaCl\n1.0\n5 0 0\n0 5 0\n")
+    with pytest.raises(BadRecord, match="CONTCAR: unparsable POSCAR"):
+        read_crystals(tmp_path / "CONTCAR")
     with pytest.raises(ValueError, match="no `cif` column"):
         read_crystals(_write_csv(tmp_path / "nocif.csv", [{"a": 1}]))
 
@@ -256,6 +276,38 @@ def test_train_a_crystal_run_and_sample_cifs(tmp_path):
     assert (tmp_path / "x.cif").read_text().count("data_") == 5
     done = _run("-m", "unite_mol", "sample", "--ckpt", str(tmp_path / "run"), "--n", "5", "--out", str(tmp_path / "x.sdf"))
     assert done.returncode == 2 and "crystals are written as .cif" in done.stderr
+    done = _run("-m", "unite_mol", "reconstruct", str(data / "test.csv"), "--ckpt", str(tmp_path / "run"), "--out", str(tmp_path / "r.cif"))
+    assert done.returncode == 0 and "12 crystals encoded and decoded" in done.stdout, done.stderr
+    done = _run("-m", "unite_mol", "evaluate", str(tmp_path / "r.cif"), "--reference", str(data / "test.csv"), "--workers", "1")
+    assert done.returncode == 0 and "reconstruction: match rate % (valid and matched)" in done.stdout, done.stderr
+    done = _run("-m", "unite_mol", "evaluate", str(tmp_path / "x.cif"), "--reference", str(data / "test.csv"), "--workers", "1")
+    assert done.returncode == 2 and "test.csv has 12 crystals but the evaluated files have 5" in done.stderr, done.stderr
+
+
+def test_train_on_a_folder_of_cif_and_poscar_files(tmp_path):
+    from pymatgen.core import Structure as PmgStructure
+
+    from test_mol_cli import TINY
+
+    folder = tmp_path / "mine"
+    (folder / "vasp").mkdir(parents=True)
+    for i, row in enumerate(_rows(SHARED / "perov_5/val.csv", 40)):
+        pmg = PmgStructure.from_str(row["cif"], fmt="cif")
+        pmg.to(filename=str(folder / "vasp" / f"POSCAR_{i}") if i % 2 else str(folder / f"{i}.cif"), fmt="poscar" if i % 2 else "cif")
+    (folder / "vasp" / "POSCAR_bad").write_text("not a poscar\n1.0\n")
+    common = ["-m", "unite_mol", "train", f"data.path={folder}", *TINY, "data.max_atoms=5", "trainer=smoke", "trainer.max_steps=2",
+              "trainer.eval_every=2", "trainer.batch_size=16", "trainer.progress=false", "eval_samples=3", "eval_molecules=2",
+              "sampler.steps=2", f"run.dir={tmp_path / 'run'}"]
+    done = _run(*common, "dataset=files")
+    assert done.returncode == 2 and "no .sdf, .xyz or .extxyz (crystals: data.crystal_files=true) files" in done.stderr
+    done = _run(*common, "dataset=crystal_files")
+    assert done.returncode == 2 and "POSCAR_bad: unparsable POSCAR" in done.stderr.splitlines()[-1]
+    done = _run(*common, "dataset=crystal_files", "data.skip_bad=true")
+    assert done.returncode == 0, done.stderr
+    done = _run("-m", "unite_mol", "sample", "--ckpt", str(tmp_path / "run"), "--n", "3", "--steps", "2", "--out", str(tmp_path / "x.extxyz"))
+    assert done.returncode == 0, done.stderr
+    sampled = read_crystals(tmp_path / "x.extxyz", check=False).structures
+    assert len(sampled) == 3 and all(c.is_crystal for c in sampled)
 
 
 def test_chgnet_stability_of_a_minimum_and_a_shaken_crystal():

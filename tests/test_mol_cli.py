@@ -11,7 +11,7 @@ TINY = ["model=tiny", "decoder.depth=1", "decoder.width=32", "decoder.heads=2", 
 
 
 @pytest.mark.parametrize("override,expected", [
-    ("dataset=nope", "Could not find 'dataset/nope' (options: carbon24, files, mp20, perov5, qm9)"),
+    ("dataset=nope", "Could not find 'dataset/nope' (options: carbon24, crystal_files, files, mp20, perov5, qm9)"),
     ("data.pathz=x", "key 'data.pathz': Key 'pathz' not in 'MolDataConfig'"),
     ("pairing=concat", "key 'pairing': Invalid value 'concat', expected one of [sum, rope, slot]"),
 ])
@@ -26,6 +26,12 @@ def test_print_config_takes_the_issue_overrides():
     assert done.returncode == 0, done.stderr
     for text in ("preset: B", "max_steps: 7", "minutes: 3.0", "k: 5", "dir: runs/x", "source: qm9"):
         assert text in done.stdout, text
+
+
+@pytest.mark.parametrize("dataset", ["carbon24", "mp20", "perov5", "crystal_files"])
+def test_every_crystal_preset_gets_as_far_as_its_data(tmp_path, dataset):
+    done = _run("-m", "unite_mol", "train", f"dataset={dataset}", f"data.path={tmp_path / 'nowhere'}", f"run.dir={tmp_path / 'r'}")
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "nowhere" in done.stderr, done.stderr
 
 
 def test_missing_data_and_checkpoint_are_one_line(tmp_path):
@@ -55,3 +61,9 @@ def test_train_on_files_then_sample_every_format(tmp_path):
         assert done.returncode == 0, done.stderr
         assert "9 molecules" in done.stdout and "RDKit-sanitisable" in done.stdout
         assert len(read_structures(out).structures) == 9  # every sample written, sanitisable or not
+    done = _run("-m", "unite_mol", "reconstruct", str(tmp_path / "data" / "qm9_head.xyz"), "--ckpt", str(run), "--out", str(tmp_path / "r.sdf"))
+    assert done.returncode == 0 and "120 molecules encoded and decoded" in done.stdout, done.stderr
+    rebuilt = read_structures(tmp_path / "r.sdf").structures
+    assert [len(s.numbers) for s in rebuilt] == [len(s.numbers) for s in rows[:120]]
+    done = _run("-m", "unite_mol", "reconstruct", str(tmp_path / "data" / "qm9_head.xyz"), "--ckpt", str(run), "--out", str(tmp_path / "r.cif"))
+    assert done.returncode == 2 and "r.cif: unknown structure file type" in done.stderr, done.stderr

@@ -1,5 +1,5 @@
-"""`unite-mol train [overrides]`, `sample --n N --out FILE`, `evaluate PATH...`, `export --split test --out FILE` and
-`pack --ckpt RUN --out FILE` and `relax FILE --out FILE`."""
+"""`unite-mol train [overrides]`, `sample --n N --out FILE`, `evaluate PATH...`, `export --split test --out FILE`,
+`pack --ckpt RUN --out FILE`, `relax FILE --out FILE` and `reconstruct FILE --ckpt RUN --out FILE`."""
 import argparse
 import sys
 import time
@@ -10,7 +10,6 @@ from unite_core.cli import add_commands, cfg_interval, run_cli, train_command
 
 def _sample(args: argparse.Namespace) -> int:
     from unite_core.flow import Solver
-    from unite_mol.data import DataSource
     from unite_mol.data.crystals import CRYSTAL_OUTPUTS
     from unite_mol.formats import STRUCTURE_SUFFIXES, FileFormat
     from unite_mol.generator import load
@@ -24,7 +23,7 @@ def _sample(args: argparse.Namespace) -> int:
         print(f"no --ckpt: using {'your run runs/qm9' if ckpt == 'runs/qm9' else 'the shipped QM9 model (unite_mol/pretrained/qm9.pt)'}",
               file=sys.stderr)
     generator = load(ckpt, args.device)
-    crystals = generator.config.data.source is DataSource.crystals
+    crystals = generator.config.data.periodic
     if crystals and out.suffix.lower() not in CRYSTAL_OUTPUTS:
         raise ValueError(f"{out}: crystals are written as .cif, .extxyz, .zip or a folder")
     if not crystals:
@@ -124,11 +123,46 @@ def _relax(argv: list[str]) -> int:
     return 0
 
 
+def _reconstruct(argv: list[str]) -> int:
+    from unite_mol.chem import perceive
+    from unite_mol.data.crystals import CRYSTAL_OUTPUTS, read_crystals, write_crystals
+    from unite_mol.formats import FileFormat, read_structures, write_structures
+    from unite_mol.generator import load
+
+    parser = argparse.ArgumentParser(prog="unite-mol reconstruct", description="encode then decode structures with a run's "
+                                     "tokenizer (its round trip); score with `unite-mol evaluate OUT --reference PATH`")
+    parser.add_argument("path", type=Path, help="molecules (.sdf / .xyz / .extxyz) or crystals (CDVAE .csv, .cif, POSCAR, extxyz "
+                        "with a Lattice, or a folder of them), matching the model")
+    parser.add_argument("--ckpt", required=True, help="run folder, checkpoint or packed file, or 'qm9' (the shipped model)")
+    parser.add_argument("--out", type=Path, required=True, help="same kinds of file as unite-mol sample writes")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args(argv)
+    generator = load(args.ckpt, args.device)
+    crystals = generator.config.data.periodic
+    if crystals and args.out.suffix.lower() not in CRYSTAL_OUTPUTS:
+        raise ValueError(f"{args.out}: crystals are written as .cif, .extxyz, .zip or a folder")
+    if not crystals:
+        FileFormat.of(args.out)
+    read = read_crystals(args.path) if crystals else read_structures(args.path)  # every record: the output pairs with the input
+    start = time.perf_counter()
+    rebuilt = generator.reconstruct(read.structures, args.seed, progress=True)
+    seconds = time.perf_counter() - start
+    if crystals:
+        write_crystals(args.out, rebuilt)
+    else:
+        write_structures(args.out, rebuilt, [perceive(s) for s in rebuilt] if FileFormat.of(args.out) is FileFormat.sdf else None)
+    print(f"{len(rebuilt)} {'crystals' if crystals else 'molecules'} encoded and decoded in {seconds:.1f} s -> {args.out}; "
+          f"score with: unite-mol evaluate {args.out} --reference {args.path}")
+    return 0
+
+
 TOOLS = """more commands:
   unite-mol evaluate PATH...   score molecule files under the EDM, ADiT/OpenBabel, RDKit and PoseBusters protocols
   unite-mol export --split S --out FILE   write a split of QM9 (e.g. to evaluate the data itself)
   unite-mol pack --ckpt RUN --out FILE    a run's EMA weights as one small file (how the shipped model is made)
-  unite-mol relax FILE --out FILE         post-processing: short UFF / MMFF94 relaxation (report it as its own row)"""
+  unite-mol relax FILE --out FILE         post-processing: short UFF / MMFF94 relaxation (report it as its own row)
+  unite-mol reconstruct FILE --ckpt RUN --out FILE   the tokenizer's round trip (then evaluate with --reference FILE)"""
 
 
 def main(argv: list[str]) -> int:
@@ -142,6 +176,8 @@ def main(argv: list[str]) -> int:
         return _pack(argv[1:])
     if argv[:1] == ["relax"]:
         return _relax(argv[1:])
+    if argv[:1] == ["reconstruct"]:
+        return _reconstruct(argv[1:])
     parser = argparse.ArgumentParser(prog="unite-mol", description="UNITE for 3-D molecules: single-stage tokenizer + latent flow.",
                                      epilog=TOOLS, formatter_class=argparse.RawDescriptionHelpFormatter)
     _, p_sample = add_commands(parser, "train; Hydra overrides such as dataset=qm9 trainer=smoke model=S run.dir=runs/x",

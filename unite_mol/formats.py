@@ -17,6 +17,15 @@ from unite_mol.structure import ATOMIC_NUMBER, SYMBOLS, Structure
 
 
 STRUCTURE_SUFFIXES = frozenset({".sdf", ".mol", ".xyz", ".extxyz"})  # what FileFormat.of accepts
+CRYSTAL_SUFFIXES = frozenset({".csv", ".cif", ".extxyz", ".vasp", ".poscar"})  # what data.crystals reads (and POSCAR*, CONTCAR*)
+
+
+def is_poscar(path: Path) -> bool:
+    return path.suffix.lower() in {".vasp", ".poscar"} or path.name.upper().startswith(("POSCAR", "CONTCAR"))
+
+
+def is_crystal_file(path: Path) -> bool:
+    return path.suffix.lower() in CRYSTAL_SUFFIXES or is_poscar(path)
 
 
 class FileFormat(str, Enum):

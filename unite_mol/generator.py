@@ -8,13 +8,13 @@ from tqdm import tqdm
 
 from unite_core.config import from_yaml
 from unite_core.flow import Solver
-from unite_core.model import UNITE
+from unite_core.model import UNITE, Recipe
 from unite_core.train import load_run
 from unite_mol.data import load_data
 from unite_mol.pretrained import read_packed, resolve
 from unite_mol.run import MolConfig, build_model
 from unite_mol.sampling import draw_counts, generate_structures
-from unite_mol.batch import ElementVocab
+from unite_mol.batch import ElementVocab, collate
 from unite_mol.structure import Structure
 
 
@@ -45,6 +45,27 @@ class MolGenerator:
                 for i, s in zip(rows.tolist(), made):
                     out[i] = s
                 bar.update(len(rows))
+        return out
+
+    @torch.no_grad()
+    def reconstruct(self, structures: list[Structure], seed: int = 0, batch_size: int = 250, progress: bool = False) -> list[Structure]:
+        """Encode then decode each structure (the tokenizer's round trip, no decoder noise), in input order."""
+        if self.config.objective.recipe is Recipe.direct:
+            raise ValueError("a recipe=direct model has no tokenizer to reconstruct with")
+        vocab, cond = ElementVocab(self.config.data.elements), self.config.data.dataset_id
+        for i, s in enumerate(structures, start=1):
+            if len(s.numbers) > self.config.data.max_atoms or (vocab.encode(s.numbers) < 0).any():
+                raise ValueError(f"structure {i}: {len(s.numbers)} atoms of {sorted(set(s.symbols))}; the model holds at most "
+                                 f"{self.config.data.max_atoms} atoms of {self.config.data.elements}")
+            if s.is_crystal != self.config.data.periodic:
+                kinds = ("a crystal", "molecules") if s.is_crystal else ("a molecule", "crystals")
+                raise ValueError(f"structure {i} is {kinds[0]} but the model was trained on {kinds[1]}")
+        structures = [s if s.is_crystal else s.centred() for s in structures]  # as the training molecules
+        gen = torch.Generator(device=next(self.model.parameters()).device).manual_seed(seed)
+        out: list[Structure] = []
+        for lo in tqdm(range(0, len(structures), batch_size), unit="batch", desc="reconstructing", disable=not progress):
+            batch = collate(structures[lo : lo + batch_size], vocab, cond).to(gen.device)
+            out += self.model.reconstruct(batch, gen).structures(batch.mask.sum(1).tolist(), vocab)
         return out
 
 

@@ -13,7 +13,7 @@ from unite_core.nn import ModelConfig, TrunkConfig
 from unite_core.train import FitResult, OptimConfig, RunConfig, TrainerConfig, fit, load_run
 from unite_mol.augment import RandomRotation
 from unite_mol.chem import perceive
-from unite_mol.data import DataSource, MolData, MolDataConfig, load_data
+from unite_mol.data import MolData, MolDataConfig, load_data
 from unite_mol.data.crystals import write_crystals
 from unite_mol.decoder import AtomDecoder
 from unite_mol.direct import DirectAtoms, DirectConfig
@@ -59,12 +59,12 @@ def build_model(cfg: MolConfig) -> UNITE:
     types = len(cfg.data.elements)
     args = (ge, cfg.objective, cfg.flow, cfg.data.max_atoms, cfg.num_conditions)
     if cfg.objective.recipe is Recipe.direct:
-        if cfg.data.source is DataSource.crystals:
+        if cfg.data.periodic:
             raise ValueError("objective.recipe=direct is for molecules; crystals need the tokenizer (its lattice head)")
         if cfg.objective.latent_dim != types + 3:
             raise ValueError(f"objective.latent_dim must be {types + 3} ({types} elements + 3 coordinates) with objective.recipe=direct")
         return UNITE(None, DirectAtoms(types, cfg.direct.position_scale), *args, augment=RandomRotation())
-    periodic = cfg.data.source is DataSource.crystals
+    periodic = cfg.data.periodic
     tokenizer = AtomTokenizer(types, ge.width, cfg.data.max_atoms, cfg.env, cfg.pairing, periodic)
     decoder = AtomDecoder(cfg.decoder, cfg.objective.latent_dim, cfg.data.max_atoms, types, cfg.recon.types, cfg.recon.positions,
                           periodic, cfg.recon.lattice)
@@ -109,7 +109,7 @@ class MolEvaluator:
 
         device = next(model.parameters()).device
         gen = torch.Generator(device=device).manual_seed(0)
-        crystals, args = self.cfg.data.source is DataSource.crystals, (model, self.val, self.data.vocab, self.cfg.data.dataset_id, gen)
+        crystals, args = self.cfg.data.periodic, (model, self.val, self.data.vocab, self.cfg.data.dataset_id, gen)
         metrics = {}
         if self.val:
             metrics = as_dict(reconstruct_crystals(*args) if crystals else reconstruct(*args)[0], "recon_")

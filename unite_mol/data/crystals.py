@@ -1,21 +1,21 @@
 """Crystals from files: the CDVAE CSV layout (Perov-5, Carbon-24, MP-20: one CIF per row in a `cif` column),
-CIF files or folders of them, and extended XYZ with a `Lattice`. Parsed with pymatgen, Niggli-reduced (not made
+CIF files, VASP POSCAR / CONTCAR files, extended XYZ with a `Lattice`, or folders of them. Parsed with pymatgen, Niggli-reduced (not made
 primitive, as ADiT), sites in a canonical order: by atomic number, then by fractional coordinates wrapped into
 [0, 1). A record that cannot be a crystal is a `BadRecord` naming the file and record.
 """
 import csv
 import sys
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
 from unite_core.cache import cached
 from unite_core.io import atomic_path
 from unite_mol.evaluate.crystal import MIN_DISTANCE  # closer atoms are "overlapping" (CDVAE's structural-validity cut-off)
-from unite_mol.formats import BadRecord, ReadResult
+from unite_mol.formats import BadRecord, ReadResult, is_crystal_file, is_poscar
 from unite_mol.structure import Structure
 
-CRYSTAL_SUFFIXES = frozenset({".csv", ".cif", ".extxyz"})  # what the reader takes
 CRYSTAL_OUTPUTS = (".cif", ".extxyz", ".zip", "")  # what write_crystals writes ("": a folder of CIFs)
 
 
@@ -60,7 +60,8 @@ def to_ase(s: Structure):
     return Atoms(numbers=s.numbers, positions=s.positions, cell=s.cell, pbc=s.cell is not None)
 
 
-def _parse_cif(text: str, where: str, max_atoms: int | None, check: bool) -> Structure:
+def _parse(text: str, fmt: str, where: str, max_atoms: int | None, check: bool) -> Structure:
+    """One CIF block or POSCAR (`fmt` as pymatgen names it) -> Structure, or BadRecord naming `where`."""
     import warnings
 
     from pymatgen.core import Structure as PmgStructure
@@ -68,27 +69,30 @@ def _parse_cif(text: str, where: str, max_atoms: int | None, check: bool) -> Str
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            pmg = PmgStructure.from_str(text, fmt="cif")
-    except Exception as err:  # pymatgen raises many types for a malformed CIF
-        raise BadRecord(f"{where}: unparsable CIF ({type(err).__name__}: {str(err).splitlines()[0][:120] if str(err) else ''})",
-                        "unparsable CIF") from None
+            pmg = PmgStructure.from_str(text, fmt=fmt)
+    except Exception as err:  # pymatgen raises many types for a malformed file
+        name = fmt.upper()
+        raise BadRecord(f"{where}: unparsable {name} ({type(err).__name__}: {str(err).splitlines()[0][:120] if str(err) else ''})",
+                        f"unparsable {name}") from None
     return from_pymatgen(pmg, where, max_atoms, check)
 
 
 def _records(path: Path, max_atoms: int | None, check: bool):
     """A Structure or a BadRecord for every record of one file."""
     suffix = path.suffix.lower()
-    if suffix == ".csv":
+    if is_poscar(path):
+        yield _guard(lambda: _parse(path.read_text(), "poscar", f"{path}", max_atoms, check))
+    elif suffix == ".csv":
         csv.field_size_limit(sys.maxsize)
         with path.open(newline="") as f:
             reader = csv.DictReader(f)
             if "cif" not in (reader.fieldnames or []):
                 raise ValueError(f"{path}: no `cif` column (the CDVAE CSV layout: cif plus property columns)")
             for i, row in enumerate(reader, start=1):
-                yield _guard(lambda row=row, i=i: _parse_cif(row["cif"], f"{path} row {i}", max_atoms, check))
+                yield _guard(lambda row=row, i=i: _parse(row["cif"], "cif", f"{path} row {i}", max_atoms, check))
     elif suffix == ".cif":
         for i, block in enumerate(_cif_blocks(path.read_text()), start=1):
-            yield _guard(lambda block=block, i=i: _parse_cif(block, f"{path} record {i}", max_atoms, check))
+            yield _guard(lambda block=block, i=i: _parse(block, "cif", f"{path} record {i}", max_atoms, check))
     elif suffix == ".extxyz":
         from ase.io import iread
         from pymatgen.io.ase import AseAtomsAdaptor
@@ -102,7 +106,7 @@ def _records(path: Path, max_atoms: int | None, check: bool):
         except Exception as err:  # ASE's own errors on a malformed file (_guard already turned bad records into values)
             yield BadRecord(f"{path}: unreadable extxyz ({type(err).__name__})", "unreadable")
     else:
-        raise ValueError(f"{path}: unknown crystal file type {path.suffix!r} (use .csv in the CDVAE layout, .cif or .extxyz)")
+        raise ValueError(f"{path}: unknown crystal file type {path.suffix!r} (use .csv in the CDVAE layout, .cif, POSCAR or .extxyz)")
 
 
 def _cif_blocks(text: str) -> list[str]:
@@ -154,19 +158,22 @@ def _guard(parse):
         return bad
 
 
-def read_crystals(path: str | Path, max_atoms: int | None = None, skip_bad: bool = False, check: bool = True) -> ReadResult:
-    """Every crystal in a CSV / CIF / extxyz file or a folder of them (sorted by name); a bad record raises its
-    BadRecord unless `skip_bad` counts it. `check=False` reads generated crystals as they are (see from_pymatgen)."""
+def crystal_records(path: str | Path, max_atoms: int | None = None, check: bool = True) -> Iterator[Structure | BadRecord]:
+    """Each record of a CSV / CIF / POSCAR / extxyz file, or of every such file under a folder (sorted by name), in order:
+    its crystal, or the BadRecord saying why it has none. `check=False` reads generated crystals as they are."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file or folder")
-    files = sorted(p for p in path.iterdir() if p.suffix.lower() in CRYSTAL_SUFFIXES) if path.is_dir() else [path]
+    files = sorted(p for p in path.rglob("*") if p.is_file() and is_crystal_file(p)) if path.is_dir() else [path]
     if not files:
-        raise FileNotFoundError(f"{path}: no .csv / .cif / .extxyz files")
-    result = ReadResult([], [], 0)
+        raise FileNotFoundError(f"{path}: no .csv / .cif / POSCAR / .extxyz files")
     for file in files:
-        result.collect(_records(file, max_atoms, check), skip_bad)
-    return result
+        yield from _records(file, max_atoms, check)
+
+
+def read_crystals(path: str | Path, max_atoms: int | None = None, skip_bad: bool = False, check: bool = True) -> ReadResult:
+    """Every crystal of `crystal_records`; a bad record raises its BadRecord unless `skip_bad` counts it."""
+    return ReadResult([], [], 0).collect(crystal_records(path, max_atoms, check), skip_bad)
 
 
 def load_crystal_csv(path: str | Path, cache: Path) -> list[Structure]:

@@ -7,14 +7,14 @@ import numpy as np
 
 from unite_mol.data.packed import Packed, StructureDataset
 from unite_mol.data.qm9 import load_qm9, write_train_reference
-from unite_mol.formats import STRUCTURE_SUFFIXES, read_structures
+from unite_mol.formats import STRUCTURE_SUFFIXES, is_crystal_file, read_structures
 from unite_mol.batch import ElementVocab
 from unite_mol.structure import Structure
 
 
 class DataSource(str, Enum):
     qm9 = "qm9"  # the qm9pack molecules with the fixed split
-    files = "files"  # your own SDF / XYZ / extxyz files under data.path
+    files = "files"  # your own SDF / XYZ / extxyz molecules (or, with data.crystal_files, CIF / POSCAR / extxyz crystals)
     crystals = "crystals"  # CDVAE-layout train.csv / val.csv / test.csv under data.path (Perov-5, Carbon-24, MP-20)
 
 
@@ -29,6 +29,7 @@ class TrainSplit(str, Enum):
 class MolDataConfig:
     source: DataSource = DataSource.qm9
     path: str | None = None  # files: a folder of structure files, or one multi-record file; crystals: the CSV folder
+    crystal_files: bool = False  # files: the files are crystals (CIF / POSCAR / extxyz with a Lattice), trained periodically
     cache: str = "data/cache"  # parsed datasets, split and reference files are written here once
     elements: list[str] = field(default_factory=lambda: ["H", "C", "N", "O", "F"])
     max_atoms: int = 29  # latent slots; the largest structure the model can hold
@@ -36,6 +37,11 @@ class MolDataConfig:
     holdout_fraction: float = 0.05  # files: fraction each for val and test (fixed-seed split)
     dataset_id: int = 0  # the condition index of this dataset
     train_split: TrainSplit = TrainSplit.train  # crystals: train on train.csv, or on val.csv (then validate on test.csv)
+
+    @property
+    def periodic(self) -> bool:
+        """Crystals (a cell, periodic neighbours, a lattice head): the CDVAE CSV datasets, or crystal files."""
+        return self.source is DataSource.crystals or (self.source is DataSource.files and self.crystal_files)
 
 
 @dataclass
@@ -48,23 +54,28 @@ class MolData:
     skipped: int  # malformed records skipped (files with skip_bad)
 
 
-def _files_under(path: Path) -> list[Path]:
+def _files_under(path: Path, crystals: bool) -> list[Path]:
     if path.is_file():
         return [path]
     if not path.is_dir():
         raise FileNotFoundError(f"data.path={path}: no such file or folder")
-    found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in STRUCTURE_SUFFIXES)
+    wanted = is_crystal_file if crystals else lambda p: p.suffix.lower() in STRUCTURE_SUFFIXES
+    found = sorted(p for p in path.rglob("*") if p.is_file() and wanted(p))
     if not found:
-        raise FileNotFoundError(f"data.path={path}: no .sdf, .xyz or .extxyz files")
+        kinds = ".cif, POSCAR or .extxyz" if crystals else ".sdf, .xyz or .extxyz (crystals: data.crystal_files=true)"
+        raise FileNotFoundError(f"data.path={path}: no {kinds} files")
     return found
 
 
 def _read_files(cfg: MolDataConfig, vocab: ElementVocab) -> tuple[list[Structure], int]:
+    """Every usable structure under data.path (molecules centred; crystals Niggli-reduced, in canonical order)."""
+    from unite_mol.data.crystals import read_crystals
+
     if cfg.path is None:
         raise ValueError("data.path is required with dataset=files (a folder or a structure file)")
     structures, skipped = [], 0
-    for f in _files_under(Path(cfg.path)):
-        result = read_structures(f, cfg.skip_bad)
+    for f in _files_under(Path(cfg.path), cfg.crystal_files):
+        result = read_crystals(f, skip_bad=cfg.skip_bad) if cfg.crystal_files else read_structures(f, cfg.skip_bad)
         skipped += result.skipped
         for s, record in zip(result.structures, result.records):
             unknown = sorted({sym for sym, t in zip(s.symbols, vocab.encode(s.numbers)) if t < 0})
@@ -75,7 +86,7 @@ def _read_files(cfg: MolDataConfig, vocab: ElementVocab) -> tuple[list[Structure
                 raise ValueError(f"{f}: record {record}: {problem}")
             skipped += problem is not None
             if not problem:
-                structures.append(s.centred())
+                structures.append(s if cfg.crystal_files else s.centred())
     if not structures:
         raise ValueError(f"data.path={cfg.path}: no usable structures ({skipped} skipped)")
     return structures, skipped

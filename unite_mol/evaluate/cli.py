@@ -5,21 +5,22 @@ from pathlib import Path
 
 from unite_mol.evaluate.checks import Protocol
 from unite_mol.evaluate.reference import TrainSet
+from unite_mol.formats import is_poscar
 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="unite-mol evaluate", description="Score molecules under the EDM, ADiT/OpenBabel, "
                                 "RDKit-native and PoseBusters protocols side by side; reconstruction against a reference.")
-    p.add_argument("paths", nargs="+", help=".sdf / .xyz / .extxyz files, or folders of them; crystals: CDVAE .csv, .cif, extxyz with a Lattice")
+    p.add_argument("paths", nargs="+", help=".sdf / .xyz / .extxyz files, or folders of them; crystals: CDVAE .csv, .cif, POSCAR, extxyz with a Lattice")
     p.add_argument("--kind", choices=["auto", "molecule", "crystal"], default="auto",
-                   help="auto: crystals when every input is a .csv / .cif / folder of .cif, or an extxyz with a Lattice")
+                   help="auto: crystals when every input is a .csv / .cif / POSCAR / folder of them, or an extxyz with a Lattice")
     p.add_argument("--train", help="crystals: the training crystals (CSV / CIF / extxyz) novelty is measured against")
     p.add_argument("--test", help="crystals: the test crystals the property EMDs are measured against")
     p.add_argument("--relax-n", type=int, default=0, help="crystals: CHGNet-relax the first N valid ones (about 3 s each per core)")
     p.add_argument("--dataset", choices=[t.value for t in TrainSet], default="qm9",
                    help="training set for novelty and distributions (none: skip both)")
     p.add_argument("--train-smiles", type=Path, help="novelty against this file (one SMILES per line) instead")
-    p.add_argument("--reference", type=Path, nargs="+", help="originals in the same order: reconstruction match + RMSD")
+    p.add_argument("--reference", type=Path, nargs="+", help="originals in the same order: reconstruction match + RMSD (crystals: CDVAE match rate + RMSE)")
     p.add_argument("--protocols", default=",".join(p.value for p in Protocol), help="comma-separated subset of %(default)s")
     p.add_argument("--posebusters-n", type=int, default=500,
                    help="PoseBusters on this many OpenBabel-valid molecules (0.1-0.7 s each per core)")
@@ -66,8 +67,8 @@ def main(argv: list[str]) -> int:
 def _is_crystal_input(path: str) -> bool:
     p = Path(path)
     if p.is_dir():
-        return any(p.glob("*.cif"))
-    if p.suffix.lower() in (".csv", ".cif"):
+        return any(p.glob("*.cif")) or any(map(is_poscar, p.iterdir()))
+    if p.suffix.lower() in (".csv", ".cif") or is_poscar(p):
         return True
     if p.suffix.lower() == ".extxyz" and p.is_file():
         with p.open() as f:
@@ -80,7 +81,8 @@ def _crystals(args: argparse.Namespace) -> int:
     from unite_core.jsonio import write_json
     from unite_mol.evaluate.crystal import crystal_table, evaluate_crystal_files
 
-    evaluation = evaluate_crystal_files(args.paths, args.train, args.test, args.workers, args.relax_n)
+    evaluation = evaluate_crystal_files(args.paths, args.train, args.test, args.workers, args.relax_n,
+                                        reference=[str(p) for p in args.reference] if args.reference else None)
     print(crystal_table(evaluation))
     print(f"\n{evaluation.crystals} crystals in {evaluation.seconds:.1f} s")
     if args.json:

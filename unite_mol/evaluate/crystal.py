@@ -14,12 +14,17 @@ it is not computed.
 """
 from dataclasses import dataclass
 from math import gcd
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from unite_core.jsonio import Undefined
+from unite_mol.evaluate.pool import Chunked, WorkerPool
 from unite_mol.evaluate.stability import BARELY_MOVES, FMAX, StabilityScore
 from unite_mol.structure import SYMBOLS, Structure
+
+if TYPE_CHECKING:
+    from unite_mol.evaluate.crystal_matching import CrystalMatchScore
 
 MATCHER = dict(stol=0.5, angle_tol=10, ltol=0.3)
 MIN_DISTANCE, MIN_VOLUME = 0.5, 0.1  # Å, Å³ (the loader rejects training crystals closer than MIN_DISTANCE too)
@@ -78,35 +83,43 @@ def _counts(numbers: np.ndarray) -> dict[str, int]:
     return {SYMBOLS[z]: int(c) for z, c in zip(elements, counts)}
 
 
-def unique_groups(structures: list[Structure]) -> int:
-    """How many distinct crystals (StructureMatcher groups within each reduced composition)."""
+def _group_count(bucket: list[Structure]) -> int:
+    """Distinct crystals among crystals of one reduced composition."""
     from pymatgen.analysis.structure_matcher import StructureMatcher
 
     from unite_mol.data.crystals import to_pymatgen
 
-    matcher = StructureMatcher(**MATCHER)
-    groups = 0
-    for members in _by_composition(structures).values():
-        groups += len(matcher.group_structures([to_pymatgen(structures[i]) for i in members])) if len(members) > 1 else 1
-    return groups
+    if len(bucket) < 2:
+        return len(bucket)
+    return len(StructureMatcher(**MATCHER).group_structures([to_pymatgen(s) for s in bucket]))
 
 
-def novel_count(structures: list[Structure], train: list[Structure]) -> int:
+def _novel_in(task: tuple[list[Structure], list[Structure]]) -> int:
+    """How many of `mine` match none of `known` (crystals of one reduced composition)."""
+    from pymatgen.analysis.structure_matcher import StructureMatcher
+
+    from unite_mol.data.crystals import to_pymatgen
+
+    mine, known = task
+    matcher, known = StructureMatcher(**MATCHER), [to_pymatgen(k) for k in known]
+    return sum(not any(matcher.fit(to_pymatgen(s), k, skip_structure_reduction=True) for k in known) for s in mine)
+
+
+def unique_groups(structures: list[Structure], workers: int = 1) -> int:
+    """How many distinct crystals (StructureMatcher groups within each reduced composition)."""
+    buckets = [[structures[i] for i in members] for members in _by_composition(structures).values()]
+    with WorkerPool(workers) as pool:
+        return sum(pool.map(Chunked(_group_count), buckets, "uniqueness"))
+
+
+def novel_count(structures: list[Structure], train: list[Structure], workers: int = 1) -> int:
     """How many of `structures` match no training crystal of the same reduced composition. As the peers'
     scripts, without reducing either structure first, so a supercell of a training crystal counts as novel."""
-    from pymatgen.analysis.structure_matcher import StructureMatcher
-
-    from unite_mol.data.crystals import to_pymatgen
-
-    matcher = StructureMatcher(**MATCHER)
     reference = _by_composition(train)
-    novel = 0
-    for formula, members in _by_composition(structures).items():
-        known = [to_pymatgen(train[j]) for j in reference.get(formula, [])]
-        for i in members:
-            mine = to_pymatgen(structures[i])
-            novel += not any(matcher.fit(mine, other, skip_structure_reduction=True) for other in known)
-    return novel
+    tasks = [([structures[i] for i in members], [train[j] for j in reference.get(formula, [])])
+             for formula, members in _by_composition(structures).items()]
+    with WorkerPool(workers) as pool:
+        return sum(pool.map(Chunked(_novel_in), tasks, "novelty"))
 
 
 def density(s: Structure) -> float:
@@ -130,15 +143,15 @@ class CrystalScore:
 
 
 def score_crystals(structures: list[Structure], checks: list[CrystalCheck], train: list[Structure] | None,
-                   test: list[Structure] | None, unreadable: int = 0) -> CrystalScore:
-    """`unreadable` records count as crystals that fail every check."""
+                   test: list[Structure] | None, unreadable: int = 0, workers: int = 1) -> CrystalScore:
+    """`unreadable` records count as crystals that fail every check; matching runs in `workers` processes."""
     from scipy.stats import wasserstein_distance
 
     n = len(structures) + unreadable
     valid = [s for s, c in zip(structures, checks) if c.valid]
     ratio = lambda a, b, over: a / b if b else Undefined(f"no {over}")  # noqa: E731
-    uniqueness = ratio(unique_groups(valid), len(valid), "valid crystals")
-    novelty = ratio(novel_count(valid, train), len(valid), "valid crystals") if train is not None else Undefined("no training crystals given")
+    uniqueness = ratio(unique_groups(valid, workers), len(valid), "valid crystals")
+    novelty = ratio(novel_count(valid, train, workers), len(valid), "valid crystals") if train is not None else Undefined("no training crystals given")
     if test is not None and valid:
         first = valid[:EMD_SAMPLES]
         d_emd = wasserstein_distance([density(s) for s in first], [density(s) for s in test])
@@ -158,35 +171,49 @@ class CrystalEvaluation:
     test: str | None  # what the property EMDs are measured against
     cdvae: CrystalScore
     stability: StabilityScore | None  # CHGNet relaxation of the first `relax_n` valid crystals (None: not asked)
+    reference: list[str] | None  # reconstruction: the originals, in the same order as the crystals
+    reconstruction: "CrystalMatchScore | None"
     seconds: float
 
 
 def evaluate_crystal_files(paths: list[str], train: str | None, test: str | None, workers: int = 2, relax_n: int = 0,
-                           relax_steps: int = 200) -> CrystalEvaluation:
-    """Every crystal in `paths` (CDVAE CSV, CIF files or folders, extxyz) under the CDVAE protocol, and with
-    `relax_n` > 0 the CHGNet stability check of the first `relax_n` valid ones."""
+                           relax_steps: int = 200, reference: list[str] | None = None) -> CrystalEvaluation:
+    """Every crystal in `paths` (CDVAE CSV, CIF / POSCAR files or folders, extxyz) under the CDVAE protocol; with
+    `relax_n` > 0 the CHGNet stability check of the first `relax_n` valid ones; with `reference` the reconstruction
+    match rate against the crystal at the same position there."""
     import time
 
-    from unite_mol.data.crystals import read_crystals
-    from unite_mol.evaluate.pool import Chunked, WorkerPool
+    from unite_mol.data.crystals import crystal_records, read_crystals
+    from unite_mol.evaluate.crystal_matching import match_crystal_pair, score_crystal_matches
     from unite_mol.evaluate.stability import RelaxTask, relax_crystal, score_stability  # torch, chgnet: only when asked
+    from unite_mol.formats import BadRecord
 
     start = time.perf_counter()
-    structures, skipped = [], 0
-    for path in paths:
-        read = read_crystals(path, skip_bad=True, check=False)  # invalid samples are scored, not skipped
-        structures += read.structures
-        skipped += read.skipped
-    reference = lambda p: read_crystals(p, skip_bad=True).structures if p else None  # noqa: E731
+    records = [None if isinstance(r, BadRecord) else r for path in paths for r in crystal_records(path, check=False)]
+    structures = [s for s in records if s is not None]  # unreadable records are scored as invalid, not skipped
+    originals = None
+    if reference is not None:
+        originals = [None if isinstance(r, BadRecord) else r for path in reference for r in crystal_records(path, check=False)]
+        if len(originals) != len(records):
+            raise ValueError(f"--reference {' '.join(map(str, reference))} has {len(originals)} crystals but the evaluated files have {len(records)}")
+    known = lambda p: read_crystals(p, skip_bad=True).structures if p else None  # noqa: E731
     with WorkerPool(workers) as pool:
         checks = pool.map(Chunked(check_crystal), structures, "CDVAE validity")
-    score = score_crystals(structures, checks, reference(train), reference(test), unreadable=skipped)
+        rms = pool.map(Chunked(match_crystal_pair), list(zip(records, originals)), "reconstruction") if originals is not None else None
+    skipped = len(records) - len(structures)
+    score = score_crystals(structures, checks, known(train), known(test), skipped, workers)
+    reconstruction = None
+    if rms is not None:
+        valid = np.zeros(len(records), dtype=bool)
+        valid[[i for i, s in enumerate(records) if s is not None]] = [c.valid for c in checks]
+        reconstruction = score_crystal_matches(rms, valid.tolist())
     stability = None
     if relax_n:
-        valid = [s for s, c in zip(structures, checks) if c.valid][:relax_n]
+        valid_first = [s for s, c in zip(structures, checks) if c.valid][:relax_n]
         with WorkerPool(workers) as pool:
-            stability = score_stability(pool.map(Chunked(relax_crystal), [RelaxTask(s, relax_steps) for s in valid], "CHGNet relaxation"))
-    return CrystalEvaluation(list(paths), len(structures) + skipped, skipped, train, test, score, stability, time.perf_counter() - start)
+            stability = score_stability(pool.map(Chunked(relax_crystal), [RelaxTask(s, relax_steps) for s in valid_first], "CHGNet relaxation"))
+    return CrystalEvaluation(list(paths), len(records), skipped, train, test, score, stability, reference, reconstruction,
+                             time.perf_counter() - start)
 
 
 def crystal_table(ev: CrystalEvaluation) -> str:
@@ -204,6 +231,11 @@ def crystal_table(ev: CrystalEvaluation) -> str:
                  ("CHGNet: energy drop eV/atom", num(t.energy_drop)), ("CHGNet: RMSD generated -> relaxed, Å", num(t.rmsd)),
                  (f"CHGNet: barely moves (RMSD < {BARELY_MOVES} Å) %", pct(t.barely_moves)), ("CHGNet: converged %", pct(t.converged)),
                  ("E_above_hull", "n/a (needs reference phases; offline)")]
+    if ev.reconstruction is not None:
+        r = ev.reconstruction
+        rows += [("reconstruction: match rate % (valid and matched)", pct(r.match_rate)),
+                 ("reconstruction: RMSE (normalised by (V/N)^(1/3), over matches)", num(r.rmse)),
+                 ("reconstruction: match rate % with validity aside", pct(r.match_rate_any))]
     head = (f"CDVAE protocol, {ev.crystals} crystals ({ev.skipped} unreadable records, counted as invalid); "
             "COV-R / COV-P not computed (no matminer)")
     return head + "\n" + "\n".join(f"  {name:<60} {value:>10}" for name, value in rows)
