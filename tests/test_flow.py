@@ -131,3 +131,19 @@ def test_cfg_combines_branches_only_inside_its_interval():
     outside = drift(x, 0.8)
     torch.testing.assert_close(outside, (x_cond - x) / (1 - 0.8))
     assert rec.calls == [4, 2]
+
+
+def test_self_conditioning_feeds_each_prediction_the_previous_estimate():
+    x0, cond, mask = torch.randn(2, 3, 2), torch.tensor([1, 2]), torch.ones(2, 3, dtype=torch.bool)
+    seen, made = [], []
+
+    def predict(x, t, cond, drop, mask, self_cond):
+        seen.append(self_cond.clone())
+        made.append(x * 0.5 + self_cond * 0.1)
+        return made[-1]
+
+    result = integrate(GuidedDrift(predict, cond, mask, SamplerConfig(), self_condition=True), x0, SamplerConfig(steps=3))
+    assert result.nfe == 6 and len(seen) == 6
+    assert torch.all(seen[0] == 0)  # nothing to condition on at the first evaluation
+    for before, now in zip(made[:-1], seen[1:]):
+        torch.testing.assert_close(now, before)

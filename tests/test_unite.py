@@ -121,3 +121,20 @@ def test_v_prediction_adds_the_network_output_to_x_t_scaled_by_1_minus_t(tmp_pat
         model.ge.final.linear.bias.zero_()
         torch.testing.assert_close(model.predict(x_t, t, cond, keep, mask), model.normalise(x_t, mask))  # zero output: identity
     assert torch.isfinite(model(batch, _rng()).flow)
+
+
+def test_self_conditioning_starts_as_the_plain_model_and_trains_its_input(tmp_path):
+    cfg = tiny_toy(tmp_path)
+    cfg.flow.self_condition = 0.5
+    model = build_model(cfg)
+    batch = collate([ToyShapes(cfg.data)[i] for i in range(8)])
+    x_t, t = torch.randn(8, cfg.data.max_points, cfg.objective.latent_dim), torch.rand(8)
+    cond, keep, mask = batch.label, torch.zeros(8, dtype=torch.bool), batch.mask
+    plain = model.predict(x_t, t, cond, keep, mask)
+    torch.testing.assert_close(model.predict(x_t, t, cond, keep, mask, torch.randn_like(x_t)), plain)  # zero-initialised input
+    chosen = torch.tensor([True, False] * 4)
+    estimate = model.first_estimate(x_t, t, cond, keep, mask, chosen=chosen)
+    assert torch.all(estimate[~chosen] == 0) and not estimate.requires_grad
+    torch.testing.assert_close(estimate[chosen], plain[chosen])
+    model(batch, _rng()).flow.backward()
+    assert model.ge.self_cond_in.weight.grad.abs().sum() > 0  # the estimate reaches the loss

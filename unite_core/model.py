@@ -107,6 +107,7 @@ class FlowConfig:
     time: TimeSampler = field(default_factory=TimeSampler)
     cond_drop: float = 0.1
     t_clamp: float = 0.05
+    self_condition: float = 0.0  # > 0: this fraction of predictions also sees the GE's own detached first estimate
 
 
 @dataclass
@@ -153,7 +154,7 @@ class UNITE(nn.Module):
         if (tokenizer is None) != (recipe is Recipe.direct):
             raise ValueError(f"objective.recipe={recipe.value} {'needs' if tokenizer is None else 'takes no'} tokenizer")
         observation_dim = None if tokenizer is None else tokenizer.observation_dim
-        self.ge = GenerativeEncoder(ge, objective.latent_dim, max_latents, num_classes, observation_dim)
+        self.ge = GenerativeEncoder(ge, objective.latent_dim, max_latents, num_classes, observation_dim, flow.self_condition > 0)
         self.latent_norm = nn.LayerNorm(objective.latent_dim)  # affine matters: paper ablation FID 2.71 -> 19.48 without
         self.encoder_ge = None  # the frozen stage-1 GE that tokenizes for `Recipe.latent_flow`
         if recipe is Recipe.latent_flow:
@@ -208,9 +209,10 @@ class UNITE(nn.Module):
         noisy = linear_path(z, self.slot_noise(rng, (), z.shape[1]), t, mask).x_t  # (B, L, C)
         return torch.where(chosen[:, None, None], noisy, z)
 
-    def predict(self, x_t, t, cond, drop, mask) -> torch.Tensor:
-        """Denoise: the GE's clean prediction from z_t, normalised like z (a fixed data encoding is not)."""
-        out = self.ge(x_t, t, cond, drop, mask)  # (B, L, C)
+    def predict(self, x_t, t, cond, drop, mask, self_cond=None) -> torch.Tensor:
+        """Denoise: the GE's clean prediction from z_t (and, self-conditioned, its previous estimate), normalised
+        like z (a fixed data encoding is not)."""
+        out = self.ge(x_t, t, cond, drop, mask, self_cond=self_cond)  # (B, L, C)
         if self.flow.prediction is Prediction.v:
             out = x_t + (1 - t)[:, None, None] * out
         return out if self.objective.recipe is Recipe.direct else self.normalise(out, mask)
@@ -223,6 +225,7 @@ class UNITE(nn.Module):
         t = flow.time.sample(rng, K)  # (B, K)
         noise = self.slot_noise(rng, (K,), L)  # (B, K, L, C)
         drop = rng.rand(K) < flow.cond_drop  # (B, K)
+        use_estimate = rng.rand(K) < flow.self_condition if flow.self_condition > 0 else None  # (B, K)
         per_repeat = []
         for k0 in range(0, K, flow.k_chunk):
             k1 = min(K, k0 + flow.k_chunk)
@@ -231,10 +234,21 @@ class UNITE(nn.Module):
             mask_k = mask.repeat_interleave(k1 - k0, dim=0)  # (B*k, L)
             path = linear_path(z_k, noise[:, k0:k1].reshape(n, L, C), t[:, k0:k1].reshape(n), mask_k)
             args = (path.x_t, path.t, cond.repeat_interleave(k1 - k0), drop[:, k0:k1].reshape(n), mask_k)
+            if flow.self_condition > 0:
+                args += (self.first_estimate(*args, chosen=use_estimate[:, k0:k1].reshape(n)),)
             pred = checkpoint(self.predict, *args, use_reentrant=False) if flow.checkpoint and self.training else self.predict(*args)
             per_repeat.append(velocity_loss(pred, path, mask_k, flow.t_clamp).view(B, k1 - k0).mean(0))  # (k,)
         per_repeat = torch.cat(per_repeat)  # (K,)
         return per_repeat.sum() if flow.k_weighting is KWeighting.sum else per_repeat.mean()
+
+    @torch.no_grad()
+    def first_estimate(self, x_t, t, cond, drop, mask, chosen) -> torch.Tensor:
+        """Self-conditioning input: the GE's own clean estimate (no gradient) for the `chosen` rows, zeros elsewhere."""
+        estimate = torch.zeros_like(x_t)  # (n, L, C)
+        rows = chosen.nonzero().squeeze(1)
+        if len(rows):
+            estimate[rows] = self.predict(x_t[rows], t[rows], cond[rows], drop[rows], mask[rows])
+        return estimate
 
     def forward(self, batch: Any, rng: BatchRandom) -> LossBreakdown:
         """One training objective: reconstruction through the tokenize pass and/or flow on detached z."""
@@ -263,5 +277,5 @@ class UNITE(nn.Module):
         """ODE from noise to latents (B, L, C); the adapter decodes them with `self.decoder`."""
         B, L = latent_mask.shape
         x0 = torch.randn(B, L, self.objective.latent_dim, generator=generator, device=latent_mask.device) * latent_mask[..., None]
-        drift = GuidedDrift(self.predict, cond, latent_mask, sampler)
+        drift = GuidedDrift(self.predict, cond, latent_mask, sampler, self_condition=self.flow.self_condition > 0)
         return integrate(drift, x0, sampler)

@@ -9,8 +9,8 @@ import torch
 from unite_core.flow.loss import velocity
 from unite_core.flow.path import shift_time
 
-# predict(x_t (B, L, C), t (B,), cond (B,), drop (B,) bool, mask (B, L)) -> normalised clean prediction (B, L, C)
-Predictor = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+# predict(x_t (B, L, C), t (B,), cond (B,), drop (B,) bool, mask (B, L)[, self_cond (B, L, C)]) -> clean prediction (B, L, C)
+Predictor = Callable[..., torch.Tensor]
 Velocity = Callable[[torch.Tensor, float], torch.Tensor]
 
 
@@ -43,23 +43,30 @@ class SampleResult:
 @dataclass
 class GuidedDrift:
     """Drift (x̂ − x)/max(1 − t, clamp) with x̂ = x̂_u + s·(x̂_c − x̂_u) for t in the CFG interval, else x̂_c.
-    Both branches come already normalised from `predict` (per-branch normalisation, as the release)."""
+    Both branches come already normalised from `predict` (per-branch normalisation, as the release). With
+    `self_condition`, each prediction also sees the previous evaluation's x̂ (zeros at the first)."""
 
     predict: Predictor
     cond: torch.Tensor  # (B,)
     mask: torch.Tensor  # (B, L)
     cfg: SamplerConfig
+    self_condition: bool = False
+    estimate: torch.Tensor | None = None  # the last x̂ (self-conditioning)
 
     def __call__(self, x: torch.Tensor, t: float) -> torch.Tensor:
         tt = torch.full((x.shape[0],), t, device=x.device)
         keep = torch.zeros_like(self.cond, dtype=torch.bool)
         lo, hi = self.cfg.cfg_interval
+        sc = () if not self.self_condition else (torch.zeros_like(x) if self.estimate is None else self.estimate,)
         if self.cfg.cfg_scale != 1.0 and lo <= t <= hi:
-            both = self.predict(torch.cat([x, x]), torch.cat([tt, tt]), torch.cat([self.cond, self.cond]), torch.cat([keep, ~keep]), torch.cat([self.mask, self.mask]))
+            two = lambda a: torch.cat([a, a])  # noqa: E731
+            both = self.predict(two(x), two(tt), two(self.cond), torch.cat([keep, ~keep]), two(self.mask), *map(two, sc))
             x_cond, x_null = both.chunk(2)  # 2 x (B, L, C)
             x_hat = x_null + self.cfg.cfg_scale * (x_cond - x_null)
         else:
-            x_hat = self.predict(x, tt, self.cond, keep, self.mask)
+            x_hat = self.predict(x, tt, self.cond, keep, self.mask, *sc)
+        if self.self_condition:
+            self.estimate = x_hat
         return velocity(x_hat, x, tt, self.cfg.t_clamp) * self.mask[..., None]  # (B, L, C)
 
 

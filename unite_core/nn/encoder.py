@@ -65,15 +65,22 @@ class ModelConfig:
 
 
 class GenerativeEncoder(nn.Module):
-    """forward(latents, t, cond, drop, mask, observation=None, ..., latent_inputs=None) -> clean latents (B, L, C)."""
+    """forward(latents, t, cond, drop, mask, observation=None, ..., latent_inputs=None, self_cond=None) -> clean
+    latents (B, L, C). With `self_condition`, a zero-initialised input adds the GE's own previous clean estimate
+    (B, L, C) to the latent tokens (zeros when there is none)."""
 
-    def __init__(self, cfg: GEConfig, latent_dim: int, max_latents: int, num_classes: int, observation_dim: int | None):
+    def __init__(self, cfg: GEConfig, latent_dim: int, max_latents: int, num_classes: int, observation_dim: int | None,
+                 self_condition: bool = False):
         super().__init__()
         self.cfg = cfg
         D = cfg.width
         self.latent_in = nn.Linear(latent_dim, D)
         self.latent_pos = nn.Parameter(torch.randn(max_latents, D) * 0.02)
         self.observation_in = None if observation_dim is None else nn.Linear(observation_dim, D)  # None: denoiser only
+        self.self_cond_in = nn.Linear(latent_dim, D) if self_condition else None
+        if self.self_cond_in is not None:
+            nn.init.zeros_(self.self_cond_in.weight)
+            nn.init.zeros_(self.self_cond_in.bias)
         self.t_embed = TimestepEmbedder(D)
         self.c_embed = ConditionEmbedder(num_classes, D)
         self.in_context_pos = nn.Parameter(torch.randn(cfg.in_context_len, D) * 0.02)
@@ -91,6 +98,7 @@ class GenerativeEncoder(nn.Module):
         observation_mask: torch.Tensor | None = None,
         observation_positions: torch.Tensor | None = None,
         latent_inputs: torch.Tensor | None = None,
+        self_cond: torch.Tensor | None = None,
     ) -> torch.Tensor:
         B, L, _ = latents.shape
         if L > self.latent_pos.shape[0]:
@@ -98,6 +106,8 @@ class GenerativeEncoder(nn.Module):
         x = self.latent_in(latents) + self.latent_pos[:L]  # (B, L, D)
         if latent_inputs is not None:
             x = x + self.observation_in(latent_inputs)  # observation item i summed into latent i
+        if self.self_cond_in is not None:
+            x = x + self.self_cond_in(torch.zeros_like(latents) if self_cond is None else self_cond)  # (B, L, D)
         mask = latent_mask
         positions = torch.arange(L, device=x.device).expand(B, L)  # (B, L)
         if observation is not None:
