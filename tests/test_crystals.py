@@ -225,18 +225,20 @@ def test_lattice_parameters_round_trip_on_real_cells(tmp_path):
     torch.testing.assert_close(torch.linalg.det(rebuilt), torch.linalg.det(cells).abs())  # same volume, right-handed
 
 
-def test_crystal_tokens_ignore_rotation_and_the_choice_of_periodic_image(tmp_path):
+@pytest.mark.parametrize("readout", ["pooled", "token"])
+def test_crystal_tokens_ignore_rotation_and_the_choice_of_periodic_image(tmp_path, readout):
     import torch
     from e3nn import o3
 
     from test_mol_model import tiny_mol
     from unite_mol.augment import quaternion_matrix
     from unite_mol.batch import MolBatch
+    from unite_mol.decoder import LatticeReadout
     from unite_mol.run import build_model
 
     cfg, batch = _perov_batch(tmp_path)
     tiny = tiny_mol()
-    tiny.data = cfg.data
+    tiny.data, tiny.lattice = cfg.data, LatticeReadout(readout)
     model = build_model(tiny).double()
     batch = MolBatch(batch.types, batch.positions.double(), batch.mask, batch.cond, batch.cells.double())
     q = torch.tensor([[0.3, -0.5, 0.7, 0.2]], dtype=torch.float64)
@@ -252,6 +254,35 @@ def test_crystal_tokens_ignore_rotation_and_the_choice_of_periodic_image(tmp_pat
     hidden = lambda b: env(b.types, b.positions, b.mask, b.cells)[1]  # noqa: E731
     D = o3.Irreps(env.hidden_irreps).D_from_matrix(R)
     torch.testing.assert_close(hidden(rotated), hidden(batch) @ D.T, atol=1e-5, rtol=1e-4)  # l >= 1 features rotate with the crystal
+
+
+def test_a_lattice_token_model_trains_reconstructs_and_samples_crystals(tmp_path):
+    import torch
+
+    from test_mol_model import tiny_mol
+    from unite_core.flow import SamplerConfig
+    from unite_core.rng import BatchRandom
+    from unite_mol.batch import ElementVocab
+    from unite_mol.decoder import LatticeReadout
+    from unite_mol.run import build_model
+    from unite_mol.sampling import generate_structures
+
+    cfg, batch = _perov_batch(tmp_path)
+    tiny = tiny_mol()
+    tiny.data, tiny.lattice = cfg.data, LatticeReadout.token
+    model = build_model(tiny)
+    obs = model.tokenizer(batch)
+    B, N = batch.mask.shape
+    assert obs.latent_mask.shape == (B, N + 1) and obs.latent_mask[:, 0].all() and obs.latent_inputs.shape[:2] == (B, N + 1)
+    losses = model(batch, BatchRandom.for_step(0, 0, 0, slice(0, B), B, torch.device("cpu")))
+    losses.total.backward()
+    assert "recon/lattice_mse" in losses.scalars() and model.decoder.lattice_head.weight.grad.abs().sum() > 0
+    assert model.tokenizer.lattice_mlp[0].weight.grad.abs().sum() > 0  # the cell reaches the loss through its token
+    out = model.eval().reconstruct(batch, torch.Generator().manual_seed(0))
+    assert out.positions.shape == (B, N, 3) and out.cells.shape == (B, 3, 3)
+    made = generate_structures(model, torch.tensor([5, 5, 5]), 0, SamplerConfig(steps=2), ElementVocab(cfg.data.elements),
+                               torch.Generator().manual_seed(0))
+    assert [len(c.numbers) for c in made] == [5, 5, 5] and all(c.is_crystal for c in made)
 
 
 def test_train_a_crystal_run_and_sample_cifs(tmp_path):

@@ -1,7 +1,8 @@
 """Latents -> atoms: a transformer trunk with an element head (logits) and a position head (Å); for crystals the
-position head gives fractional coordinates (periodic loss: the minimum-image difference) and a lattice head on
-the mean of the atoms' features gives the cell (`unite_mol.lattice`)."""
+position head gives fractional coordinates (periodic loss: the minimum-image difference) and a lattice head gives
+the cell (`unite_mol.lattice`), read from the mean of the atoms' features or from a lattice latent token."""
 from dataclasses import dataclass
+from enum import Enum
 
 import torch
 import torch.nn as nn
@@ -33,27 +34,40 @@ class AtomOutput:
         return [Structure(vocab.decode(t[:k]), p[:k], c) for t, p, c, k in zip(types, positions, cells, counts)]
 
 
+class LatticeReadout(str, Enum):
+    """Where a crystal's cell lives in the latents."""
+
+    pooled = "pooled"  # ADiT: a head on the mean of the atoms' decoder features; one latent per atom
+    token = "token"  # latent 0 is a lattice token (the tokenizer's cell features go in there); atoms follow
+
+
 class AtomDecoder(nn.Module):
     def __init__(
         self, cfg: TrunkConfig, latent_dim: int, max_atoms: int, num_types: int, type_weight: float, position_weight: float,
-        periodic: bool = False, lattice_weight: float = 1.0,
+        periodic: bool = False, lattice_weight: float = 1.0, lattice: LatticeReadout = LatticeReadout.pooled,
     ):
         super().__init__()
-        self.trunk = LatentTrunk(cfg, latent_dim, max_atoms)
+        self.lattice_slots = int(periodic and lattice is LatticeReadout.token)  # latents before the atoms'
+        self.trunk = LatentTrunk(cfg, latent_dim, max_atoms + self.lattice_slots)
         self.type_head = nn.Linear(cfg.width, num_types)
         self.position_head = nn.Linear(cfg.width, 3)
         self.lattice_head = nn.Linear(cfg.width, 6) if periodic else None
         self.type_weight, self.position_weight, self.lattice_weight = type_weight, position_weight, lattice_weight
 
+    def latent_mask(self, atom_mask: torch.Tensor) -> torch.Tensor:
+        """The latent slots of structures with these atoms: (B, N) -> (B, lattice slots + N)."""
+        return torch.cat([atom_mask.new_ones(atom_mask.shape[0], self.lattice_slots), atom_mask], dim=1)
+
     def forward(self, z: torch.Tensor, latent_mask: torch.Tensor) -> AtomOutput:
-        h = self.trunk(z, latent_mask)  # (B, N, D)
-        logits, position = self.type_head(h).float(), self.position_head(h).float() * latent_mask[..., None]  # (B, N, T), (B, N, 3)
+        features = self.trunk(z, latent_mask)  # (B, L, D)
+        h, mask = features[:, self.lattice_slots :], latent_mask[:, self.lattice_slots :]  # the atoms': (B, N, D), (B, N)
+        logits, position = self.type_head(h).float(), self.position_head(h).float() * mask[..., None]  # (B, N, T), (B, N, 3)
         if self.lattice_head is None:
             return AtomOutput(logits, position)
-        atoms = latent_mask.sum(1)  # (B,)
-        lattice = self.lattice_head(_pool(h, latent_mask)).float()  # (B, 6)
+        atoms = mask.sum(1)  # (B,)
+        lattice = self.lattice_head(features[:, 0] if self.lattice_slots else _pool(h, mask)).float()  # (B, 6)
         cells = lattice_matrix(lattice, atoms)  # (B, 3, 3)
-        positions = torch.einsum("bnk,bkc->bnc", torch.remainder(position, 1.0), cells) * latent_mask[..., None]
+        positions = torch.einsum("bnk,bkc->bnc", torch.remainder(position, 1.0), cells) * mask[..., None]
         return AtomOutput(logits, positions, position, lattice, cells)
 
     def loss(self, out: AtomOutput, batch: MolBatch) -> ReconLoss:

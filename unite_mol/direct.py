@@ -35,3 +35,6 @@ class DirectAtoms(nn.Module):
     def forward(self, z: torch.Tensor, latent_mask: torch.Tensor) -> AtomOutput:
         logits, positions = z[..., : self.num_types], z[..., self.num_types :] * self.position_scale  # (B, N, T), (B, N, 3)
         return AtomOutput(logits.float(), positions.float() * latent_mask[..., None])
+
+    def latent_mask(self, atom_mask: torch.Tensor) -> torch.Tensor:
+        return atom_mask  # one latent per atom

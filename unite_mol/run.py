@@ -15,7 +15,7 @@ from unite_mol.augment import RandomRotation
 from unite_mol.chem import perceive
 from unite_mol.data import MolData, MolDataConfig, load_data
 from unite_mol.data.crystals import write_crystals
-from unite_mol.decoder import AtomDecoder
+from unite_mol.decoder import AtomDecoder, LatticeReadout
 from unite_mol.direct import DirectAtoms, DirectConfig
 from unite_mol.embed import EnvConfig
 from unite_mol.metrics import as_dict, reconstruct, reconstruct_crystals, score_crystal_samples, score_samples
@@ -37,6 +37,7 @@ class MolConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     env: EnvConfig = field(default_factory=EnvConfig)
     pairing: Pairing = Pairing.sum
+    lattice: LatticeReadout = LatticeReadout.pooled  # crystals: the cell from pooled atom features (ADiT) or a latent token
     decoder: TrunkConfig = field(default_factory=lambda: TrunkConfig(depth=4, width=256, heads=4))
     recon: ReconWeights = field(default_factory=ReconWeights)
     objective: ObjectiveConfig = field(default_factory=lambda: ObjectiveConfig(latent_dim=8))
@@ -57,21 +58,22 @@ def build_model(cfg: MolConfig) -> UNITE:
         raise ValueError(f"data.dataset_id={cfg.data.dataset_id} must be below num_conditions={cfg.num_conditions}")
     ge = cfg.model.resolve()
     types = len(cfg.data.elements)
-    args = (ge, cfg.objective, cfg.flow, cfg.data.max_atoms, cfg.num_conditions)
+    periodic = cfg.data.periodic
+    token = periodic and cfg.lattice is LatticeReadout.token
+    args = (ge, cfg.objective, cfg.flow, cfg.data.max_atoms + int(token), cfg.num_conditions)
     if cfg.objective.recipe is Recipe.direct:
-        if cfg.data.periodic:
+        if periodic:
             raise ValueError("objective.recipe=direct is for molecules; crystals need the tokenizer (its lattice head)")
         if cfg.objective.latent_dim != types + 3:
             raise ValueError(f"objective.latent_dim must be {types + 3} ({types} elements + 3 coordinates) with objective.recipe=direct")
         return UNITE(None, DirectAtoms(types, cfg.direct.position_scale), *args, augment=RandomRotation())
-    periodic = cfg.data.periodic
-    tokenizer = AtomTokenizer(types, ge.width, cfg.data.max_atoms, cfg.env, cfg.pairing, periodic)
+    tokenizer = AtomTokenizer(types, ge.width, cfg.data.max_atoms, cfg.env, cfg.pairing, periodic, token)
     decoder = AtomDecoder(cfg.decoder, cfg.objective.latent_dim, cfg.data.max_atoms, types, cfg.recon.types, cfg.recon.positions,
-                          periodic, cfg.recon.lattice)
+                          periodic, cfg.recon.lattice, cfg.lattice)
     return UNITE(tokenizer, decoder, *args, augment=RandomRotation())
 
 
-STAGE_ONE_KEYS = ("data.source", "data.elements", "data.max_atoms", "model", "env", "pairing", "decoder", "objective.latent_dim")
+STAGE_ONE_KEYS = ("data.source", "data.elements", "data.max_atoms", "model", "env", "pairing", "lattice", "decoder", "objective.latent_dim")
 
 
 def load_stage_one(model: UNITE, cfg: MolConfig) -> None:

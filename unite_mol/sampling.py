@@ -19,7 +19,8 @@ def generate_structures(
 ) -> list[Structure]:
     """One structure per atom count: latents by the GE's ODE, then elements (argmax) and positions (Å)."""
     device = next(model.parameters()).device
-    mask = torch.arange(int(counts.max()), device=device)[None] < counts.to(device)[:, None]  # (B, N)
+    atoms = torch.arange(int(counts.max()), device=device)[None] < counts.to(device)[:, None]  # (B, N)
+    mask = model.decoder.latent_mask(atoms)  # (B, L): a crystal's lattice token, if it has one, then its atoms
     labels = torch.full((len(counts),), cond, dtype=torch.long, device=device)
-    z = model.generate(mask, labels, sampler, generator).x  # (B, N, C)
+    z = model.generate(mask, labels, sampler, generator).x  # (B, L, C)
     return model.decoder(z, mask).structures(counts.tolist(), vocab)

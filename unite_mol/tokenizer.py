@@ -25,12 +25,16 @@ class Pairing(str, Enum):
 class AtomTokenizer(nn.Module):
     """`periodic`: crystals. In place of the Cartesian position the token gets sin / cos of 2π × its fractional
     coordinates and the cell's lengths / N^(1/3) and angles, and the e3nn environment sees periodic neighbours:
-    a crystal's tokens do not change when it is rotated or an atom is replaced by another periodic image."""
+    a crystal's tokens do not change when it is rotated or an atom is replaced by another periodic image.
+    `lattice_token`: the cell's features go into an extra latent before the atoms' instead of into every atom's."""
 
-    def __init__(self, num_types: int, width: int, max_atoms: int, env: EnvConfig, pairing: Pairing, periodic: bool = False):
+    def __init__(self, num_types: int, width: int, max_atoms: int, env: EnvConfig, pairing: Pairing, periodic: bool = False,
+                 lattice_token: bool = False):
         super().__init__()
+        if lattice_token and (not periodic or pairing is not Pairing.sum):
+            raise ValueError("a lattice token needs a crystal dataset and pairing=sum")
         self.observation_dim = width
-        self.pairing = pairing
+        self.pairing, self.lattice_token = pairing, lattice_token
         self.type_embed = nn.Embedding(num_types, width)
         mlp = lambda n: nn.Sequential(nn.Linear(n, width), nn.GELU(), nn.Linear(width, width))  # noqa: E731
         self.position_mlp = mlp(3) if not periodic else None
@@ -47,9 +51,12 @@ class AtomTokenizer(nn.Module):
             tokens = tokens + self.position_mlp(batch.positions)
         else:
             angle = 2 * torch.pi * fractional(batch.positions, batch.cells)  # (B, N, 3)
-            lattice = lattice_params(batch.cells, batch.mask.sum(1))  # (B, 6)
-            tokens = tokens + self.fractional_mlp(torch.cat([angle.sin(), angle.cos()], dim=-1)) + self.lattice_mlp(lattice)[:, None]
+            cell = self.lattice_mlp(lattice_params(batch.cells, batch.mask.sum(1)))[:, None]  # (B, 1, D)
+            tokens = tokens + self.fractional_mlp(torch.cat([angle.sin(), angle.cos()], dim=-1)) + (0 if self.lattice_token else cell)
         tokens = tokens * batch.mask[..., None]
+        if self.lattice_token:
+            latent_mask = torch.cat([batch.mask.new_ones(B, 1), batch.mask], dim=1)  # (B, 1 + N)
+            return Observation(tokens=None, mask=None, latent_mask=latent_mask, cond=batch.cond, latent_inputs=torch.cat([cell, tokens], dim=1))
         if self.pairing is Pairing.sum:
             return Observation(tokens=None, mask=None, latent_mask=batch.mask, cond=batch.cond, latent_inputs=tokens)
         if self.pairing is Pairing.rope:
