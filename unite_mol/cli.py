@@ -23,11 +23,7 @@ def _sample(args: argparse.Namespace) -> int:
         print(f"no --ckpt: using {'your run runs/qm9' if ckpt == 'runs/qm9' else 'the shipped QM9 model (unite_mol/pretrained/qm9.pt)'}",
               file=sys.stderr)
     generator = load(ckpt, args.device)
-    crystals = generator.config.data.periodic
-    if crystals and out.suffix.lower() not in CRYSTAL_OUTPUTS:
-        raise ValueError(f"{out}: crystals are written as .cif, .extxyz, .zip or a folder")
-    if not crystals:
-        FileFormat.of(out)
+    crystals = _check_output(out, generator.config.data.periodic)
     start = time.perf_counter()
     structures = generator.sample(args.n, args.steps, Solver[args.solver], args.cfg, args.seed, args.batch_size, progress=True,
                                   cfg_interval=cfg_interval(args.cfg_interval))
@@ -36,6 +32,18 @@ def _sample(args: argparse.Namespace) -> int:
           f"{args.steps} steps) from step {generator.step} -> {out}")
     (_write_crystals if crystals else _write_molecules)(out, structures)
     return 0
+
+
+def _check_output(out: Path, crystals: bool) -> bool:
+    """`crystals`, after checking that `out` is a file type for them (or, for molecules, for molecules)."""
+    from unite_mol.data.crystals import CRYSTAL_OUTPUTS
+    from unite_mol.formats import FileFormat
+
+    if crystals and out.suffix.lower() not in CRYSTAL_OUTPUTS:
+        raise ValueError(f"{out}: crystals are written as .cif, .extxyz, .zip or a folder")
+    if not crystals:
+        FileFormat.of(out)
+    return crystals
 
 
 def _write_molecules(out: Path, structures: list) -> None:
@@ -125,7 +133,7 @@ def _relax(argv: list[str]) -> int:
 
 def _reconstruct(argv: list[str]) -> int:
     from unite_mol.chem import perceive
-    from unite_mol.data.crystals import CRYSTAL_OUTPUTS, read_crystals, write_crystals
+    from unite_mol.data.crystals import read_crystals, write_crystals
     from unite_mol.formats import FileFormat, read_structures, write_structures
     from unite_mol.generator import load
 
@@ -139,11 +147,7 @@ def _reconstruct(argv: list[str]) -> int:
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args(argv)
     generator = load(args.ckpt, args.device)
-    crystals = generator.config.data.periodic
-    if crystals and args.out.suffix.lower() not in CRYSTAL_OUTPUTS:
-        raise ValueError(f"{args.out}: crystals are written as .cif, .extxyz, .zip or a folder")
-    if not crystals:
-        FileFormat.of(args.out)
+    crystals = _check_output(args.out, generator.config.data.periodic)
     read = read_crystals(args.path) if crystals else read_structures(args.path)  # every record: the output pairs with the input
     start = time.perf_counter()
     rebuilt = generator.reconstruct(read.structures, args.seed, progress=True)

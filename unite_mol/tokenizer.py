@@ -56,7 +56,8 @@ class AtomTokenizer(nn.Module):
         tokens = tokens * batch.mask[..., None]
         if self.lattice_token:
             latent_mask = torch.cat([batch.mask.new_ones(B, 1), batch.mask], dim=1)  # (B, 1 + N)
-            return Observation(tokens=None, mask=None, latent_mask=latent_mask, cond=batch.cond, latent_inputs=torch.cat([cell, tokens], dim=1))
+            inputs = torch.cat([cell, tokens], dim=1)  # (B, 1 + N, D): the cell's token, then the atoms'
+            return Observation(tokens=None, mask=None, latent_mask=latent_mask, cond=batch.cond, latent_inputs=inputs)
         if self.pairing is Pairing.sum:
             return Observation(tokens=None, mask=None, latent_mask=batch.mask, cond=batch.cond, latent_inputs=tokens)
         if self.pairing is Pairing.rope:

@@ -1,7 +1,7 @@
 """Crystals from files: the CDVAE CSV layout (Perov-5, Carbon-24, MP-20: one CIF per row in a `cif` column),
-CIF files, VASP POSCAR / CONTCAR files, extended XYZ with a `Lattice`, or folders of them. Parsed with pymatgen, Niggli-reduced (not made
-primitive, as ADiT), sites in a canonical order: by atomic number, then by fractional coordinates wrapped into
-[0, 1). A record that cannot be a crystal is a `BadRecord` naming the file and record.
+CIF files, VASP POSCAR / CONTCAR files, extended XYZ with a `Lattice`, or folders of them. Parsed with pymatgen,
+Niggli-reduced (not made primitive, as ADiT), sites in a canonical order: by atomic number, then by fractional
+coordinates wrapped into [0, 1). A record that cannot be a crystal is a `BadRecord` naming the file and record.
 """
 import csv
 import sys
@@ -81,7 +81,7 @@ def _records(path: Path, max_atoms: int | None, check: bool):
     """A Structure or a BadRecord for every record of one file."""
     suffix = path.suffix.lower()
     if is_poscar(path):
-        yield _guard(lambda: _parse(path.read_text(), "poscar", f"{path}", max_atoms, check))
+        yield _guard(lambda: _parse(path.read_text(), "poscar", str(path), max_atoms, check))
     elif suffix == ".csv":
         csv.field_size_limit(sys.maxsize)
         with path.open(newline="") as f:

@@ -9,8 +9,8 @@ definitions (pymatgen + smact), with uniqueness and novelty bucketed by reduced 
 - valid = both; uniqueness (over valid) and novelty (valid not matched by any training crystal) with
   StructureMatcher(stol=0.5, angle_tol=10, ltol=0.3), comparing only crystals of one reduced composition;
 - property EMDs against the test crystals: density (g/cm³) and number of elements, on the first 1,000 valid.
-Coverage (COV-R / COV-P) needs CrystalNN + Magpie fingerprints from matminer, which is not installed here:
-it is not computed.
+Coverage (COV-R / COV-P) needs CrystalNN + Magpie fingerprints from matminer, whose wheel needs pandas < 3 (this
+environment runs pandas 3): it is not computed. Reconstruction against references: `crystal_matching`.
 """
 from dataclasses import dataclass
 from math import gcd
@@ -151,7 +151,9 @@ def score_crystals(structures: list[Structure], checks: list[CrystalCheck], trai
     valid = [s for s, c in zip(structures, checks) if c.valid]
     ratio = lambda a, b, over: a / b if b else Undefined(f"no {over}")  # noqa: E731
     uniqueness = ratio(unique_groups(valid, workers), len(valid), "valid crystals")
-    novelty = ratio(novel_count(valid, train, workers), len(valid), "valid crystals") if train is not None else Undefined("no training crystals given")
+    novelty = Undefined("no training crystals given")
+    if train is not None:
+        novelty = ratio(novel_count(valid, train, workers), len(valid), "valid crystals")
     if test is not None and valid:
         first = valid[:EMD_SAMPLES]
         d_emd = wasserstein_distance([density(s) for s in first], [density(s) for s in test])
@@ -195,11 +197,12 @@ def evaluate_crystal_files(paths: list[str], train: str | None, test: str | None
     if reference is not None:
         originals = [None if isinstance(r, BadRecord) else r for path in reference for r in crystal_records(path, check=False)]
         if len(originals) != len(records):
-            raise ValueError(f"--reference {' '.join(map(str, reference))} has {len(originals)} crystals but the evaluated files have {len(records)}")
+            raise ValueError(f"--reference {' '.join(reference)} has {len(originals)} crystals but the evaluated files have "
+                             f"{len(records)}")
     known = lambda p: read_crystals(p, skip_bad=True).structures if p else None  # noqa: E731
     with WorkerPool(workers) as pool:
         checks = pool.map(Chunked(check_crystal), structures, "CDVAE validity")
-        rms = pool.map(Chunked(match_crystal_pair), list(zip(records, originals)), "reconstruction") if originals is not None else None
+        rms = None if originals is None else pool.map(Chunked(match_crystal_pair), list(zip(records, originals)), "reconstruction")
     skipped = len(records) - len(structures)
     score = score_crystals(structures, checks, known(train), known(test), skipped, workers)
     reconstruction = None
@@ -211,7 +214,8 @@ def evaluate_crystal_files(paths: list[str], train: str | None, test: str | None
     if relax_n:
         valid_first = [s for s, c in zip(structures, checks) if c.valid][:relax_n]
         with WorkerPool(workers) as pool:
-            stability = score_stability(pool.map(Chunked(relax_crystal), [RelaxTask(s, relax_steps) for s in valid_first], "CHGNet relaxation"))
+            relaxed = pool.map(Chunked(relax_crystal), [RelaxTask(s, relax_steps) for s in valid_first], "CHGNet relaxation")
+        stability = score_stability(relaxed)
     return CrystalEvaluation(list(paths), len(records), skipped, train, test, score, stability, reference, reconstruction,
                              time.perf_counter() - start)
 
@@ -237,5 +241,5 @@ def crystal_table(ev: CrystalEvaluation) -> str:
                  ("reconstruction: RMSE (normalised by (V/N)^(1/3), over matches)", num(r.rmse)),
                  ("reconstruction: match rate % with validity aside", pct(r.match_rate_any))]
     head = (f"CDVAE protocol, {ev.crystals} crystals ({ev.skipped} unreadable records, counted as invalid); "
-            "COV-R / COV-P not computed (no matminer)")
+            "COV-R / COV-P not computed (matminer needs pandas < 3)")
     return head + "\n" + "\n".join(f"  {name:<60} {value:>10}" for name, value in rows)
