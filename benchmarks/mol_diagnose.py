@@ -147,9 +147,11 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_grad_enabled(False)
     gen = load(args.ckpt)
-    data = load_data(gen.config.data)
-    split = {"train": data.train, "val": data.val, "test": data.test}[args.split]
-    molecules = [split[i] for i in range(min(args.n, len(split)))]
+    molecules = []
+    if args.n:  # the dataset is only read for the rows before sampling
+        data = load_data(gen.config.data)
+        split = {"train": data.train, "val": data.val, "test": data.test}[args.split]
+        molecules = [split[i] for i in range(min(args.n, len(split)))]
     vocab = ElementVocab(gen.config.data.elements)
     out = Diagnosis(str(args.ckpt), gen.step, args.split, len(molecules))
     if molecules:
