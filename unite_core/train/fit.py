@@ -120,6 +120,43 @@ def _resume(run_dir: Path, resume: bool, env: DistEnv) -> tuple[TrainState, Path
     return found if env.is_main else resume_checkpoint(run_dir)
 
 
+def _continue(t: Trainer, run_dir: Path, resume: bool, config_yaml: str, schema: type | None) -> tuple[int, Path | None]:
+    """Restore `t` from the run's newest readable checkpoint if there is one: (first step, that checkpoint)."""
+    resumed = _resume(run_dir, resume, t.env)
+    if not resumed:
+        return 0, None
+    state, ckpt = resumed
+    changed = [k for k in changed_keys(state.config_yaml, config_yaml, schema) if not k.startswith(RESUMABLE)]
+    if changed:
+        raise ValueError(f"{run_dir} holds a run with other settings ({', '.join(changed[:4])}); resume it unchanged or choose another run.dir")
+    t.restore(state)
+    if t.env.is_main:
+        print(f"resuming {run_dir} at step {state.step} from {ckpt}", file=sys.stderr, flush=True)
+    return state.step, ckpt
+
+
+@dataclass
+class _Tally:
+    """Between two log lines: samples/s, and the steps skipped for a non-finite loss (in all, and in a row)."""
+
+    tick: float
+    tick_step: int
+    skipped: int = 0
+    in_row: int = 0
+
+    def count(self, scalars: dict | None, step: int, limit: int) -> None:
+        self.in_row = self.in_row + 1 if scalars is None else 0
+        self.skipped += scalars is None
+        if self.in_row >= limit:
+            raise NonFiniteLoss(f"step {step - 1}: {self.in_row} steps in a row had a non-finite loss (trainer.nonfinite_max)")
+
+    def samples_per_s(self, step: int, batch_size: int) -> float:
+        now = time.monotonic()
+        rate = (step - self.tick_step) * batch_size / max(now - self.tick, 1e-9)
+        self.tick, self.tick_step = now, step
+        return rate
+
+
 def fit(
     model: UNITE, dataset: Dataset, collate: Callable[[list], Batch], trainer: TrainerConfig, optim: OptimConfig,
     run: RunConfig, config_yaml: str, evaluate: Evaluator | None = None, schema: type | None = None,
@@ -140,18 +177,8 @@ def fit(
         if env.is_main:
             stack.enter_context(RunLock(run_dir))  # before anything in the folder is read for writing or written
         stop = stack.enter_context(StopRequest())
-        resumed = _resume(run_dir, run.resume, env)
         t = Trainer(model, trainer, optim, env, device)
-        start, last_ckpt = 0, None
-        if resumed:
-            state, last_ckpt = resumed
-            changed = [k for k in changed_keys(state.config_yaml, config_yaml, schema) if not k.startswith(RESUMABLE)]
-            if changed:
-                raise ValueError(f"{run_dir} holds a run with other settings ({', '.join(changed[:4])}); resume it unchanged or choose another run.dir")
-            t.restore(state)
-            start = state.step
-            if env.is_main:
-                print(f"resuming {run_dir} at step {start} from {last_ckpt}", file=sys.stderr, flush=True)
+        start, last_ckpt = _continue(t, run_dir, run.resume, config_yaml, schema)
         sampler = StepBatches(len(dataset), micro_batch, env.rank, env.world, trainer.seed, start * trainer.accum_steps, sizes, trainer.size_window)
         loader = DataLoader(
             dataset, batch_sampler=sampler, collate_fn=collate, num_workers=trainer.num_workers,
@@ -162,26 +189,20 @@ def fit(
         log = RunLogger(run_dir, start, trainer.wandb, trainer.wandb_project, config_yaml) if env.is_main else None
         bar = tqdm(initial=start, total=trainer.max_steps, disable=not (env.is_main and trainer.progress), unit="step", dynamic_ncols=True)
         began = time.monotonic()
-        tick, tick_step = began, start
+        tally = _Tally(began, start)
         out_of_time = stopped = False
-        skipped, skipped_in_row = 0, 0
         step = start
         try:
             while step < trainer.max_steps and not (out_of_time or stopped):
                 scalars = t.step(step, batches, sampler.rows, micro_batch)
                 step += 1
                 bar.update(1)
-                skipped_in_row = skipped_in_row + 1 if scalars is None else 0
-                skipped += scalars is None
-                if skipped_in_row >= trainer.nonfinite_max:
-                    raise NonFiniteLoss(f"step {step - 1}: {skipped_in_row} steps in a row had a non-finite loss (trainer.nonfinite_max)")
+                tally.count(scalars, step, trainer.nonfinite_max)
                 if step % trainer.log_every == 0 or step == trainer.max_steps:
                     scalars = mean_over_ranks(scalars or {}, env, device)
-                    now = time.monotonic()
-                    scalars["samples_per_s"] = (step - tick_step) * trainer.batch_size / max(now - tick, 1e-9)
+                    scalars["samples_per_s"] = tally.samples_per_s(step, trainer.batch_size)
                     if trainer.nonfinite is NonFinite.skip:
-                        scalars["nonfinite_skipped"] = float(skipped)
-                    tick, tick_step = now, step
+                        scalars["nonfinite_skipped"] = float(tally.skipped)
                     bar.set_postfix({k: f"{scalars[k]:.4f}" for k in ("loss", "recon", "flow") if k in scalars})
                     if log:
                         log.log_train(step, scalars)
