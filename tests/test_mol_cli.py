@@ -34,6 +34,12 @@ def test_every_crystal_preset_gets_as_far_as_its_data(tmp_path, dataset):
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "nowhere" in done.stderr, done.stderr
 
 
+def test_a_model_setting_that_does_not_fit_the_data_is_one_line_before_any_loading(tmp_path):
+    done = _run("-m", "unite_mol", "train", "dataset=qm9", "lattice=token", f"data.cache={tmp_path / 'cache'}", f"run.dir={tmp_path / 'r'}")
+    assert done.returncode == 2 and done.stderr.strip() == "unite-mol: error: lattice=token is for crystals (a crystal dataset or data.crystal_files=true)"
+    assert not (tmp_path / "cache").exists() and not (tmp_path / "r").exists()
+
+
 def test_missing_data_and_checkpoint_are_one_line(tmp_path):
     done = _run("-m", "unite_mol", "train", "dataset=files", f"data.path={tmp_path / 'nowhere'}", f"run.dir={tmp_path / 'r'}")
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "nowhere" in done.stderr, done.stderr

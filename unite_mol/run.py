@@ -59,7 +59,9 @@ def build_model(cfg: MolConfig) -> UNITE:
     ge = cfg.model.resolve()
     types = len(cfg.data.elements)
     periodic = cfg.data.periodic
-    token = periodic and cfg.lattice is LatticeReadout.token
+    token = cfg.lattice is LatticeReadout.token
+    if token and not periodic:
+        raise ValueError("lattice=token is for crystals (a crystal dataset or data.crystal_files=true)")
     args = (ge, cfg.objective, cfg.flow, cfg.data.max_atoms + int(token), cfg.num_conditions)
     if cfg.objective.recipe is Recipe.direct:
         if periodic:
@@ -131,8 +133,8 @@ class MolEvaluator:
 
 def train(cfg: MolConfig) -> FitResult:
     torch.manual_seed(cfg.trainer.seed)
+    model = build_model(cfg)  # a bad model setting fails before the data is read
     data = load_data(cfg.data)
-    model = build_model(cfg)
     if cfg.objective.recipe is Recipe.latent_flow:
         load_stage_one(model, cfg)
     evaluator = MolEvaluator(cfg, data, Path(cfg.run.dir))
