@@ -67,6 +67,8 @@ def test_train_on_files_then_sample_every_format(tmp_path):
         assert done.returncode == 0, done.stderr
         assert "9 molecules" in done.stdout and "RDKit-sanitisable" in done.stdout
         assert len(read_structures(out).structures) == 9  # every sample written, sanitisable or not
+    done = _run("-m", "unite_mol", "sample", "--ckpt", str(run), "--n", "2", "--out", str(tmp_path / "d.xyz"))
+    assert done.returncode == 0 and "heun, 3 steps, grid shift 3)" in done.stdout, done.stdout  # the run's own sampler settings
     done = _run("-m", "unite_mol", "reconstruct", str(tmp_path / "data" / "qm9_head.xyz"), "--ckpt", str(run), "--out", str(tmp_path / "r.sdf"))
     assert done.returncode == 0 and "120 molecules encoded and decoded" in done.stdout, done.stderr
     rebuilt = read_structures(tmp_path / "r.sdf").structures

@@ -54,11 +54,13 @@ def train_command(config_name: str, schema: type, train: Callable[[Any], "FitRes
 
 
 def add_sampler_options(p: argparse.ArgumentParser) -> None:
-    """--steps, --solver, --cfg, --seed, --batch-size: what every generating command takes."""
+    """--steps, --solver, --grid-shift, --cfg, --seed, --batch-size: what every generating command takes (the first
+    three default to the run's own sampler settings)."""
     from unite_core.flow import Solver
 
-    p.add_argument("--steps", type=int, default=50)
-    p.add_argument("--solver", choices=[s.name for s in Solver], default="heun")
+    p.add_argument("--steps", type=int, help="ODE steps (default: the run's sampler.steps)")
+    p.add_argument("--solver", choices=[s.name for s in Solver], help="default: the run's sampler.solver")
+    p.add_argument("--grid-shift", type=float, help="> 1 puts the steps closer to the data end (default: the run's sampler.grid_shift)")
     p.add_argument("--cfg", type=float, default=1.0, help="classifier-free guidance scale (1 = off)")
     p.add_argument("--cfg-interval", default="0.1,1.0", help="guidance applies for t in [LO, HI]")
     p.add_argument("--seed", type=int, default=0)
@@ -77,12 +79,14 @@ def cfg_interval(text: str) -> tuple[float, float]:
 
 
 def sampler_from_args(base: "SamplerConfig", args: argparse.Namespace) -> "SamplerConfig":
-    """A run's sampler settings with the command line's --steps, --solver, --cfg and --cfg-interval."""
+    """A run's sampler settings with the command line's --steps, --solver and --grid-shift where given, and its
+    --cfg and --cfg-interval."""
     from dataclasses import replace
 
     from unite_core.flow import Solver
 
-    return replace(base, steps=args.steps, solver=Solver[args.solver], cfg_scale=args.cfg, cfg_interval=cfg_interval(args.cfg_interval))
+    given = {"steps": args.steps, "solver": args.solver and Solver[args.solver], "grid_shift": args.grid_shift}
+    return replace(base, **{k: v for k, v in given.items() if v is not None}, cfg_scale=args.cfg, cfg_interval=cfg_interval(args.cfg_interval))
 
 
 def add_commands(parser: argparse.ArgumentParser, train_help: str, sample_help: str) -> tuple[Any, argparse.ArgumentParser]:

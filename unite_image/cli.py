@@ -50,7 +50,7 @@ def _sample(args: argparse.Namespace) -> int:
     save_grid(images[:64], out / "grid.png", rows=max(1, min(64, args.n) // 8))
     with atomic_path(out / "samples.npz") as tmp, tmp.open("wb") as f:
         np.savez(f, arr_0=pixels, labels=labels.numpy())
-    print(f"{args.n} images in {seconds:.1f} s ({args.n / seconds:.2f}/s, {args.solver}, {args.steps} steps, cfg {args.cfg}) "
+    print(f"{args.n} images in {seconds:.1f} s ({args.n / seconds:.2f}/s, {sampler.solver.value}, {sampler.steps} steps, cfg {args.cfg}) "
           f"from step {step} -> {out}/ (PNGs, grid.png, samples.npz)")
     return 0
 
@@ -91,7 +91,7 @@ def _fid(args: argparse.Namespace) -> int:
         labels = class_labels(args.n, len(classes), None, True, args.seed)
         generator = torch.Generator(device=args.device).manual_seed(args.seed)
         stats = sample_stats(net, model, labels, sampler, args.batch_size, generator, args.device)
-        what = f"FID, {stats.count} class-balanced samples ({args.solver} {args.steps} steps, cfg {args.cfg}) against {args.ref}"
+        what = f"FID, {stats.count} class-balanced samples ({sampler.solver.value} {sampler.steps} steps, cfg {args.cfg}) against {args.ref}"
     if args.save_stats:
         stats.save(Path(args.save_stats))
     print(f"{what}, step {step}: {frechet_distance(stats, reference):.3f} ({time.perf_counter() - start:.0f} s)")

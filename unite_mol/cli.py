@@ -24,12 +24,14 @@ def _sample(args: argparse.Namespace) -> int:
               file=sys.stderr)
     generator = load(ckpt, args.device)
     crystals = _check_output(out, generator.config.data.periodic)
+    solver, interval = args.solver and Solver[args.solver], cfg_interval(args.cfg_interval)
+    sampler = generator.sampler(args.steps, solver, args.cfg, interval, args.grid_shift)  # what is used, for the report
     start = time.perf_counter()
-    structures = generator.sample(args.n, args.steps, Solver[args.solver], args.cfg, args.seed, args.batch_size, progress=True,
-                                  cfg_interval=cfg_interval(args.cfg_interval))
+    structures = generator.sample(args.n, args.steps, solver, args.cfg, args.seed, args.batch_size, progress=True,
+                                  cfg_interval=interval, grid_shift=args.grid_shift)
     seconds = time.perf_counter() - start
-    print(f"{args.n} {'crystals' if crystals else 'molecules'} in {seconds:.1f} s ({args.n / seconds:.1f}/s, {args.solver}, "
-          f"{args.steps} steps) from step {generator.step} -> {out}")
+    print(f"{args.n} {'crystals' if crystals else 'molecules'} in {seconds:.1f} s ({args.n / seconds:.1f}/s, {sampler.solver.value}, "
+          f"{sampler.steps} steps, grid shift {sampler.grid_shift:g}) from step {generator.step} -> {out}")
     (_write_crystals if crystals else _write_molecules)(out, structures)
     return 0
 

@@ -35,7 +35,7 @@ def _sample(args: argparse.Namespace) -> int:
     score = judge.score(clouds, labels.numpy())
     real = heldout_shapes(cfg.data, args.n)
     ceiling = judge.score(real.clouds, real.labels)
-    print(f"{args.n} clouds in {seconds:.1f} s ({args.n / seconds:.0f}/s, {sampler.solver.value}, {args.steps} steps) -> {out}, {out.with_suffix('.png')}")
+    print(f"{args.n} clouds in {seconds:.1f} s ({args.n / seconds:.0f}/s, {sampler.solver.value}, {sampler.steps} steps) -> {out}, {out.with_suffix('.png')}")
     print(f"class match {score.class_match:.3f} (real held-out clouds {ceiling.class_match:.3f}, chance {1 / len(CLASSES):.3f})")
     print(f"distance to nearest real cloud of the class {score.own_class_distance:.3f} (real held-out clouds {ceiling.own_class_distance:.3f})")
     return 0
