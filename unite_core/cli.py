@@ -81,12 +81,10 @@ def cfg_interval(text: str) -> tuple[float, float]:
 def sampler_from_args(base: "SamplerConfig", args: argparse.Namespace) -> "SamplerConfig":
     """A run's sampler settings with the command line's --steps, --solver and --grid-shift where given, and its
     --cfg and --cfg-interval."""
-    from dataclasses import replace
+    from unite_core.flow import Solver, with_overrides
 
-    from unite_core.flow import Solver
-
-    given = {"steps": args.steps, "solver": args.solver and Solver[args.solver], "grid_shift": args.grid_shift}
-    return replace(base, **{k: v for k, v in given.items() if v is not None}, cfg_scale=args.cfg, cfg_interval=cfg_interval(args.cfg_interval))
+    solver = args.solver and Solver[args.solver]
+    return with_overrides(base, args.steps, solver, args.grid_shift, args.cfg, cfg_interval(args.cfg_interval))
 
 
 def add_commands(parser: argparse.ArgumentParser, train_help: str, sample_help: str) -> tuple[Any, argparse.ArgumentParser]:

@@ -5,11 +5,10 @@ import sys
 import time
 from pathlib import Path
 
-from unite_core.cli import add_commands, cfg_interval, run_cli, train_command
+from unite_core.cli import add_commands, run_cli, sampler_from_args, train_command
 
 
 def _sample(args: argparse.Namespace) -> int:
-    from unite_core.flow import Solver
     from unite_mol.data.crystals import CRYSTAL_OUTPUTS
     from unite_mol.formats import STRUCTURE_SUFFIXES, FileFormat
     from unite_mol.generator import load
@@ -24,11 +23,10 @@ def _sample(args: argparse.Namespace) -> int:
               file=sys.stderr)
     generator = load(ckpt, args.device)
     crystals = _check_output(out, generator.config.data.periodic)
-    solver, interval = args.solver and Solver[args.solver], cfg_interval(args.cfg_interval)
-    sampler = generator.sampler(args.steps, solver, args.cfg, interval, args.grid_shift)  # what is used, for the report
+    sampler = sampler_from_args(generator.config.sampler, args)  # what sample() will use, for the report
     start = time.perf_counter()
-    structures = generator.sample(args.n, args.steps, solver, args.cfg, args.seed, args.batch_size, progress=True,
-                                  cfg_interval=interval, grid_shift=args.grid_shift)
+    structures = generator.sample(args.n, sampler.steps, sampler.solver, args.cfg, args.seed, args.batch_size, progress=True,
+                                  cfg_interval=sampler.cfg_interval, grid_shift=sampler.grid_shift)
     seconds = time.perf_counter() - start
     print(f"{args.n} {'crystals' if crystals else 'molecules'} in {seconds:.1f} s ({args.n / seconds:.1f}/s, {sampler.solver.value}, "
           f"{sampler.steps} steps, grid shift {sampler.grid_shift:g}) from step {generator.step} -> {out}")

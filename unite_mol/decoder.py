@@ -12,7 +12,7 @@ from unite_core.flow import masked_mean
 from unite_core.model import ReconLoss
 from unite_core.nn import LatentTrunk, TrunkConfig
 from unite_mol.batch import ElementVocab, MolBatch
-from unite_mol.lattice import fractional_offset, lattice_matrix, lattice_params
+from unite_mol.lattice import fractional_offset, lattice_matrix, lattice_params, wrapped_cartesian
 from unite_mol.structure import Structure
 
 
@@ -67,7 +67,7 @@ class AtomDecoder(nn.Module):
         atoms = mask.sum(1)  # (B,)
         lattice = self.lattice_head(features[:, 0] if self.lattice_slots else _pool(h, mask)).float()  # (B, 6)
         cells = lattice_matrix(lattice, atoms)  # (B, 3, 3)
-        positions = torch.einsum("bnk,bkc->bnc", torch.remainder(position, 1.0), cells) * mask[..., None]
+        positions = wrapped_cartesian(position, cells) * mask[..., None]  # (B, N, 3) Å
         return AtomOutput(logits, positions, position, lattice, cells)
 
     def loss(self, out: AtomOutput, batch: MolBatch) -> ReconLoss:

@@ -1,5 +1,5 @@
 """The Python API: `unite_mol.load(run_or_checkpoint).sample(n)` -> structures, mirroring `unite-mol sample`."""
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -7,7 +7,7 @@ import torch
 from tqdm import tqdm
 
 from unite_core.config import from_yaml
-from unite_core.flow import SamplerConfig, Solver
+from unite_core.flow import Solver, with_overrides
 from unite_core.model import UNITE, Recipe
 from unite_core.train import load_run
 from unite_mol.data import load_data
@@ -32,7 +32,7 @@ class MolGenerator:
         """n structures: atom counts from the histogram, ODE from noise (`steps`, `solver` and `grid_shift` default to
         the run's sampler settings), decode. Batches are formed from similar atom counts (less padding); the result
         keeps the drawn order."""
-        sampler = self.sampler(steps, solver, cfg, cfg_interval, grid_shift)
+        sampler = with_overrides(self.config.sampler, steps, solver, grid_shift, cfg, cfg_interval)
         counts = draw_counts(self.atom_counts, n, torch.Generator().manual_seed(seed))
         device = next(self.model.parameters()).device
         gen = torch.Generator(device=device).manual_seed(seed)
@@ -47,12 +47,6 @@ class MolGenerator:
                     out[i] = s
                 bar.update(len(rows))
         return out
-
-    def sampler(self, steps: int | None = None, solver: Solver | None = None, cfg: float = 1.0,
-                cfg_interval: tuple[float, float] = (0.1, 1.0), grid_shift: float | None = None) -> SamplerConfig:
-        """The run's sampler settings with what is given instead."""
-        given = {"steps": steps, "solver": solver and Solver(solver), "grid_shift": grid_shift}
-        return replace(self.config.sampler, **{k: v for k, v in given.items() if v is not None}, cfg_scale=cfg, cfg_interval=cfg_interval)
 
     @torch.no_grad()
     def reconstruct(self, structures: list[Structure], seed: int = 0, batch_size: int = 250, progress: bool = False) -> list[Structure]:

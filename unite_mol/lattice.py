@@ -12,6 +12,11 @@ def fractional(positions: torch.Tensor, cells: torch.Tensor) -> torch.Tensor:
     return torch.linalg.solve(cells.transpose(1, 2), positions.transpose(1, 2)).transpose(1, 2)
 
 
+def wrapped_cartesian(frac: torch.Tensor, cells: torch.Tensor) -> torch.Tensor:
+    """Fractional coordinates (B, N, 3), wrapped into [0, 1), times the cells (B, 3, 3): positions in Å inside the cell."""
+    return torch.einsum("bnk,bkc->bnc", torch.remainder(frac, 1.0), cells)
+
+
 def fractional_offset(predicted: torch.Tensor, positions: torch.Tensor, cells: torch.Tensor) -> torch.Tensor:
     """Predicted fractional coordinates minus the true ones, at the minimum image: (B, N, 3), each in [-0.5, 0.5]."""
     d = predicted - fractional(positions, cells)

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 import torch
 
-from unite_mol.lattice import fractional
+from unite_mol.lattice import fractional, wrapped_cartesian
+
 
 @dataclass
 class Edges:
@@ -39,7 +40,7 @@ def periodic_radius_graph(positions: torch.Tensor, cells: torch.Tensor, mask: to
     """All (atom, neighbour image) pairs of real atoms of one crystal closer than `cutoff`; vec = r_i − (r_j + T).
     Atoms are first wrapped into the cell (which image an atom is given as does not matter)."""
     B, N, _ = positions.shape
-    positions = torch.einsum("bnk,bkc->bnc", torch.remainder(fractional(positions, cells), 1.0), cells)  # (B, N, 3), inside the cell
+    positions = wrapped_cartesian(fractional(positions, cells), cells)  # (B, N, 3), inside the cell
     reach = [int(r) for r in image_reach(cells, cutoff).max(0).values]
     ranges = [torch.arange(-r, r + 1, device=positions.device, dtype=positions.dtype) for r in reach]
     shifts = torch.cartesian_prod(*ranges)  # (S, 3) integer multiples of a, b, c

@@ -1,6 +1,6 @@
 """ODE sampling from noise (t = 0) to data (t = 1): Euler, Heun or an adaptive Bogacki–Shampine solver,
 with classifier-free guidance on the clean prediction, inside a t-interval."""
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Callable
 
@@ -32,6 +32,16 @@ class SamplerConfig:
     grid_shift: float = 1.0
     rtol: float = 1e-3
     atol: float = 1e-3
+
+
+def with_overrides(
+    base: SamplerConfig, steps: int | None = None, solver: Solver | None = None, grid_shift: float | None = None,
+    cfg_scale: float = 1.0, cfg_interval: tuple[float, float] = (0.1, 1.0),
+) -> SamplerConfig:
+    """A run's sampler settings with the steps / solver / grid shift that are given (None keeps the run's) and this
+    guidance."""
+    given = {"steps": steps, "solver": solver and Solver(solver), "grid_shift": grid_shift}
+    return replace(base, **{k: v for k, v in given.items() if v is not None}, cfg_scale=cfg_scale, cfg_interval=cfg_interval)
 
 
 @dataclass
