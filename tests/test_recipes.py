@@ -63,7 +63,7 @@ def test_direct_trains_only_the_flow_and_samples(batch):
     losses.total.backward()
     assert _grads(model)["ge"]
     counts = torch.tensor([4, 7])
-    made = generate_structures(model.eval(), counts, 0, SamplerConfig(steps=2), VOCAB, torch.Generator().manual_seed(0))
+    made = generate_structures(model.eval(), counts, 0, False, SamplerConfig(steps=2), VOCAB, torch.Generator().manual_seed(0))
     assert [len(s.numbers) for s in made] == [4, 7]
 
 

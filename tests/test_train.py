@@ -181,6 +181,22 @@ def test_size_window_batches_similar_sizes_and_keeps_every_sample_once_per_epoch
         StepBatches(200, 16, 0, 1, 3, 0, None, window=4)
 
 
+def test_groups_keep_each_micro_batch_in_one_group_and_resume_exactly():
+    groups = torch.cat([torch.zeros(100, dtype=torch.long), torch.ones(37, dtype=torch.long)])  # 100 + 37 samples
+    sizes = torch.randint(3, 30, (137,), generator=torch.Generator().manual_seed(0))
+    batches = StepBatches(137, 8, 0, 1, 3, 0, sizes, window=2, groups=groups)
+    assert batches.per_epoch == 100 // 8 + 37 // 8
+    order = batches.epoch_order(0)
+    assert all(len(set(groups[row].tolist())) == 1 for row in order)  # one group per micro-batch
+    assert len(set(order.flatten().tolist())) == order.numel()  # no sample twice in an epoch
+    assert set(groups[order[:, 0]].tolist()) == {0, 1} and not torch.equal(groups[order[:, 0]], groups[order[:, 0]].sort().values)
+    steps = [b for _, b in zip(range(40), batches)]  # past the end of epoch 0
+    resumed = iter(StepBatches(137, 8, 0, 1, 3, 21, sizes, window=2, groups=groups))
+    assert [next(resumed) for _ in range(19)] == steps[21:]
+    with pytest.raises(ValueError, match="no group"):
+        StepBatches(20, 16, 0, 1, 3, 0, groups=torch.arange(20) % 2)
+
+
 def test_batch_random_rows_match_the_global_draw():
     whole = BatchRandom.for_step(5, 7, 1, slice(0, 6), 6, torch.device("cpu"))
     halves = [BatchRandom.for_step(5, 7, 1, rows, 6, torch.device("cpu")) for rows in (slice(0, 3), slice(3, 6))]

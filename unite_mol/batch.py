@@ -50,7 +50,10 @@ class ElementVocab:
         return self.numbers[np.asarray(types)]
 
 
-def collate(structures: list[Structure], vocab: ElementVocab, cond: int = 0) -> MolBatch:
+def collate(structures: list[Structure], vocab: ElementVocab, cond: int | list[int] = 0) -> MolBatch:
+    """Structures of one kind (molecules or crystals) padded into a batch; `cond`, one dataset id or one per structure."""
+    if len({s.is_crystal for s in structures}) > 1:
+        raise ValueError("a batch mixes molecules and crystals; batch each kind on its own")
     n = max(len(s.numbers) for s in structures)
     B = len(structures)
     types = torch.zeros(B, n, dtype=torch.long)
@@ -62,4 +65,5 @@ def collate(structures: list[Structure], vocab: ElementVocab, cond: int = 0) -> 
         positions[i, :k] = torch.from_numpy(s.positions)
         mask[i, :k] = True
     cells = torch.from_numpy(np.stack([s.cell for s in structures])).float() if structures[0].is_crystal else None
-    return MolBatch(types, positions, mask, torch.full((B,), cond, dtype=torch.long), cells)
+    conds = torch.full((B,), cond, dtype=torch.long) if isinstance(cond, int) else torch.as_tensor(cond, dtype=torch.long)
+    return MolBatch(types, positions, mask, conds, cells)

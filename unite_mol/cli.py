@@ -21,8 +21,8 @@ def _sample(args: argparse.Namespace) -> int:
         ckpt = "runs/qm9" if Path("runs/qm9").is_dir() else "qm9"
         print(f"no --ckpt: using {'your run runs/qm9' if ckpt == 'runs/qm9' else 'the shipped QM9 model (unite_mol/pretrained/qm9.pt)'}",
               file=sys.stderr)
-    generator = load(ckpt, args.device)
-    crystals = _check_output(out, generator.config.data.periodic)
+    generator = load(ckpt, args.device, args.dataset_id)
+    crystals = _check_output(out, generator.part.periodic)
     sampler = sampler_from_args(generator.config.sampler, args)  # what sample() will use, for the report
     start = time.perf_counter()
     structures = generator.sample(args.n, sampler.steps, sampler.solver, args.cfg, args.seed, args.batch_size, progress=True,
@@ -145,9 +145,10 @@ def _reconstruct(argv: list[str]) -> int:
     parser.add_argument("--out", type=Path, required=True, help="same kinds of file as unite-mol sample writes")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--dataset-id", type=int, help="a joint run: which of its datasets (default: its first, data)")
     args = parser.parse_args(argv)
-    generator = load(args.ckpt, args.device)
-    crystals = _check_output(args.out, generator.config.data.periodic)
+    generator = load(args.ckpt, args.device, args.dataset_id)
+    crystals = _check_output(args.out, generator.part.periodic)
     read = read_crystals(args.path) if crystals else read_structures(args.path)  # every record: the output pairs with the input
     start = time.perf_counter()
     rebuilt = generator.reconstruct(read.structures, args.seed, progress=True)
@@ -191,6 +192,7 @@ def main(argv: list[str]) -> int:
     p_sample.add_argument("--ckpt", help="run folder (newest checkpoint), checkpoint or packed file, or 'qm9' (the shipped model); "
                           "default: runs/qm9 if it exists, else the shipped model")
     p_sample.add_argument("--device", default="cpu")
+    p_sample.add_argument("--dataset-id", type=int, help="a joint run: which of its datasets to sample (default: its first, data)")
     args = parser.parse_args(argv)
     if args.command == "train":
         from unite_mol.run import MolConfig, train

@@ -42,33 +42,51 @@ class LatticeReadout(str, Enum):
 
 
 class AtomDecoder(nn.Module):
+    """`joint`: a lattice-token model of molecules and crystals; a structure is a crystal when its lattice latent is on,
+    and a molecule's positions (Å) then come from a head of their own."""
+
     def __init__(
         self, cfg: TrunkConfig, latent_dim: int, max_atoms: int, num_types: int, type_weight: float, position_weight: float,
-        periodic: bool = False, lattice_weight: float = 1.0, lattice: LatticeReadout = LatticeReadout.pooled,
+        periodic: bool = False, lattice_weight: float = 1.0, lattice: LatticeReadout = LatticeReadout.pooled, joint: bool = False,
     ):
         super().__init__()
         self.lattice_slots = int(periodic and lattice is LatticeReadout.token)  # latents before the atoms'
+        if joint and not self.lattice_slots:
+            raise ValueError("molecules and crystals in one model need the lattice token (lattice=token)")
         self.trunk = LatentTrunk(cfg, latent_dim, max_atoms + self.lattice_slots)
         self.type_head = nn.Linear(cfg.width, num_types)
-        self.position_head = nn.Linear(cfg.width, 3)
+        self.position_head = nn.Linear(cfg.width, 3)  # Å, or a crystal's fractional coordinates
+        self.molecule_head = nn.Linear(cfg.width, 3) if joint else None  # a joint model's molecules, Å
         self.lattice_head = nn.Linear(cfg.width, 6) if periodic else None
         self.type_weight, self.position_weight, self.lattice_weight = type_weight, position_weight, lattice_weight
 
-    def latent_mask(self, atom_mask: torch.Tensor) -> torch.Tensor:
-        """The latent slots of structures with these atoms: (B, N) -> (B, lattice slots + N)."""
-        return torch.cat([atom_mask.new_ones(atom_mask.shape[0], self.lattice_slots), atom_mask], dim=1)
+    def latent_mask(self, atom_mask: torch.Tensor, periodic: bool) -> torch.Tensor:
+        """The latent slots of structures with these atoms: (B, N) -> (B, lattice slots + N); a molecule's lattice
+        slot (a joint model) is off."""
+        return torch.cat([atom_mask.new_full((atom_mask.shape[0], self.lattice_slots), periodic), atom_mask], dim=1)
 
     def forward(self, z: torch.Tensor, latent_mask: torch.Tensor) -> AtomOutput:
         features = self.trunk(z, latent_mask)  # (B, L, D)
         h, mask = features[:, self.lattice_slots :], latent_mask[:, self.lattice_slots :]  # the atoms': (B, N, D), (B, N)
-        logits, position = self.type_head(h).float(), self.position_head(h).float() * mask[..., None]  # (B, N, T), (B, N, 3)
-        if self.lattice_head is None:
-            return AtomOutput(logits, position)
+        logits = self.type_head(h).float()  # (B, N, T)
+        if self.lattice_head is None or not self._crystals(latent_mask):
+            head = self.position_head if self.molecule_head is None else self.molecule_head
+            return AtomOutput(logits, head(h).float() * mask[..., None])  # (B, N, 3) Å
+        position = self.position_head(h).float() * mask[..., None]  # (B, N, 3) fractional
         atoms = mask.sum(1)  # (B,)
         lattice = self.lattice_head(features[:, 0] if self.lattice_slots else _pool(h, mask)).float()  # (B, 6)
         cells = lattice_matrix(lattice, atoms)  # (B, 3, 3)
         positions = wrapped_cartesian(position, cells) * mask[..., None]  # (B, N, 3) Å
         return AtomOutput(logits, positions, position, lattice, cells)
+
+    def _crystals(self, latent_mask: torch.Tensor) -> bool:
+        """Whether this batch holds crystals: always in a crystal model; in a joint one, where the lattice slot is on."""
+        if self.molecule_head is None:
+            return True
+        on = latent_mask[:, 0]  # (B,)
+        if bool(on.any()) != bool(on.all()):
+            raise ValueError("a batch mixes molecules and crystals; a joint model takes one kind per batch")
+        return bool(on.all())
 
     def loss(self, out: AtomOutput, batch: MolBatch) -> ReconLoss:
         """Cross-entropy over elements + squared distance per atom (molecules: Å²; crystals: fractional, minimum

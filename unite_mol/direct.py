@@ -36,5 +36,5 @@ class DirectAtoms(nn.Module):
         logits, positions = z[..., : self.num_types], z[..., self.num_types :] * self.position_scale  # (B, N, T), (B, N, 3)
         return AtomOutput(logits.float(), positions.float() * latent_mask[..., None])
 
-    def latent_mask(self, atom_mask: torch.Tensor) -> torch.Tensor:
-        return atom_mask  # one latent per atom
+    def latent_mask(self, atom_mask: torch.Tensor, periodic: bool = False) -> torch.Tensor:
+        return atom_mask  # one latent per atom (molecules only)

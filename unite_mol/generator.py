@@ -10,7 +10,7 @@ from unite_core.config import from_yaml
 from unite_core.flow import Solver, with_overrides
 from unite_core.model import UNITE, Recipe
 from unite_core.train import load_run
-from unite_mol.data import load_data
+from unite_mol.data import MolDataConfig, load_data
 from unite_mol.pretrained import read_packed, resolve
 from unite_mol.run import MolConfig, build_model
 from unite_mol.sampling import draw_counts, generate_structures
@@ -24,6 +24,7 @@ class MolGenerator:
     model: UNITE  # EMA weights, eval mode
     atom_counts: np.ndarray  # training histogram the atom counts are drawn from
     step: int  # training step of the checkpoint
+    part: MolDataConfig  # the dataset it samples (a joint run has several; its dataset_id is the condition)
 
     def sample(
         self, n: int, steps: int | None = None, solver: Solver | None = None, cfg: float = 1.0, seed: int = 0,
@@ -36,13 +37,13 @@ class MolGenerator:
         counts = draw_counts(self.atom_counts, n, torch.Generator().manual_seed(seed))
         device = next(self.model.parameters()).device
         gen = torch.Generator(device=device).manual_seed(seed)
-        vocab = ElementVocab(self.config.data.elements)
+        vocab = ElementVocab(self.config.elements)
         order = torch.argsort(counts, stable=True)
         out: list[Structure | None] = [None] * n
         with tqdm(total=n, unit="mol", desc="sampling", disable=not progress) as bar:
             for lo in range(0, n, batch_size):
                 rows = order[lo : lo + batch_size]
-                made = generate_structures(self.model, counts[rows], self.config.data.dataset_id, sampler, vocab, gen)
+                made = generate_structures(self.model, counts[rows], self.part.dataset_id, self.part.periodic, sampler, vocab, gen)
                 for i, s in zip(rows.tolist(), made):
                     out[i] = s
                 bar.update(len(rows))
@@ -53,14 +54,14 @@ class MolGenerator:
         """Encode then decode each structure (the tokenizer's round trip, no decoder noise), in input order."""
         if self.config.objective.recipe is Recipe.direct:
             raise ValueError("a recipe=direct model has no tokenizer to reconstruct with")
-        vocab, cond = ElementVocab(self.config.data.elements), self.config.data.dataset_id
+        vocab, cond = ElementVocab(self.config.elements), self.part.dataset_id
         for i, s in enumerate(structures, start=1):
-            if len(s.numbers) > self.config.data.max_atoms or (vocab.encode(s.numbers) < 0).any():
+            if len(s.numbers) > self.config.max_atoms or (vocab.encode(s.numbers) < 0).any():
                 raise ValueError(f"structure {i}: {len(s.numbers)} atoms of {sorted(set(s.symbols))}; the model holds at most "
-                                 f"{self.config.data.max_atoms} atoms of {self.config.data.elements}")
-            if s.is_crystal != self.config.data.periodic:
+                                 f"{self.config.max_atoms} atoms of {self.config.elements}")
+            if s.is_crystal != self.part.periodic:
                 kinds = ("a crystal", "molecules") if s.is_crystal else ("a molecule", "crystals")
-                raise ValueError(f"structure {i} is {kinds[0]} but the model was trained on {kinds[1]}")
+                raise ValueError(f"structure {i} is {kinds[0]} but dataset {cond} of the model holds {kinds[1]}")
         structures = [s if s.is_crystal else s.centred() for s in structures]  # as the training molecules
         gen = torch.Generator(device=next(self.model.parameters()).device).manual_seed(seed)
         out: list[Structure] = []
@@ -70,17 +71,21 @@ class MolGenerator:
         return out
 
 
-def load(checkpoint: str | Path, device: str = "cpu") -> MolGenerator:
+def load(checkpoint: str | Path, device: str = "cpu", dataset_id: int | None = None) -> MolGenerator:
     """The EMA model of a run folder (newest checkpoint), a checkpoint file, a packed model file, or a shipped
-    model by name (`"qm9"`), with its training atom counts."""
+    model by name (`"qm9"`), with its training atom counts; `dataset_id` picks the dataset of a joint run (default: its
+    first, `data`)."""
     packed = resolve(checkpoint)
     if packed is not None:
         p = read_packed(packed)
-        cfg, ema, counts, step = from_yaml(p.config_yaml, MolConfig), p.ema, p.atom_counts.numpy(), p.step
+        cfg, ema, step = from_yaml(p.config_yaml, MolConfig), p.ema, p.step
+        part = cfg.part(dataset_id)
+        counts = np.trim_zeros(p.atom_counts[cfg.parts.index(part)].numpy(), "b")  # rows are padded to one length
     else:
         state, cfg = load_run(checkpoint, MolConfig, "a molecule")
-        ema, counts, step = state.ema, load_data(cfg.data).atom_counts, state.step
+        part = cfg.part(dataset_id)
+        ema, counts, step = state.ema, load_data(part).atom_counts, state.step
     model = build_model(cfg)
     model.load_state_dict(ema)
-    return MolGenerator(cfg, model.to(device).eval().requires_grad_(False), counts, step)
+    return MolGenerator(cfg, model.to(device).eval().requires_grad_(False), counts, step, part)
 

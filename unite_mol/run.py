@@ -13,14 +13,15 @@ from unite_core.nn import ModelConfig, TrunkConfig
 from unite_core.train import FitResult, OptimConfig, RunConfig, TrainerConfig, fit, load_run
 from unite_mol.augment import RandomRotation
 from unite_mol.chem import perceive
-from unite_mol.data import MolData, MolDataConfig, load_data
+from unite_mol.data import JointDataset, MolData, MolDataConfig, collate_labelled, load_data
 from unite_mol.data.crystals import write_crystals
 from unite_mol.decoder import AtomDecoder, LatticeReadout
 from unite_mol.direct import DirectAtoms, DirectConfig
 from unite_mol.embed import EnvConfig
 from unite_mol.metrics import as_dict, reconstruct, reconstruct_crystals, score_crystal_samples, score_samples
 from unite_mol.sampling import draw_counts, generate_structures
-from unite_mol.batch import ElementVocab, collate
+from unite_mol.batch import ElementVocab
+from unite_mol.structure import Structure
 from unite_mol.tokenizer import AtomTokenizer, Pairing
 
 
@@ -34,6 +35,7 @@ class ReconWeights:
 @dataclass
 class MolConfig:
     data: MolDataConfig = field(default_factory=MolDataConfig)
+    joint: list[MolDataConfig] = field(default_factory=list)  # more datasets for one model (each its own dataset_id)
     model: ModelConfig = field(default_factory=ModelConfig)
     env: EnvConfig = field(default_factory=EnvConfig)
     pairing: Pairing = Pairing.sum
@@ -52,30 +54,59 @@ class MolConfig:
     eval_samples: int = 300  # molecules generated at each evaluation
     eval_molecules: int = 1000  # validation molecules reconstructed at each evaluation
 
+    @property
+    def parts(self) -> list[MolDataConfig]:
+        """The datasets the model is trained on: `data`, then the `joint` ones."""
+        return [self.data, *self.joint]
+
+    @property
+    def elements(self) -> list[str]:
+        """The model's element vocabulary: every dataset's elements, in first-seen order."""
+        return list(dict.fromkeys(e for part in self.parts for e in part.elements))
+
+    @property
+    def max_atoms(self) -> int:
+        return max(part.max_atoms for part in self.parts)
+
+    def part(self, dataset_id: int | None) -> MolDataConfig:
+        """The dataset with this id (None: `data`)."""
+        found = [p for p in self.parts if dataset_id in (None, p.dataset_id)]
+        if not found:
+            raise ValueError(f"dataset id {dataset_id}: this model knows {[p.dataset_id for p in self.parts]}")
+        return found[0]
+
+
+def _check_parts(cfg: MolConfig) -> None:
+    ids = [part.dataset_id for part in cfg.parts]
+    if len(set(ids)) < len(ids) or not all(0 <= i < cfg.num_conditions for i in ids):
+        raise ValueError(f"data.dataset_id / joint[*].dataset_id {ids} must differ and lie below num_conditions={cfg.num_conditions}")
+
 
 def build_model(cfg: MolConfig) -> UNITE:
-    if not 0 <= cfg.data.dataset_id < cfg.num_conditions:
-        raise ValueError(f"data.dataset_id={cfg.data.dataset_id} must be below num_conditions={cfg.num_conditions}")
+    _check_parts(cfg)
     ge = cfg.model.resolve()
-    types = len(cfg.data.elements)
-    periodic = cfg.data.periodic
+    types = len(cfg.elements)
+    periodic = any(part.periodic for part in cfg.parts)
+    joint = periodic and not all(part.periodic for part in cfg.parts)  # molecules and crystals
     token = cfg.lattice is LatticeReadout.token
     if token and not periodic:
         raise ValueError("lattice=token is for crystals (a crystal dataset or data.crystal_files=true)")
-    args = (ge, cfg.objective, cfg.flow, cfg.data.max_atoms + int(token), cfg.num_conditions)
+    if joint and not token:
+        raise ValueError("molecules and crystals in one model (joint=...) need lattice=token")
+    args = (ge, cfg.objective, cfg.flow, cfg.max_atoms + int(token), cfg.num_conditions)
     if cfg.objective.recipe is Recipe.direct:
         if periodic:
             raise ValueError("objective.recipe=direct is for molecules; crystals need the tokenizer (its lattice head)")
         if cfg.objective.latent_dim != types + 3:
             raise ValueError(f"objective.latent_dim must be {types + 3} ({types} elements + 3 coordinates) with objective.recipe=direct")
         return UNITE(None, DirectAtoms(types, cfg.direct.position_scale), *args, augment=RandomRotation())
-    tokenizer = AtomTokenizer(types, ge.width, cfg.data.max_atoms, cfg.env, cfg.pairing, periodic, token)
-    decoder = AtomDecoder(cfg.decoder, cfg.objective.latent_dim, cfg.data.max_atoms, types, cfg.recon.types, cfg.recon.positions,
-                          periodic, cfg.recon.lattice, cfg.lattice)
+    tokenizer = AtomTokenizer(types, ge.width, cfg.max_atoms, cfg.env, cfg.pairing, periodic, token, joint)
+    decoder = AtomDecoder(cfg.decoder, cfg.objective.latent_dim, cfg.max_atoms, types, cfg.recon.types, cfg.recon.positions,
+                          periodic, cfg.recon.lattice, cfg.lattice, joint)
     return UNITE(tokenizer, decoder, *args, augment=RandomRotation())
 
 
-STAGE_ONE_KEYS = ("data.source", "data.elements", "data.max_atoms", "model", "env", "pairing", "lattice", "decoder", "objective.latent_dim")
+STAGE_ONE_KEYS = ("data.source", "elements", "max_atoms", "model", "env", "pairing", "lattice", "decoder", "objective.latent_dim")
 
 
 def load_stage_one(model: UNITE, cfg: MolConfig) -> None:
@@ -100,44 +131,58 @@ def _get(cfg: MolConfig, dotted: str):
 
 
 class MolEvaluator:
-    """At each evaluation: reconstruct validation molecules, generate a few hundred, write them and a grid."""
+    """At each evaluation, for each dataset of the run: reconstruct validation structures, generate a few hundred, write
+    them and a grid (the first dataset as samples.*; dataset k of a joint run as samples_dk.*, its figures prefixed dk_)."""
 
-    def __init__(self, cfg: MolConfig, data: MolData, run_dir: Path):
-        self.cfg, self.data, self.run_dir = cfg, data, run_dir
-        n = min(cfg.eval_molecules, len(data.val))
-        self.val = [data.val[i] for i in np.linspace(0, len(data.val) - 1, n).astype(int)] if n else []
+    def __init__(self, cfg: MolConfig, sets: list[tuple[MolDataConfig, MolData]], run_dir: Path):
+        self.cfg, self.run_dir, self.vocab = cfg, run_dir, ElementVocab(cfg.elements)
+        self.sets = [(part, data, self._val(data)) for part, data in sets]
+
+    def _val(self, data: MolData) -> list[Structure]:
+        n = min(self.cfg.eval_molecules, len(data.val))
+        return [data.val[i] for i in np.linspace(0, len(data.val) - 1, n).astype(int)] if n else []
 
     def __call__(self, model: UNITE, step: int) -> dict[str, float]:
+        metrics = {}
+        for k, (part, data, val) in enumerate(self.sets):
+            name = f"d{part.dataset_id}" if k else ""
+            scores = self._one(model, step, part, data.atom_counts, val, "samples" + (f"_{name}" if k else ""))
+            metrics.update({(f"{name}_" if k else "") + key: value for key, value in scores.items()})
+        return metrics
+
+    def _one(self, model: UNITE, step: int, part: MolDataConfig, atom_counts: np.ndarray, val: list[Structure],
+             stem: str) -> dict[str, float]:
         from unite_mol.formats import write_structures
         from unite_mol.plot import draw_crystal_grid, draw_grid
 
         device = next(model.parameters()).device
         gen = torch.Generator(device=device).manual_seed(0)
-        crystals, args = self.cfg.data.periodic, (model, self.val, self.data.vocab, self.cfg.data.dataset_id, gen)
+        crystals, args = part.periodic, (model, val, self.vocab, part.dataset_id, gen)
         metrics = {}
-        if self.val:
+        if val:
             metrics = as_dict(reconstruct_crystals(*args) if crystals else reconstruct(*args)[0], "recon_")
         if self.cfg.objective.recipe is Recipe.tokenizer:
             return metrics  # no flow to sample from
-        counts = draw_counts(self.data.atom_counts, self.cfg.eval_samples, torch.Generator().manual_seed(step))
-        structures = generate_structures(model, counts, self.cfg.data.dataset_id, self.cfg.sampler, self.data.vocab, gen)
+        counts = draw_counts(atom_counts, self.cfg.eval_samples, torch.Generator().manual_seed(step))
+        structures = generate_structures(model, counts, part.dataset_id, crystals, self.cfg.sampler, self.vocab, gen)
         if crystals:
-            write_crystals(self.run_dir / "samples.extxyz", structures)
-            draw_crystal_grid(structures, self.run_dir / "samples.png")
+            write_crystals(self.run_dir / f"{stem}.extxyz", structures)
+            draw_crystal_grid(structures, self.run_dir / f"{stem}.png")
             return {**metrics, **as_dict(score_crystal_samples(structures), "sample_")}
         perceived = [perceive(s) for s in structures]
-        write_structures(self.run_dir / "samples.sdf", structures, perceived)
-        draw_grid(perceived, self.run_dir / "samples.png")
+        write_structures(self.run_dir / f"{stem}.sdf", structures, perceived)
+        draw_grid(perceived, self.run_dir / f"{stem}.png")
         return {**metrics, **as_dict(score_samples(perceived), "sample_")}
 
 
 def train(cfg: MolConfig) -> FitResult:
     torch.manual_seed(cfg.trainer.seed)
     model = build_model(cfg)  # a bad model setting fails before the data is read
-    data = load_data(cfg.data)
+    sets = [(part, load_data(part)) for part in cfg.parts]
     if cfg.objective.recipe is Recipe.latent_flow:
         load_stage_one(model, cfg)
-    evaluator = MolEvaluator(cfg, data, Path(cfg.run.dir))
-    collate_fn = partial(collate, vocab=ElementVocab(cfg.data.elements), cond=cfg.data.dataset_id)
-    sizes = torch.as_tensor(data.train.sizes)
-    return fit(model, data.train, collate_fn, cfg.trainer, cfg.optim, cfg.run, to_yaml(cfg), evaluator, MolConfig, sizes)
+    evaluator = MolEvaluator(cfg, sets, Path(cfg.run.dir))
+    dataset = JointDataset([data.train for _, data in sets], [part.dataset_id for part in cfg.parts], [part.repeat for part in cfg.parts])
+    collate_fn = partial(collate_labelled, vocab=ElementVocab(cfg.elements))
+    groups = dataset.groups if cfg.joint else None  # one dataset per batch
+    return fit(model, dataset, collate_fn, cfg.trainer, cfg.optim, cfg.run, to_yaml(cfg), evaluator, MolConfig, dataset.sizes, groups)

@@ -52,7 +52,9 @@ class FitResult:
 class Trainer:
     """Model, EMA, optimisers and schedules of one rank, and one optimiser step on them."""
 
-    def __init__(self, model: UNITE, cfg: TrainerConfig, optim: OptimConfig, env: DistEnv, device: torch.device):
+    def __init__(self, model: UNITE, cfg: TrainerConfig, optim: OptimConfig, env: DistEnv, device: torch.device,
+                 partial: bool = False):
+        """`partial`: a step may leave parameters unused (batches of one group, e.g. a molecule batch of a joint model)."""
         self.model = model.to(device)
         self.cfg, self.optim_cfg, self.env, self.device = cfg, optim, env, device
         self.ema = EMA(self.model, cfg.ema_decay)
@@ -61,7 +63,7 @@ class Trainer:
         self.optimizers = build_optimizers(self.model, optim)
         self.schedulers = build_schedulers(self.optimizers, optim, cfg.max_steps)
         ddp_devices = [device.index] if device.type == "cuda" else None
-        self.net = DistributedDataParallel(self.model, device_ids=ddp_devices) if env.enabled else self.model
+        self.net = DistributedDataParallel(self.model, device_ids=ddp_devices, find_unused_parameters=partial) if env.enabled else self.model
 
     def step(self, step: int, batches: Any, rows: slice, micro_batch: int) -> dict[str, float] | None:
         """Accumulate `accum_steps` micro-batches (gradients synchronised on the last only), clip, update.
@@ -160,11 +162,12 @@ class _Tally:
 def fit(
     model: UNITE, dataset: Dataset, collate: Callable[[list], Batch], trainer: TrainerConfig, optim: OptimConfig,
     run: RunConfig, config_yaml: str, evaluate: Evaluator | None = None, schema: type | None = None,
-    sizes: torch.Tensor | None = None,
+    sizes: torch.Tensor | None = None, groups: torch.Tensor | None = None,
 ) -> FitResult:
     """Train `model` on `dataset` into the run folder `run.dir`, resuming from its newest readable checkpoint
     (`schema`, the config dataclass, lets a run written before a config key existed resume at its default;
-    `sizes`, each sample's size, lets `trainer.size_window` batch similar sizes together).
+    `sizes`, each sample's size, lets `trainer.size_window` batch similar sizes together; `groups`, each sample's
+    group, keeps a micro-batch within one group, e.g. one dataset of a joint run).
     Rank 0 holds the folder's lock throughout; SIGTERM / SIGINT / SIGUSR1 end the run after the current step
     with a checkpoint (`FitResult.stopped`)."""
     env = init_distributed(run.device)
@@ -177,9 +180,10 @@ def fit(
         if env.is_main:
             stack.enter_context(RunLock(run_dir))  # before anything in the folder is read for writing or written
         stop = stack.enter_context(StopRequest())
-        t = Trainer(model, trainer, optim, env, device)
+        t = Trainer(model, trainer, optim, env, device, partial=groups is not None)
         start, last_ckpt = _continue(t, run_dir, run.resume, config_yaml, schema)
-        sampler = StepBatches(len(dataset), micro_batch, env.rank, env.world, trainer.seed, start * trainer.accum_steps, sizes, trainer.size_window)
+        sampler = StepBatches(len(dataset), micro_batch, env.rank, env.world, trainer.seed, start * trainer.accum_steps,
+                              sizes, trainer.size_window, groups)
         loader = DataLoader(
             dataset, batch_sampler=sampler, collate_fn=collate, num_workers=trainer.num_workers,
             pin_memory=device.type == "cuda", generator=torch.Generator().manual_seed(trainer.seed),

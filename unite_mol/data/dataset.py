@@ -37,6 +37,7 @@ class MolDataConfig:
     holdout_fraction: float = 0.05  # files: fraction each for val and test (fixed-seed split)
     dataset_id: int = 0  # the condition index of this dataset
     train_split: TrainSplit = TrainSplit.train  # crystals: train on train.csv, or on val.csv (then validate on test.csv)
+    repeat: int = 1  # a joint run: this dataset's training set comes this many times per epoch (balances a small set)
 
     @property
     def periodic(self) -> bool:

@@ -10,7 +10,8 @@ definitions (pymatgen + smact), with uniqueness and novelty bucketed by reduced 
   StructureMatcher(stol=0.5, angle_tol=10, ltol=0.3), comparing only crystals of one reduced composition;
 - property EMDs against the test crystals: density (g/cm³) and number of elements, on the first 1,000 valid.
 Coverage (COV-R / COV-P) needs CrystalNN + Magpie fingerprints from matminer, whose wheel needs pandas < 3 (this
-environment runs pandas 3): it is not computed. Reconstruction against references: `crystal_matching`.
+environment runs pandas 3) and whose "ops" fingerprint reads a parameter file current pymatgen no longer ships: it is
+not computed. Reconstruction against references: `crystal_matching`.
 """
 from dataclasses import dataclass
 from math import gcd

@@ -24,19 +24,22 @@ class PackedModel:
     format: str
     config_yaml: str
     ema: dict[str, torch.Tensor]  # bf16 floating tensors
-    atom_counts: torch.Tensor  # (max_atoms + 1,) training histogram the atom counts are drawn from
+    atom_counts: torch.Tensor  # (datasets, max_atoms + 1) training histograms the atom counts are drawn from
     step: int
     source: str  # the run it was packed from
 
 
 def pack(ckpt: str | Path, out: str | Path) -> PackedModel:
-    """A run's (or checkpoint's) EMA weights, bf16, with its config and atom-count histogram -> `out`."""
+    """A run's (or checkpoint's) EMA weights, bf16, with its config and atom-count histograms (one per dataset) -> `out`."""
     from unite_core.train import load_run
     from unite_mol.data import load_data
     from unite_mol.run import MolConfig
 
     state, cfg = load_run(ckpt, MolConfig, "a molecule")
-    counts = torch.as_tensor(np.asarray(load_data(cfg.data).atom_counts), dtype=torch.float64)
+    counts = torch.zeros(len(cfg.parts), cfg.max_atoms + 1, dtype=torch.float64)
+    for row, part in zip(counts, cfg.parts):
+        histogram = torch.as_tensor(np.asarray(load_data(part).atom_counts), dtype=torch.float64)
+        row[: len(histogram)] = histogram
     ema = {k: v.to(torch.bfloat16) if v.is_floating_point() else v for k, v in state.ema.items()}
     packed = PackedModel(FORMAT, state.config_yaml, ema, counts, state.step, str(ckpt))
     with atomic_path(out) as tmp:
@@ -63,6 +66,7 @@ def read_packed(path: Path) -> PackedModel:
     if not isinstance(raw, dict) or raw.get("format") != FORMAT or raw.keys() != set(PackedModel.__dataclass_fields__):
         raise UnreadableCheckpoint(f"{path}: not a packed model of this version ({FORMAT!r})")
     raw["ema"] = {k: v.float() if v.is_floating_point() else v for k, v in raw["ema"].items()}
+    raw["atom_counts"] = raw["atom_counts"].reshape(-1, raw["atom_counts"].shape[-1])  # files packed before joint runs: one row
     return PackedModel(**raw)
 
 
