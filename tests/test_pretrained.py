@@ -47,6 +47,19 @@ def test_a_packed_file_samples_like_its_run(packed, tmp_path):
     assert [len(s.numbers) for s in a] == [len(s.numbers) for s in b]
 
 
+def test_raw_weights_load_from_a_run_but_not_from_a_packed_file(packed):
+    run, path = packed
+    ema, raw = unite_mol.load(run), unite_mol.load(run, raw=True)
+    state, _ = load_run(run, MolConfig, "a molecule")
+    name = next(k for k, v in state.model.items() if v.is_floating_point() and not torch.equal(v, state.ema[k]))
+    torch.testing.assert_close(raw.model.state_dict()[name], state.model[name], rtol=0, atol=0)
+    assert not torch.equal(raw.model.state_dict()[name], ema.model.state_dict()[name])
+    with pytest.raises(ValueError, match="EMA weights only"):
+        unite_mol.load(path, raw=True)
+    done = _run("-m", "unite_mol", "sample", "--ckpt", str(run), "--raw-weights", "--n", "2", "--steps", "2", "--out", str(run / "raw.xyz"))
+    assert done.returncode == 0 and len(read_structures(run / "raw.xyz").structures) == 2, done.stderr
+
+
 def test_a_checkpoint_of_another_kind_is_still_one_line(tmp_path):
     bad = tmp_path / "model.pt"
     torch.save({"format": "something else"}, bad)

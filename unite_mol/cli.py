@@ -21,7 +21,7 @@ def _sample(args: argparse.Namespace) -> int:
         ckpt = "runs/qm9" if Path("runs/qm9").is_dir() else "qm9"
         print(f"no --ckpt: using {'your run runs/qm9' if ckpt == 'runs/qm9' else 'the shipped QM9 model (unite_mol/pretrained/qm9.pt)'}",
               file=sys.stderr)
-    generator = load(ckpt, args.device, args.dataset_id)
+    generator = load(ckpt, args.device, args.dataset_id, args.raw_weights)
     crystals = _check_output(out, generator.part.periodic)
     sampler = sampler_from_args(generator.config.sampler, args)  # what sample() will use, for the report
     start = time.perf_counter()
@@ -193,6 +193,7 @@ def main(argv: list[str]) -> int:
                           "default: runs/qm9 if it exists, else the shipped model")
     p_sample.add_argument("--device", default="cpu")
     p_sample.add_argument("--dataset-id", type=int, help="a joint run: which of its datasets to sample (default: its first, data)")
+    p_sample.add_argument("--raw-weights", action="store_true", help="a run's raw weights instead of its EMA (to compare the two)")
     args = parser.parse_args(argv)
     if args.command == "train":
         from unite_mol.run import MolConfig, train

@@ -71,21 +71,22 @@ class MolGenerator:
         return out
 
 
-def load(checkpoint: str | Path, device: str = "cpu", dataset_id: int | None = None) -> MolGenerator:
+def load(checkpoint: str | Path, device: str = "cpu", dataset_id: int | None = None, raw: bool = False) -> MolGenerator:
     """The EMA model of a run folder (newest checkpoint), a checkpoint file, a packed model file, or a shipped
     model by name (`"qm9"`), with its training atom counts; `dataset_id` picks the dataset of a joint run (default: its
-    first, `data`)."""
+    first, `data`); `raw` takes a checkpoint's raw (non-EMA) weights instead, for comparing the two."""
     packed = resolve(checkpoint)
     if packed is not None:
+        if raw:
+            raise ValueError(f"{checkpoint}: a packed model holds the EMA weights only; use a run folder or checkpoint for raw weights")
         p = read_packed(packed)
-        cfg, ema, step = from_yaml(p.config_yaml, MolConfig), p.ema, p.step
+        cfg, weights, step = from_yaml(p.config_yaml, MolConfig), p.ema, p.step
         part = cfg.part(dataset_id)
         counts = np.trim_zeros(p.atom_counts[cfg.parts.index(part)].numpy(), "b")  # rows are padded to one length
     else:
         state, cfg = load_run(checkpoint, MolConfig, "a molecule")
         part = cfg.part(dataset_id)
-        ema, counts, step = state.ema, load_data(part).atom_counts, state.step
+        weights, counts, step = state.model if raw else state.ema, load_data(part).atom_counts, state.step
     model = build_model(cfg)
-    model.load_state_dict(ema)
+    model.load_state_dict(weights)
     return MolGenerator(cfg, model.to(device).eval().requires_grad_(False), counts, step, part)
-
