@@ -11,7 +11,7 @@ TINY = ["model=tiny", "decoder.depth=1", "decoder.width=32", "decoder.heads=2", 
 
 
 @pytest.mark.parametrize("override,expected", [
-    ("dataset=nope", "Could not find 'dataset/nope' (options: carbon24, crystal_files, files, mp20, perov5, qm9)"),
+    ("dataset=nope", "Could not find 'dataset/nope' (options: carbon24, crystal_files, files, mp20, perov5, qm9, qm9_perov5)"),
     ("data.pathz=x", "key 'data.pathz': Key 'pathz' not in 'MolDataConfig'"),
     ("pairing=concat", "key 'pairing': Invalid value 'concat', expected one of [sum, rope, slot]"),
 ])

@@ -145,9 +145,9 @@ class MolEvaluator:
     def __call__(self, model: UNITE, step: int) -> dict[str, float]:
         metrics = {}
         for k, (part, data, val) in enumerate(self.sets):
-            name = f"d{part.dataset_id}" if k else ""
-            scores = self._one(model, step, part, data.atom_counts, val, "samples" + (f"_{name}" if k else ""))
-            metrics.update({(f"{name}_" if k else "") + key: value for key, value in scores.items()})
+            prefix, stem = (f"d{part.dataset_id}_", f"samples_d{part.dataset_id}") if k else ("", "samples")
+            scores = self._one(model, step, part, data.atom_counts, val, stem)
+            metrics.update({prefix + key: value for key, value in scores.items()})
         return metrics
 
     def _one(self, model: UNITE, step: int, part: MolDataConfig, atom_counts: np.ndarray, val: list[Structure],
