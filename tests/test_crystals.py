@@ -265,7 +265,7 @@ def test_a_lattice_token_model_trains_reconstructs_and_samples_crystals(tmp_path
     from unite_mol.batch import ElementVocab
     from unite_mol.decoder import LatticeReadout
     from unite_mol.run import build_model
-    from unite_mol.sampling import generate_structures
+    from unite_mol.sampling import Kind, generate_structures
 
     cfg, batch = _perov_batch(tmp_path)
     tiny = tiny_mol()
@@ -280,7 +280,7 @@ def test_a_lattice_token_model_trains_reconstructs_and_samples_crystals(tmp_path
     assert model.tokenizer.lattice_mlp[0].weight.grad.abs().sum() > 0  # the cell reaches the loss through its token
     out = model.eval().reconstruct(batch, torch.Generator().manual_seed(0))
     assert out.positions.shape == (B, N, 3) and out.cells.shape == (B, 3, 3)
-    made = generate_structures(model, torch.tensor([5, 5, 5]), 0, True, SamplerConfig(steps=2), ElementVocab(cfg.data.elements),
+    made = generate_structures(model, torch.tensor([5, 5, 5]), Kind(0, True), SamplerConfig(steps=2), ElementVocab(cfg.data.elements),
                                torch.Generator().manual_seed(0))
     assert [len(c.numbers) for c in made] == [5, 5, 5] and all(c.is_crystal for c in made)
 

@@ -11,7 +11,7 @@ from unite_mol.data.joint import JointDataset, collate_labelled
 from unite_mol.data.packed import Packed, StructureDataset
 from unite_mol.decoder import LatticeReadout
 from unite_mol.run import MolConfig, build_model
-from unite_mol.sampling import generate_structures
+from unite_mol.sampling import Kind, generate_structures
 
 from conftest import qm9_rows
 from test_cli import _run
@@ -64,10 +64,14 @@ def test_one_model_trains_on_molecule_and_crystal_batches_and_samples_both(tmp_p
         assert getattr(model.decoder, unused).weight.grad is None or getattr(model.decoder, unused).weight.grad.abs().sum() == 0
     model.eval()
     gen = torch.Generator().manual_seed(0)
-    made = generate_structures(model, torch.tensor([5, 9]), 0, False, SamplerConfig(steps=2), vocab, gen)
-    assert [len(s.numbers) for s in made] == [5, 9] and not any(s.is_crystal for s in made)
-    made = generate_structures(model, torch.tensor([5, 5]), 1, True, SamplerConfig(steps=2), vocab, gen)
-    assert all(s.is_crystal for s in made)
+    cfg = _joint_config()
+    qm9, perov = Kind.of(cfg.part(0), vocab), Kind.of(cfg.part(1), vocab)
+    assert qm9 == Kind(0, False, (0, 1, 2, 3, 4)) and perov.periodic and len(perov.types) == 56
+    made = generate_structures(model, torch.tensor([5, 9] * 20), qm9, SamplerConfig(steps=2), vocab, gen)
+    assert [len(s.numbers) for s in made] == [5, 9] * 20 and not any(s.is_crystal for s in made)
+    assert {z for s in made for z in s.numbers} <= {1, 6, 7, 8, 9}  # an untrained model's molecules: still only H C N O F
+    made = generate_structures(model, torch.tensor([5, 5] * 20), perov, SamplerConfig(steps=2), vocab, gen)
+    assert all(s.is_crystal for s in made) and not {z for s in made for z in s.numbers} & {1, 6}  # no H or C in Perov-5
     mixed = torch.cat([mol_obs.latent_mask[:1, :6], cry_obs.latent_mask[:1, :6]])
     with pytest.raises(ValueError, match="mixes molecules and crystals"):
         model.decoder(torch.zeros(2, 6, 8), mixed)

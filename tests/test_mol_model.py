@@ -9,7 +9,7 @@ from unite_mol.augment import RandomRotation, quaternion_matrix
 from unite_mol.embed import EnvConfig, LocalEnvironment
 from unite_mol.neighbours import radius_graph
 from unite_mol.run import MolConfig, build_model
-from unite_mol.sampling import generate_structures
+from unite_mol.sampling import Kind, generate_structures
 from unite_mol.batch import ElementVocab, collate
 from unite_mol.tokenizer import Pairing
 
@@ -136,6 +136,6 @@ def test_decoder_loss_is_zero_for_a_perfect_output(batch):
 def test_generation_respects_atom_counts():
     model = build_model(tiny_mol()).eval()
     counts = torch.tensor([3, 9, 5])
-    structures = generate_structures(model, counts, 0, False, SamplerConfig(steps=2), VOCAB, torch.Generator().manual_seed(0))
+    structures = generate_structures(model, counts, Kind(0, False), SamplerConfig(steps=2), VOCAB, torch.Generator().manual_seed(0))
     assert [len(s.numbers) for s in structures] == [3, 9, 5]
     assert all(set(s.symbols) <= set(VOCAB.symbols) and np.isfinite(s.positions).all() for s in structures)

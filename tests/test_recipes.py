@@ -8,7 +8,7 @@ from unite_core.train import load_run
 from unite_mol.batch import collate
 from unite_mol.formats import write_structures
 from unite_mol.run import MolConfig, build_model, load_stage_one
-from unite_mol.sampling import generate_structures
+from unite_mol.sampling import Kind, generate_structures
 
 from conftest import qm9_rows
 from test_cli import _run
@@ -63,7 +63,7 @@ def test_direct_trains_only_the_flow_and_samples(batch):
     losses.total.backward()
     assert _grads(model)["ge"]
     counts = torch.tensor([4, 7])
-    made = generate_structures(model.eval(), counts, 0, False, SamplerConfig(steps=2), VOCAB, torch.Generator().manual_seed(0))
+    made = generate_structures(model.eval(), counts, Kind(0, False), SamplerConfig(steps=2), VOCAB, torch.Generator().manual_seed(0))
     assert [len(s.numbers) for s in made] == [4, 7]
 
 

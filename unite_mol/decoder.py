@@ -24,12 +24,16 @@ class AtomOutput:
     lattice: torch.Tensor | None = None  # (B, 6) crystals: lengths / N^(1/3), angles (rad)
     cells: torch.Tensor | None = None  # (B, 3, 3) Å crystals: rows a, b, c
 
-    def types(self) -> torch.Tensor:
-        return self.logits.argmax(-1)  # (B, N)
+    def types(self, allowed: torch.Tensor | None = None) -> torch.Tensor:
+        """Element indices by argmax (B, N), over the `allowed` indices only where given (a joint model's dataset)."""
+        if allowed is None:
+            return self.logits.argmax(-1)
+        return allowed.to(self.logits.device)[self.logits[..., allowed].argmax(-1)]  # (B, N)
 
-    def structures(self, counts: list[int], vocab: ElementVocab) -> list[Structure]:
-        """The first counts[b] atoms of each row, as structures (elements by argmax; crystals with their cell)."""
-        types, positions = self.types().cpu().numpy(), self.positions.float().cpu().numpy()
+    def structures(self, counts: list[int], vocab: ElementVocab, allowed: torch.Tensor | None = None) -> list[Structure]:
+        """The first counts[b] atoms of each row, as structures (elements by argmax, over `allowed` where given; crystals
+        with their cell)."""
+        types, positions = self.types(allowed).cpu().numpy(), self.positions.float().cpu().numpy()
         cells = [None] * len(counts) if self.cells is None else self.cells.double().cpu().numpy()
         return [Structure(vocab.decode(t[:k]), p[:k], c) for t, p, c, k in zip(types, positions, cells, counts)]
 

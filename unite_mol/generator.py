@@ -13,7 +13,7 @@ from unite_core.train import load_run
 from unite_mol.data import MolDataConfig, load_data
 from unite_mol.pretrained import read_packed, resolve
 from unite_mol.run import MolConfig, build_model
-from unite_mol.sampling import draw_counts, generate_structures
+from unite_mol.sampling import Kind, draw_counts, generate_structures
 from unite_mol.batch import ElementVocab, collate
 from unite_mol.structure import Structure
 
@@ -38,12 +38,13 @@ class MolGenerator:
         device = next(self.model.parameters()).device
         gen = torch.Generator(device=device).manual_seed(seed)
         vocab = ElementVocab(self.config.elements)
+        kind = Kind.of(self.part, vocab)
         order = torch.argsort(counts, stable=True)
         out: list[Structure | None] = [None] * n
         with tqdm(total=n, unit="mol", desc="sampling", disable=not progress) as bar:
             for lo in range(0, n, batch_size):
                 rows = order[lo : lo + batch_size]
-                made = generate_structures(self.model, counts[rows], self.part.dataset_id, self.part.periodic, sampler, vocab, gen)
+                made = generate_structures(self.model, counts[rows], kind, sampler, vocab, gen)
                 for i, s in zip(rows.tolist(), made):
                     out[i] = s
                 bar.update(len(rows))

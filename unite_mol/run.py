@@ -19,7 +19,7 @@ from unite_mol.decoder import AtomDecoder, LatticeReadout
 from unite_mol.direct import DirectAtoms, DirectConfig
 from unite_mol.embed import EnvConfig
 from unite_mol.metrics import as_dict, reconstruct, reconstruct_crystals, score_crystal_samples, score_samples
-from unite_mol.sampling import draw_counts, generate_structures
+from unite_mol.sampling import Kind, draw_counts, generate_structures
 from unite_mol.batch import ElementVocab
 from unite_mol.structure import Structure
 from unite_mol.tokenizer import AtomTokenizer, Pairing
@@ -164,7 +164,7 @@ class MolEvaluator:
         if self.cfg.objective.recipe is Recipe.tokenizer:
             return metrics  # no flow to sample from
         counts = draw_counts(atom_counts, self.cfg.eval_samples, torch.Generator().manual_seed(step))
-        structures = generate_structures(model, counts, part.dataset_id, crystals, self.cfg.sampler, self.vocab, gen)
+        structures = generate_structures(model, counts, Kind.of(part, self.vocab), self.cfg.sampler, self.vocab, gen)
         if crystals:
             write_crystals(self.run_dir / f"{stem}.extxyz", structures)
             draw_crystal_grid(structures, self.run_dir / f"{stem}.png")

@@ -1,10 +1,13 @@
 """From noise to structures: atom counts from the training histogram, ODE in latent space, decode."""
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
 from unite_core.flow import SamplerConfig
 from unite_core.model import UNITE
 from unite_mol.batch import ElementVocab
+from unite_mol.data import MolDataConfig
 from unite_mol.structure import Structure
 
 
@@ -13,16 +16,30 @@ def draw_counts(histogram: np.ndarray, n: int, generator: torch.Generator) -> to
     return torch.multinomial(torch.as_tensor(histogram, dtype=torch.float), n, replacement=True, generator=generator)
 
 
+@dataclass(frozen=True)
+class Kind:
+    """What to generate: the dataset id (the condition), crystals or molecules, and the element indices that dataset
+    holds (None: the whole vocabulary; a joint model's molecules are decoded over H C N O F only, its crystals over theirs)."""
+
+    cond: int
+    periodic: bool
+    types: tuple[int, ...] | None = None
+
+    @classmethod
+    def of(cls, part: MolDataConfig, vocab: ElementVocab) -> "Kind":
+        types = tuple(vocab.encode(ElementVocab(part.elements).numbers).tolist())
+        return cls(part.dataset_id, part.periodic, None if len(types) == len(vocab) else types)
+
+
 @torch.no_grad()
 def generate_structures(
-    model: UNITE, counts: torch.Tensor, cond: int, periodic: bool, sampler: SamplerConfig, vocab: ElementVocab,
-    generator: torch.Generator,
+    model: UNITE, counts: torch.Tensor, kind: Kind, sampler: SamplerConfig, vocab: ElementVocab, generator: torch.Generator,
 ) -> list[Structure]:
-    """One structure per atom count (crystals where `periodic`, the kind of dataset `cond`): latents by the GE's ODE,
-    then elements (argmax) and positions (Å)."""
+    """One structure of `kind` per atom count: latents by the GE's ODE, then elements (argmax) and positions (Å)."""
     device = next(model.parameters()).device
     atoms = torch.arange(int(counts.max()), device=device)[None] < counts.to(device)[:, None]  # (B, N)
-    mask = model.decoder.latent_mask(atoms, periodic)  # (B, L): a crystal's lattice token, if it has one, then its atoms
-    labels = torch.full((len(counts),), cond, dtype=torch.long, device=device)
+    mask = model.decoder.latent_mask(atoms, kind.periodic)  # (B, L): a crystal's lattice token, if it has one, then its atoms
+    labels = torch.full((len(counts),), kind.cond, dtype=torch.long, device=device)
     z = model.generate(mask, labels, sampler, generator).x  # (B, L, C)
-    return model.decoder(z, mask).structures(counts.tolist(), vocab)
+    allowed = None if kind.types is None else torch.tensor(kind.types)
+    return model.decoder(z, mask).structures(counts.tolist(), vocab, allowed)
