@@ -60,7 +60,7 @@ def main() -> None:
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        ema.update(model)
+        ema.update(model, 1)
 
     def backward_ms(term: str) -> float:
         """Median time of the backward pass of one loss term alone (its forward is not timed)."""
@@ -78,7 +78,7 @@ def main() -> None:
             if p.requires_grad:
                 p.grad = torch.zeros_like(p)
         opt.step()
-        ema.update(model)
+        ema.update(model, 1)
 
     cached = [parts(i) for i in range(args.repeats + 1)]
     with torch.no_grad():

@@ -221,9 +221,22 @@ def test_ema_tracks_the_weights():
     start = model.weight.detach().clone()
     with torch.no_grad():
         model.weight.add_(1.0)
-    ema.update(model)
+    ema.update(model, 1)
     torch.testing.assert_close(ema.module.weight, start + 0.1)
     assert not any(p.requires_grad for p in ema.module.parameters())
+
+
+def test_ema_warmup_forgets_the_initial_weights_of_a_short_run():
+    model = torch.nn.Linear(3, 2)
+    plain, warm = EMA(model, decay=0.999), EMA(model, decay=0.999, warmup=True)
+    with torch.no_grad():
+        model.weight.add_(1.0)  # the trained weights, 1 away from the initial ones, for 600 steps
+    for n in range(1, 601):
+        plain.update(model, n)
+        warm.update(model, n)
+    left = lambda ema: float((model.weight - ema.module.weight).detach().mean())  # noqa: E731  share still on the initial weights
+    assert left(plain) == pytest.approx(0.999**600, rel=1e-3) and left(warm) < 1e-6
+    assert warm.decay_at(1) == pytest.approx(2 / 11) and warm.decay_at(20_000) == 0.999 and plain.decay_at(1) == 0.999
 
 
 def test_muon_takes_the_block_matrices(tmp_path):

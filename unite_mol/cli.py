@@ -146,8 +146,9 @@ def _reconstruct(argv: list[str]) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dataset-id", type=int, help="a joint run: which of its datasets (default: its first, data)")
+    parser.add_argument("--raw-weights", action="store_true", help="a run's raw weights instead of its EMA (to compare the two)")
     args = parser.parse_args(argv)
-    generator = load(args.ckpt, args.device, args.dataset_id)
+    generator = load(args.ckpt, args.device, args.dataset_id, args.raw_weights)
     crystals = _check_output(args.out, generator.part.periodic)
     read = read_crystals(args.path) if crystals else read_structures(args.path)  # every record: the output pairs with the input
     start = time.perf_counter()

@@ -41,6 +41,8 @@ class TrainerConfig:
     precision: Precision = Precision.fp32
     compile: bool = False  # torch.compile each transformer block in place (GPUs; checkpoints unchanged)
     ema_decay: float = 0.9978
+    ema_warmup: bool = False  # decay min(ema_decay, (1 + n) / (10 + n)) at step n; the trainer presets turn it on (runs
+    # written before it existed lack the key, so they resume as they were)
     seed: int = 0
     nonfinite: NonFinite = NonFinite.stop
     nonfinite_max: int = 10  # with nonfinite=skip: this many non-finite steps in a row stop the run

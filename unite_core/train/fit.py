@@ -57,7 +57,7 @@ class Trainer:
         """`partial`: a step may leave parameters unused (batches of one group, e.g. a molecule batch of a joint model)."""
         self.model = model.to(device)
         self.cfg, self.optim_cfg, self.env, self.device = cfg, optim, env, device
-        self.ema = EMA(self.model, cfg.ema_decay)
+        self.ema = EMA(self.model, cfg.ema_decay, cfg.ema_warmup)
         if cfg.compile:
             compile_blocks(self.model)
         self.optimizers = build_optimizers(self.model, optim)
@@ -92,7 +92,7 @@ class Trainer:
         for opt, sched in zip(self.optimizers, self.schedulers):
             opt.step()
             sched.step()
-        self.ema.update(self.model)
+        self.ema.update(self.model, step + 1)
         return {**totals, "grad_norm": grad_norm.item(), "lr": self.schedulers[-1].get_last_lr()[0]}
 
     def state(self, step: int, config_yaml: str) -> TrainState:
