@@ -91,7 +91,8 @@ def test_a_joint_dataset_labels_each_structure_and_a_batch_never_mixes_kinds(tmp
         collate_labelled([joint[0], joint[3]], vocab)
 
 
-def test_train_a_joint_run_then_sample_and_pack_each_dataset(tmp_path):
+def _joint_args(tmp_path) -> list[str]:
+    """A small joint run: 40 QM9 molecules from a file and 24 Perov-5 crystals (val.csv) twice over."""
     from unite_mol.formats import write_structures
 
     write_structures(tmp_path / "mols.xyz", qm9_rows(40))
@@ -99,11 +100,14 @@ def test_train_a_joint_run_then_sample_and_pack_each_dataset(tmp_path):
     perov.mkdir()
     _write_csv(perov / "val.csv", _rows(SHARED / "perov_5/val.csv", 24))
     _write_csv(perov / "test.csv", _rows(SHARED / "perov_5/test.csv", 6))
+    return ["dataset=qm9_perov5", "data.source=files", f"data.path={tmp_path / 'mols.xyz'}", f"data.cache={tmp_path / 'cache'}",
+            f"joint.0.path={perov}", "joint.0.train_split=val", "joint.0.repeat=2", f"joint.0.cache={tmp_path / 'cache'}", *TINY,
+            "trainer=smoke", "trainer.batch_size=8", "trainer.progress=false", "eval_samples=3", "eval_molecules=3", "sampler.steps=2"]
+
+
+def test_train_a_joint_run_then_sample_and_pack_each_dataset(tmp_path):
     run = tmp_path / "run"
-    done = _run("-m", "unite_mol", "train", "dataset=qm9_perov5", "data.source=files", f"data.path={tmp_path / 'mols.xyz'}",
-                f"data.cache={tmp_path / 'cache'}", f"joint.0.path={perov}", "joint.0.train_split=val", "joint.0.repeat=2",
-                f"joint.0.cache={tmp_path / 'cache'}", *TINY, "trainer=smoke", "trainer.max_steps=4", "trainer.eval_every=4",
-                "trainer.batch_size=8", "trainer.progress=false", "eval_samples=3", "eval_molecules=3", "sampler.steps=2", f"run.dir={run}")
+    done = _run("-m", "unite_mol", "train", *_joint_args(tmp_path), "trainer.max_steps=4", "trainer.eval_every=4", f"run.dir={run}")
     assert done.returncode == 0, done.stderr
     header = (run / "eval.csv").read_text().splitlines()[0]
     assert "sample_sanitized" in header and "d1_sample_structural" in header and "d1_recon_fractional_error" in header
@@ -118,3 +122,19 @@ def test_train_a_joint_run_then_sample_and_pack_each_dataset(tmp_path):
     assert done.returncode == 0 and "RDKit-sanitisable" in done.stdout, done.stderr
     done = _run("-m", "unite_mol", "sample", "--ckpt", str(run), "--dataset-id", "1", "--n", "3", "--out", str(tmp_path / "y.sdf"))
     assert done.returncode == 2 and "crystals are written as .cif" in done.stderr
+
+
+def test_a_joint_run_trains_on_two_processes(tmp_path):
+    """DDP must allow a step to leave parameters unused (a molecule batch never reaches the lattice head)."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "unite_mol", "train",
+           *_joint_args(tmp_path), "trainer.max_steps=6", "trainer.eval_every=100", "run.device=cpu", f"run.dir={tmp_path / 'run'}"]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "trained to step 6" in done.stdout + done.stderr
