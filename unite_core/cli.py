@@ -53,9 +53,9 @@ def train_command(config_name: str, schema: type, train: Callable[[Any], "FitRes
     return 0
 
 
-def add_sampler_options(p: argparse.ArgumentParser) -> None:
+def add_sampler_options(p: argparse.ArgumentParser, batch_size: int | None = 500, batch_help: str | None = None) -> None:
     """--steps, --solver, --grid-shift, --cfg, --seed, --batch-size: what every generating command takes (the first
-    three default to the run's own sampler settings)."""
+    three default to the run's own sampler settings; `batch_size` None leaves the choice to the adapter)."""
     from unite_core.flow import Solver
 
     p.add_argument("--steps", type=int, help="ODE steps (default: the run's sampler.steps)")
@@ -64,7 +64,7 @@ def add_sampler_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cfg", type=float, default=1.0, help="classifier-free guidance scale (1 = off)")
     p.add_argument("--cfg-interval", default="0.1,1.0", help="guidance applies for t in [LO, HI]")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--batch-size", type=int, default=500)
+    p.add_argument("--batch-size", type=int, default=batch_size, help=batch_help)
 
 
 def cfg_interval(text: str) -> tuple[float, float]:
@@ -87,13 +87,15 @@ def sampler_from_args(base: "SamplerConfig", args: argparse.Namespace) -> "Sampl
     return with_overrides(base, args.steps, solver, args.grid_shift, args.cfg, cfg_interval(args.cfg_interval))
 
 
-def add_commands(parser: argparse.ArgumentParser, train_help: str, sample_help: str) -> tuple[Any, argparse.ArgumentParser]:
-    """The `train [overrides] [--print-config]` subcommand and `sample` with the sampler options; returns the
-    subparsers (for more commands) and `sample`."""
+def add_commands(
+    parser: argparse.ArgumentParser, train_help: str, sample_help: str, batch_size: int | None = 500, batch_help: str | None = None,
+) -> tuple[Any, argparse.ArgumentParser]:
+    """The `train [overrides] [--print-config]` subcommand and `sample` with the sampler options (`batch_size`: the
+    default of `--batch-size`); returns the subparsers (for more commands) and `sample`."""
     sub = parser.add_subparsers(dest="command", required=True)
     p_train = sub.add_parser("train", help=train_help)
     p_train.add_argument("overrides", nargs="*")
     p_train.add_argument("--print-config", action="store_true", help="print the composed, validated config and exit")
     p_sample = sub.add_parser("sample", help=sample_help)
-    add_sampler_options(p_sample)
+    add_sampler_options(p_sample, batch_size, batch_help)
     return sub, p_sample

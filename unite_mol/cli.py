@@ -187,7 +187,8 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="unite-mol", description="UNITE for 3-D molecules: single-stage tokenizer + latent flow.",
                                      epilog=TOOLS, formatter_class=argparse.RawDescriptionHelpFormatter)
     _, p_sample = add_commands(parser, "train; Hydra overrides such as dataset=qm9 trainer=smoke model=S run.dir=runs/x",
-                            "generate molecules from a run's EMA weights into .sdf / .xyz / .extxyz")
+                               "generate molecules from a run's EMA weights into .sdf / .xyz / .extxyz", batch_size=None,
+                               batch_help="structures per batch (default: 100 on a CPU, where small batches stay in cache, 1000 on a GPU)")
     p_sample.add_argument("--n", type=int, default=1000)
     p_sample.add_argument("--out", default="samples.sdf", help="output file; the suffix picks the format")
     p_sample.add_argument("--ckpt", help="run folder (newest checkpoint), checkpoint or packed file, or 'qm9' (the shipped model); "

@@ -17,6 +17,8 @@ from unite_mol.sampling import Kind, draw_counts, generate_structures
 from unite_mol.batch import ElementVocab, collate
 from unite_mol.structure import Structure
 
+CPU_BATCH, GPU_BATCH = 100, 1000  # 10,000 QM9 samples on 2 CPU cores: 93 s in batches of 100, 130 s in batches of 500
+
 
 @dataclass
 class MolGenerator:
@@ -28,14 +30,15 @@ class MolGenerator:
 
     def sample(
         self, n: int, steps: int | None = None, solver: Solver | None = None, cfg: float = 1.0, seed: int = 0,
-        batch_size: int = 500, progress: bool = False, cfg_interval: tuple[float, float] = (0.1, 1.0), grid_shift: float | None = None,
+        batch_size: int | None = None, progress: bool = False, cfg_interval: tuple[float, float] = (0.1, 1.0), grid_shift: float | None = None,
     ) -> list[Structure]:
         """n structures: atom counts from the histogram, ODE from noise (`steps`, `solver` and `grid_shift` default to
-        the run's sampler settings), decode. Batches are formed from similar atom counts (less padding); the result
-        keeps the drawn order."""
+        the run's sampler settings), decode. Batches (`batch_size`, default CPU_BATCH on a CPU, else GPU_BATCH) are formed
+        from similar atom counts (less padding); the result keeps the drawn order."""
         sampler = with_overrides(self.config.sampler, steps, solver, grid_shift, cfg, cfg_interval)
         counts = draw_counts(self.atom_counts, n, torch.Generator().manual_seed(seed))
         device = next(self.model.parameters()).device
+        batch_size = batch_size or (CPU_BATCH if device.type == "cpu" else GPU_BATCH)
         gen = torch.Generator(device=device).manual_seed(seed)
         vocab = ElementVocab(self.config.elements)
         kind = Kind.of(self.part, vocab)
