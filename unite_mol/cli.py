@@ -131,6 +131,13 @@ def _relax(argv: list[str]) -> int:
     return 0
 
 
+def _add_model_options(parser: argparse.ArgumentParser) -> None:
+    """--device, --dataset-id, --raw-weights: how `sample` and `reconstruct` load a model (`unite_mol.load`)."""
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--dataset-id", type=int, help="a joint run: which of its datasets (default: its first, data)")
+    parser.add_argument("--raw-weights", action="store_true", help="a run's raw weights instead of its EMA (to compare the two)")
+
+
 def _reconstruct(argv: list[str]) -> int:
     from unite_mol.chem import perceive
     from unite_mol.data.crystals import read_crystals, write_crystals
@@ -144,9 +151,7 @@ def _reconstruct(argv: list[str]) -> int:
     parser.add_argument("--ckpt", required=True, help="run folder, checkpoint or packed file, or 'qm9' (the shipped model)")
     parser.add_argument("--out", type=Path, required=True, help="same kinds of file as unite-mol sample writes")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--dataset-id", type=int, help="a joint run: which of its datasets (default: its first, data)")
-    parser.add_argument("--raw-weights", action="store_true", help="a run's raw weights instead of its EMA (to compare the two)")
+    _add_model_options(parser)
     args = parser.parse_args(argv)
     generator = load(args.ckpt, args.device, args.dataset_id, args.raw_weights)
     crystals = _check_output(args.out, generator.part.periodic)
@@ -193,9 +198,7 @@ def main(argv: list[str]) -> int:
     p_sample.add_argument("--out", default="samples.sdf", help="output file; the suffix picks the format")
     p_sample.add_argument("--ckpt", help="run folder (newest checkpoint), checkpoint or packed file, or 'qm9' (the shipped model); "
                           "default: runs/qm9 if it exists, else the shipped model")
-    p_sample.add_argument("--device", default="cpu")
-    p_sample.add_argument("--dataset-id", type=int, help="a joint run: which of its datasets to sample (default: its first, data)")
-    p_sample.add_argument("--raw-weights", action="store_true", help="a run's raw weights instead of its EMA (to compare the two)")
+    _add_model_options(p_sample)
     args = parser.parse_args(argv)
     if args.command == "train":
         from unite_mol.run import MolConfig, train

@@ -4,6 +4,7 @@ import time
 from pathlib import Path
 
 from unite_mol.evaluate.checks import Protocol
+from unite_mol.evaluate.coverage import CoverageCutoffs
 from unite_mol.evaluate.reference import TrainSet
 from unite_mol.formats import is_poscar
 
@@ -16,6 +17,8 @@ def parser() -> argparse.ArgumentParser:
                    help="auto: crystals when every input is a .csv / .cif / POSCAR / folder of them, or an extxyz with a Lattice")
     p.add_argument("--train", help="crystals: the training crystals (CSV / CIF / extxyz) novelty is measured against")
     p.add_argument("--test", help="crystals: the test crystals the property EMDs are measured against")
+    p.add_argument("--coverage", choices=[c.name for c in CoverageCutoffs],
+                   help="crystals: COV-R / COV-P against --test with this dataset's CDVAE cut-offs (matminer; ~0.1 s a crystal per worker)")
     p.add_argument("--relax-n", type=int, default=0, help="crystals: CHGNet-relax the first N valid ones (about 3 s each per core)")
     p.add_argument("--dataset", choices=[t.value for t in TrainSet], default="qm9",
                    help="training set for novelty and distributions (none: skip both)")
@@ -82,7 +85,8 @@ def _crystals(args: argparse.Namespace) -> int:
     from unite_mol.evaluate.crystal import crystal_table, evaluate_crystal_files
 
     evaluation = evaluate_crystal_files(args.paths, args.train, args.test, args.workers, args.relax_n,
-                                        reference=[str(p) for p in args.reference] if args.reference else None)
+                                        reference=[str(p) for p in args.reference] if args.reference else None,
+                                        coverage_cutoffs=args.coverage and CoverageCutoffs[args.coverage])
     print(crystal_table(evaluation))
     print(f"\n{evaluation.crystals} crystals in {evaluation.seconds:.1f} s")
     if args.json:

@@ -9,9 +9,8 @@ definitions (pymatgen + smact), with uniqueness and novelty bucketed by reduced 
 - valid = both; uniqueness (over valid) and novelty (valid not matched by any training crystal) with
   StructureMatcher(stol=0.5, angle_tol=10, ltol=0.3), comparing only crystals of one reduced composition;
 - property EMDs against the test crystals: density (g/cm³) and number of elements, on the first 1,000 valid.
-Coverage (COV-R / COV-P) needs CrystalNN + Magpie fingerprints from matminer, whose wheel needs pandas < 3 (this
-environment runs pandas 3) and whose "ops" fingerprint reads a parameter file current pymatgen no longer ships: it is
-not computed. Reconstruction against references: `crystal_matching`.
+Coverage (COV-R / COV-P, CrystalNN + Magpie fingerprints from matminer): `coverage`, when asked for with a dataset's
+cut-offs. Reconstruction against references: `crystal_matching`.
 """
 from dataclasses import dataclass
 from math import gcd
@@ -25,6 +24,7 @@ from unite_mol.evaluate.stability import BARELY_MOVES, FMAX, StabilityScore
 from unite_mol.structure import SYMBOLS, Structure
 
 if TYPE_CHECKING:
+    from unite_mol.evaluate.coverage import CoverageCutoffs, CoverageScore
     from unite_mol.evaluate.crystal_matching import CrystalMatchScore
 
 MATCHER = dict(stol=0.5, angle_tol=10, ltol=0.3)
@@ -171,8 +171,9 @@ class CrystalEvaluation:
     crystals: int
     skipped: int  # unreadable records passed over
     train: str | None  # what novelty is measured against
-    test: str | None  # what the property EMDs are measured against
+    test: str | None  # what the property EMDs (and coverage) are measured against
     cdvae: CrystalScore
+    coverage: "CoverageScore | None"  # COV-R / COV-P against the test crystals (None: not asked)
     stability: StabilityScore | None  # CHGNet relaxation of the first `relax_n` valid crystals (None: not asked)
     reference: list[str] | None  # reconstruction: the originals, in the same order as the crystals
     reconstruction: "CrystalMatchScore | None"
@@ -180,17 +181,23 @@ class CrystalEvaluation:
 
 
 def evaluate_crystal_files(paths: list[str], train: str | None, test: str | None, workers: int = 2, relax_n: int = 0,
-                           relax_steps: int = 200, reference: list[str] | None = None) -> CrystalEvaluation:
+                           relax_steps: int = 200, reference: list[str] | None = None,
+                           coverage_cutoffs: "CoverageCutoffs | None" = None) -> CrystalEvaluation:
     """Every crystal in `paths` (CDVAE CSV, CIF / POSCAR files or folders, extxyz) under the CDVAE protocol; with
     `relax_n` > 0 the CHGNet stability check of the first `relax_n` valid ones; with `reference` the reconstruction
-    match rate against the crystal at the same position there."""
+    match rate against the crystal at the same position there; with `coverage_cutoffs` COV-R / COV-P against `test`."""
     import time
 
     from unite_mol.data.crystals import crystal_records, read_crystals
+    from unite_mol.evaluate.coverage import coverage, featurizers, fingerprint
     from unite_mol.evaluate.crystal_matching import match_crystal_pair, score_crystal_matches
     from unite_mol.evaluate.stability import RelaxTask, relax_crystal, score_stability  # torch, chgnet: only when asked
     from unite_mol.formats import BadRecord
 
+    if coverage_cutoffs is not None:
+        if test is None:
+            raise ValueError("coverage (COV-R / COV-P) needs the test crystals (--test)")
+        featurizers()  # matminer missing: say so before any work
     start = time.perf_counter()
     records = [None if isinstance(r, BadRecord) else r for path in paths for r in crystal_records(path, check=False)]
     structures = [s for s in records if s is not None]  # unreadable records are scored as invalid, not skipped
@@ -205,7 +212,14 @@ def evaluate_crystal_files(paths: list[str], train: str | None, test: str | None
         checks = pool.map(Chunked(check_crystal), structures, "CDVAE validity")
         rms = None if originals is None else pool.map(Chunked(match_crystal_pair), list(zip(records, originals)), "reconstruction")
     skipped = len(records) - len(structures)
-    score = score_crystals(structures, checks, known(train), known(test), skipped, workers)
+    tests = known(test)
+    score = score_crystals(structures, checks, known(train), tests, skipped, workers)
+    cover = None
+    if coverage_cutoffs is not None:
+        with WorkerPool(workers) as pool:
+            made = pool.map(Chunked(fingerprint), structures, "fingerprints (generated)")
+            reference_fps = [f for f in pool.map(Chunked(fingerprint), tests, "fingerprints (test)") if f is not None]
+        cover = coverage(made + [None] * skipped, reference_fps, coverage_cutoffs)  # unreadable records: no fingerprint
     reconstruction = None
     if rms is not None:
         valid = np.zeros(len(records), dtype=bool)
@@ -217,7 +231,7 @@ def evaluate_crystal_files(paths: list[str], train: str | None, test: str | None
         with WorkerPool(workers) as pool:
             relaxed = pool.map(Chunked(relax_crystal), [RelaxTask(s, relax_steps) for s in valid_first], "CHGNet relaxation")
         stability = score_stability(relaxed)
-    return CrystalEvaluation(list(paths), len(records), skipped, train, test, score, stability, reference, reconstruction,
+    return CrystalEvaluation(list(paths), len(records), skipped, train, test, score, cover, stability, reference, reconstruction,
                              time.perf_counter() - start)
 
 
@@ -229,6 +243,12 @@ def crystal_table(ev: CrystalEvaluation) -> str:
             ("overall validity %", pct(s.validity)), ("uniqueness % (of valid)", pct(s.uniqueness)),
             (f"novelty % (of valid; vs {ev.train or 'nothing'})", pct(s.novelty)),
             (f"EMD density g/cm³ (vs {ev.test or 'nothing'})", num(s.density_emd)), ("EMD number of elements", num(s.elements_emd))]
+    if ev.coverage is not None:
+        c = ev.coverage
+        rows += [("COV-R % (test crystals recalled)", pct(c.recall)), ("COV-P % (generated crystals precise)", pct(c.precision)),
+                 ("AMSD-R / AMSD-P (structure fingerprint distance)", f"{c.structure_recall_distance:.4f} / {c.structure_precision_distance:.4f}"),
+                 ("AMCD-R / AMCD-P (composition fingerprint distance)", f"{c.composition_recall_distance:.3f} / {c.composition_precision_distance:.3f}"),
+                 ("crystals fingerprinted (CrystalNN)", str(c.fingerprinted))]
     if ev.stability is not None:
         t = ev.stability
         rows += [(f"CHGNet: crystals relaxed (first valid; FIRE + cell filter, fmax {FMAX} eV/Å)", str(t.relaxed)),
@@ -241,6 +261,6 @@ def crystal_table(ev: CrystalEvaluation) -> str:
         rows += [("reconstruction: match rate % (valid and matched)", pct(r.match_rate)),
                  ("reconstruction: RMSE (normalised by (V/N)^(1/3), over matches)", num(r.rmse)),
                  ("reconstruction: match rate % with validity aside", pct(r.match_rate_any))]
-    head = (f"CDVAE protocol, {ev.crystals} crystals ({ev.skipped} unreadable records, counted as invalid); "
-            "COV-R / COV-P not computed (matminer needs pandas < 3)")
+    head = (f"CDVAE protocol, {ev.crystals} crystals ({ev.skipped} unreadable records, counted as invalid)"
+            + ("" if ev.coverage is not None else "; COV-R / COV-P not asked (--coverage DATASET)"))
     return head + "\n" + "\n".join(f"  {name:<60} {value:>10}" for name, value in rows)

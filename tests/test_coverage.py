@@ -1,0 +1,65 @@
+"""COV-R / COV-P (CDVAE's coverage): the definition on hand-made fingerprints, the fingerprints' invariances on a real
+cell, and `unite-mol evaluate --coverage` on Perov-5 test crystals."""
+import numpy as np
+import pytest
+
+from unite_mol.data.crystals import read_crystals, to_pymatgen
+from unite_mol.evaluate.coverage import CoverageCutoffs, Fingerprint, coverage, featurizers, fingerprint
+from unite_mol.structure import Structure
+
+from test_cli import _run
+from test_crystals import SHARED, _rotation, _rows, _write_csv, rock_salt
+
+
+def _fp(structure: float, composition: float) -> Fingerprint:
+    """A fingerprint at a chosen distance from the origin along the first axis of each kind."""
+    return Fingerprint(np.eye(61)[0] * structure, np.eye(132)[0] * composition)
+
+
+def test_coverage_counts_as_cdvae():
+    test = [_fp(0, 0), _fp(1, 0), _fp(0, 20), _fp(5, 50)]  # cut-offs (perov5): structure 0.2, composition 4
+    generated = [
+        _fp(0.1, 1),  # near test 0 on both
+        _fp(1, 18),  # near test 1 in structure, near test 2 in composition
+        _fp(0.9, 25),  # near test 1 in structure; composition 5 from test 2
+        None,  # no fingerprint: in COV-P's denominator, as CDVAE
+    ]
+    score = coverage(generated, test, CoverageCutoffs.perov5)
+    # CDVAE's compute_cov minimises each distance on its own: test 1 is recalled by generated 1's structure and
+    # generated 0's composition, test 2 by generated 0's structure (0.1) and generated 1's composition (2); test 3 is far
+    assert score.recall == pytest.approx(3 / 4)
+    assert score.precision == pytest.approx(2 / 4) and score.fingerprinted == 3  # generated 0 and 1
+    assert score.structure_recall_distance == pytest.approx((0.1 + 0 + 0.1 + 4) / 4)
+    with pytest.raises(ValueError, match="0 generated"):
+        coverage([None], test, CoverageCutoffs.perov5)
+
+
+def test_fingerprints_ignore_rotation_translation_and_supercells():
+    nacl = rock_salt()
+    R = _rotation(0.7)
+    rotated = Structure(nacl.numbers, (nacl.positions @ R.T).astype(np.float32), nacl.cell @ R.T)
+    translated = Structure(nacl.numbers, ((nacl.fractional() + [0.13, 0.41, 0.07]) % 1 @ nacl.cell).astype(np.float32), nacl.cell)
+    supercell = to_pymatgen(nacl)
+    supercell.make_supercell([2, 1, 1])
+    doubled = Structure(np.array([s.specie.Z for s in supercell]), supercell.cart_coords.astype(np.float32), supercell.lattice.matrix)
+    base = fingerprint(nacl)
+    assert base.structure.shape == (61,) and base.composition.shape == (132,)
+    labels = featurizers()[0].feature_labels()
+    for label in ("wt CN_6", "octahedral CN_6"):  # every site six-coordinated, octahedral
+        assert base.structure[labels.index(label)] == pytest.approx(1.0)
+    for copy in (rotated, translated, doubled):
+        f = fingerprint(copy)
+        np.testing.assert_allclose(f.structure, base.structure, atol=1e-6)
+        np.testing.assert_allclose(f.composition, base.composition, atol=1e-9)
+    kcl = fingerprint(Structure(np.array([19] * 4 + [17] * 4), nacl.positions, nacl.cell))
+    assert np.linalg.norm(kcl.composition - base.composition) > 0.5  # another composition moves the Magpie features
+
+
+def test_evaluate_coverage_of_test_crystals_against_themselves(tmp_path):
+    test = _write_csv(tmp_path / "test.csv", _rows(SHARED / "perov_5" / "test.csv", 12))
+    done = _run("-m", "unite_mol", "evaluate", str(test), "--test", str(test), "--coverage", "perov5", "--workers", "1")
+    assert done.returncode == 0, done.stderr
+    assert "COV-R % (test crystals recalled)" in done.stdout and "100.00" in done.stdout.split("COV-R")[1].splitlines()[0]
+    assert len(read_crystals(test, skip_bad=True).structures) == 12
+    done = _run("-m", "unite_mol", "evaluate", str(test), "--coverage", "perov5", "--workers", "1")
+    assert done.returncode == 2 and "needs the test crystals (--test)" in done.stderr, done.stderr
