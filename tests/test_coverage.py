@@ -57,9 +57,15 @@ def test_fingerprints_ignore_rotation_translation_and_supercells():
 
 def test_evaluate_coverage_of_test_crystals_against_themselves(tmp_path):
     test = _write_csv(tmp_path / "test.csv", _rows(SHARED / "perov_5" / "test.csv", 12))
-    done = _run("-m", "unite_mol", "evaluate", str(test), "--test", str(test), "--coverage", "perov5", "--workers", "1")
-    assert done.returncode == 0, done.stderr
-    assert "COV-R % (test crystals recalled)" in done.stdout and "100.00" in done.stdout.split("COV-R")[1].splitlines()[0]
+    cache = tmp_path / "cache"
+    first = _run("-m", "unite_mol", "evaluate", str(test), "--test", str(test), "--coverage", "perov5", "--workers", "1", "--cache", str(cache))
+    assert first.returncode == 0, first.stderr
+    assert "COV-R % (test crystals recalled)" in first.stdout and "100.00" in first.stdout.split("COV-R")[1].splitlines()[0]
     assert len(read_crystals(test, skip_bad=True).structures) == 12
+    kept = list(cache.glob("coverage_*.npz"))
+    assert len(kept) == 1  # the test crystals' fingerprints, computed once ...
+    again = _run("-m", "unite_mol", "evaluate", str(test), "--test", str(test), "--coverage", "perov5", "--workers", "1", "--cache", str(cache))
+    table = lambda out: out.split("COV-R")[1].split("\n\n")[0]  # noqa: E731  (the figures, not the timing after them)
+    assert table(again.stdout) == table(first.stdout)  # ... and read back to the same figures
     done = _run("-m", "unite_mol", "evaluate", str(test), "--coverage", "perov5", "--workers", "1")
     assert done.returncode == 2 and "needs the test crystals (--test)" in done.stderr, done.stderr

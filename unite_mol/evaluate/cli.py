@@ -30,7 +30,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--json", type=Path, help="write every figure, protocol, sample count and software version here")
     p.add_argument("--plot", type=Path, help="folder for grid.png (sample molecules) and distributions.png")
     p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--cache", type=Path, default=Path("data/cache"), help="where the QM9 training reference is kept")
+    p.add_argument("--cache", type=Path, default=Path("data/cache"), help="where the QM9 training reference and crystal test-set fingerprints are kept")
     return p
 
 
@@ -86,7 +86,7 @@ def _crystals(args: argparse.Namespace) -> int:
 
     evaluation = evaluate_crystal_files(args.paths, args.train, args.test, args.workers, args.relax_n,
                                         reference=[str(p) for p in args.reference] if args.reference else None,
-                                        coverage_cutoffs=args.coverage and CoverageCutoffs[args.coverage])
+                                        coverage_cutoffs=args.coverage and CoverageCutoffs[args.coverage], cache=args.cache)
     print(crystal_table(evaluation))
     print(f"\n{evaluation.crystals} crystals in {evaluation.seconds:.1f} s")
     if args.json:

@@ -10,6 +10,7 @@ package without its dependencies (its wheel pins pandas < 3): `pip install --no-
 """
 import json
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from functools import cache
@@ -70,6 +71,31 @@ def fingerprint(s: Structure) -> Fingerprint | None:
         return None
     composition = (np.array(magpie.featurize(crystal.composition), dtype=float) - means) / stds  # (132,)
     return Fingerprint(sites.mean(0), np.nan_to_num(composition, nan=0.0))
+
+
+def reference_fingerprints(path: Path, compute: Callable[[], list[Fingerprint | None]], cache_dir: Path) -> list[Fingerprint]:
+    """The test crystals' fingerprints (those that could be computed): for a file, computed once into `cache_dir`
+    (named by the file's size, time and matminer's version; rebuilt when broken); for a folder, every time."""
+    from importlib.metadata import version
+
+    from unite_core.cache import cached
+
+    if not path.is_file():
+        return [f for f in compute() if f is not None]
+
+    def build(tmp: Path) -> None:
+        made = [f for f in compute() if f is not None]
+        with tmp.open("wb") as f:
+            np.savez(f, structure=np.stack([m.structure for m in made]), composition=np.stack([m.composition for m in made]))
+
+    def read(file: Path) -> list[Fingerprint]:
+        with np.load(file) as z:
+            structure, composition = z["structure"], z["composition"]
+        return [Fingerprint(a, b) for a, b in zip(structure, composition)]
+
+    stat = path.stat()
+    name = f"coverage_{path.parent.name}_{path.stem}_{stat.st_size}_{int(stat.st_mtime)}_matminer{version('matminer')}.npz"
+    return cached(cache_dir / name, build, read, str(path))
 
 
 def coverage(generated: list[Fingerprint | None], test: list[Fingerprint], cutoffs: CoverageCutoffs) -> CoverageScore:

@@ -14,6 +14,7 @@ cut-offs. Reconstruction against references: `crystal_matching`.
 """
 from dataclasses import dataclass
 from math import gcd
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -182,14 +183,15 @@ class CrystalEvaluation:
 
 def evaluate_crystal_files(paths: list[str], train: str | None, test: str | None, workers: int = 2, relax_n: int = 0,
                            relax_steps: int = 200, reference: list[str] | None = None,
-                           coverage_cutoffs: "CoverageCutoffs | None" = None) -> CrystalEvaluation:
+                           coverage_cutoffs: "CoverageCutoffs | None" = None, cache: Path = Path("data/cache")) -> CrystalEvaluation:
     """Every crystal in `paths` (CDVAE CSV, CIF / POSCAR files or folders, extxyz) under the CDVAE protocol; with
     `relax_n` > 0 the CHGNet stability check of the first `relax_n` valid ones; with `reference` the reconstruction
-    match rate against the crystal at the same position there; with `coverage_cutoffs` COV-R / COV-P against `test`."""
+    match rate against the crystal at the same position there; with `coverage_cutoffs` COV-R / COV-P against `test`
+    (whose fingerprints are kept in `cache`)."""
     import time
 
     from unite_mol.data.crystals import crystal_records, read_crystals
-    from unite_mol.evaluate.coverage import coverage, featurizers, fingerprint
+    from unite_mol.evaluate.coverage import coverage, featurizers, fingerprint, reference_fingerprints
     from unite_mol.evaluate.crystal_matching import match_crystal_pair, score_crystal_matches
     from unite_mol.evaluate.stability import RelaxTask, relax_crystal, score_stability  # torch, chgnet: only when asked
     from unite_mol.formats import BadRecord
@@ -218,7 +220,7 @@ def evaluate_crystal_files(paths: list[str], train: str | None, test: str | None
     if coverage_cutoffs is not None:
         with WorkerPool(workers) as pool:
             made = pool.map(Chunked(fingerprint), structures, "fingerprints (generated)")
-            reference_fps = [f for f in pool.map(Chunked(fingerprint), tests, "fingerprints (test)") if f is not None]
+            reference_fps = reference_fingerprints(Path(test), lambda: pool.map(Chunked(fingerprint), tests, "fingerprints (test)"), cache)
         cover = coverage(made + [None] * skipped, reference_fps, coverage_cutoffs)  # unreadable records: no fingerprint
     reconstruction = None
     if rms is not None:
