@@ -41,6 +41,13 @@ def bond_orders(s: Structure, d: np.ndarray | None = None) -> np.ndarray:
     return order
 
 
+def valences(s: Structure, d: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(n, n) bond orders, (n,) each atom's sum of them and (n,) whether that sum is an allowed valence (atom stable)."""
+    order = bond_orders(s, d)
+    valence = order.sum(1)
+    return order, valence, _VALENCE_MASK[s.numbers, np.minimum(valence, _VALENCE_MASK.shape[1] - 1)]
+
+
 @dataclass
 class EdmCheck:
     atoms: int
@@ -54,9 +61,7 @@ def check_edm(s: Structure) -> EdmCheck:
     from unite_mol.chem import bonded_mol, largest_fragment_smiles
 
     d = distances(s)
-    order = bond_orders(s, d)
-    valence = order.sum(1)
-    stable = _VALENCE_MASK[s.numbers, np.minimum(valence, _VALENCE_MASK.shape[1] - 1)]
+    order, _, stable = valences(s, d)
     i, j = np.nonzero(np.triu(order))
     mol = bonded_mol(s.numbers, np.stack([i, j, order[i, j]], axis=1))
     smiles = largest_fragment_smiles(mol) if mol is not None else None
