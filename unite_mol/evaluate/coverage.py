@@ -2,10 +2,10 @@
 
 Each crystal gets two fingerprints (matminer): the mean over its sites of CrystalNN "ops" site fingerprints
 (61 numbers) and the 132 Magpie composition features, standardised by CDVAE's fixed means and deviations
-(`cdvae_magpie_scaler.json`, NaN -> 0). A test crystal is *recalled* when some generated crystal is within both
-cut-offs of it (Euclidean, structure and composition); a generated crystal is *precise* when it is within both of
-some test crystal. COV-R = recalled / test crystals; COV-P = precise / all generated crystals, those whose
-fingerprint fails (CDVAE counts them invalid) included in the denominator. matminer is installed beside the
+(`cdvae_magpie_scaler.json`, NaN -> 0). A test crystal is *recalled* when its nearest generated crystal in structure
+and its nearest in composition (Euclidean; each minimised on its own, as CDVAE's `compute_cov`) are within the
+cut-offs; a generated crystal is *precise* likewise against the test crystals. COV-R = recalled / test crystals;
+COV-P = precise / all generated crystals, those whose fingerprint fails (CDVAE counts them invalid) included. matminer is installed beside the
 package without its dependencies (its wheel pins pandas < 3): `pip install --no-deps matminer==0.10.1`.
 """
 import json
@@ -47,7 +47,8 @@ class CoverageScore:
 
 
 @cache
-def featurizers():
+def featurizers() -> tuple:
+    """CrystalNN "ops" site fingerprint, Magpie composition features, CDVAE's means and deviations for the latter."""
     try:
         from matminer.featurizers.composition.composite import ElementProperty
         from matminer.featurizers.site.fingerprint import CrystalNNFingerprint
