@@ -58,7 +58,8 @@ def test_fingerprints_ignore_rotation_translation_and_supercells():
 def test_evaluate_coverage_of_test_crystals_against_themselves(tmp_path):
     test = _write_csv(tmp_path / "test.csv", _rows(SHARED / "perov_5" / "test.csv", 12))
     cache = tmp_path / "cache"
-    first = _run("-m", "unite_mol", "evaluate", str(test), "--test", str(test), "--coverage", "perov5", "--workers", "1", "--cache", str(cache))
+    first = _run("-m", "unite_mol", "evaluate", str(test), "--test", str(test), "--coverage", "perov5", "--workers", "1", "--cache", str(cache),
+                 "--json", str(tmp_path / "ev.json"))
     assert first.returncode == 0, first.stderr
     assert "COV-R % (test crystals recalled)" in first.stdout and "100.00" in first.stdout.split("COV-R")[1].splitlines()[0]
     assert len(read_crystals(test, skip_bad=True).structures) == 12
@@ -69,3 +70,20 @@ def test_evaluate_coverage_of_test_crystals_against_themselves(tmp_path):
     assert table(again.stdout) == table(first.stdout)  # ... and read back to the same figures
     done = _run("-m", "unite_mol", "evaluate", str(test), "--coverage", "perov5", "--workers", "1")
     assert done.returncode == 2 and "needs the test crystals (--test)" in done.stderr, done.stderr
+
+
+def test_crystal_leaderboard_puts_our_coverage_beside_the_published_rows(tmp_path):
+    from conftest import REPO
+
+    test = _write_csv(tmp_path / "test.csv", _rows(SHARED / "perov_5" / "test.csv", 6))
+    done = _run("-m", "unite_mol", "evaluate", str(test), "--test", str(test), "--coverage", "perov5", "--workers", "1",
+                "--cache", str(tmp_path / "cache"), "--json", str(tmp_path / "ev.json"))
+    assert done.returncode == 0, done.stderr
+    board = _run(str(REPO / "benchmarks" / "crystal_leaderboard.py"), f"perov_5:ours={tmp_path / 'ev.json'}", "--out", str(tmp_path / "b.md"))
+    assert board.returncode == 0, board.stderr
+    text = (tmp_path / "b.md").read_text()
+    generation = text.split("## perov_5: generation")[1].split("##")[0]
+    assert "| CDVAE | 100.00 | 98.59 | – | 99.45 | 98.46 |" in generation  # published, with its source
+    ours = next(line for line in generation.splitlines() if line.startswith("| ours |"))
+    assert ours.split(" | ")[4:6] == ["100.00", "100.00"]  # COV-R, COV-P of the test crystals against themselves
+    assert "| ours |" not in text.split("## perov_5: reconstruction")[1]  # a generation row only
