@@ -47,6 +47,21 @@ def test_a_packed_file_samples_like_its_run(packed, tmp_path):
     assert [len(s.numbers) for s in a] == [len(s.numbers) for s in b]
 
 
+def test_a_run_samples_and_packs_after_its_data_is_gone(tmp_path):
+    data = tmp_path / "mols.xyz"
+    write_structures(data, qm9_rows(40))
+    run = tmp_path / "run"
+    done = _run("-m", "unite_mol", "train", "dataset=files", f"data.path={data}", *TINY, "trainer=smoke", "trainer.max_steps=1",
+                "trainer.batch_size=16", "trainer.progress=false", "eval_molecules=4", "eval_samples=2", "sampler.steps=2", f"run.dir={run}")
+    assert done.returncode == 0, done.stderr
+    expected = unite_mol.load(run).atom_counts
+    data.unlink()  # e.g. the run folder copied off the machine that trained it
+    assert (unite_mol.load(run).atom_counts == expected).all() and expected.argmax() > 5
+    done = _run("-m", "unite_mol", "pack", "--ckpt", str(run), "--out", str(tmp_path / "model.pt"))
+    assert done.returncode == 0, done.stderr
+    assert read_packed(tmp_path / "model.pt").atom_counts[0, : len(expected)].tolist() == expected.tolist()
+
+
 def test_raw_weights_load_from_a_run_but_not_from_a_packed_file(packed):
     run, path = packed
     ema, raw = unite_mol.load(run), unite_mol.load(run, raw=True)

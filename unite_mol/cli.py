@@ -203,7 +203,7 @@ def main(argv: list[str]) -> int:
     if args.command == "train":
         from unite_mol.run import MolConfig, train
 
-        return train_command("mol", MolConfig, train, args.overrides, args.print_config, "train.csv, eval.csv, loss.png, samples.sdf, samples.png, samples.extxyz")
+        return train_command("mol", MolConfig, train, args.overrides, args.print_config, "train.csv, eval.csv, loss.png, atom_counts.json, samples.sdf, samples.png, samples.extxyz")
     if args.n < 1:
         parser.error("--n must be at least 1")
     return _sample(args)

@@ -9,8 +9,8 @@ from tqdm import tqdm
 from unite_core.config import from_yaml
 from unite_core.flow import Solver, with_overrides
 from unite_core.model import UNITE, Recipe
-from unite_core.train import load_run
-from unite_mol.data import MolDataConfig, load_data
+from unite_core.train import load_run, run_dir_of
+from unite_mol.data import MolDataConfig, run_atom_counts
 from unite_mol.pretrained import read_packed, resolve
 from unite_mol.run import MolConfig, build_model
 from unite_mol.sampling import Kind, draw_counts, generate_structures
@@ -90,7 +90,7 @@ def load(checkpoint: str | Path, device: str = "cpu", dataset_id: int | None = N
     else:
         state, cfg = load_run(checkpoint, MolConfig, "a molecule")
         part = cfg.part(dataset_id)
-        weights, counts, step = state.model if raw else state.ema, load_data(part).atom_counts, state.step
+        weights, counts, step = state.model if raw else state.ema, run_atom_counts(run_dir_of(checkpoint), part), state.step
     model = build_model(cfg)
     model.load_state_dict(weights)
     return MolGenerator(cfg, model.to(device).eval().requires_grad_(False), counts, step, part)

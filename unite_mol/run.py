@@ -13,7 +13,7 @@ from unite_core.nn import ModelConfig, TrunkConfig
 from unite_core.train import FitResult, OptimConfig, RunConfig, TrainerConfig, fit, load_run
 from unite_mol.augment import RandomRotation
 from unite_mol.chem import perceive
-from unite_mol.data import JointDataset, MolData, MolDataConfig, collate_labelled, load_data
+from unite_mol.data import JointDataset, MolData, MolDataConfig, collate_labelled, load_data, save_atom_counts
 from unite_mol.data.crystals import write_crystals
 from unite_mol.decoder import AtomDecoder, LatticeReadout
 from unite_mol.direct import DirectAtoms, DirectConfig
@@ -179,6 +179,7 @@ def train(cfg: MolConfig) -> FitResult:
     torch.manual_seed(cfg.trainer.seed)
     model = build_model(cfg)  # a bad model setting fails before the data is read
     sets = [(part, load_data(part)) for part in cfg.parts]
+    save_atom_counts(Path(cfg.run.dir), cfg.parts, [data for _, data in sets])
     if cfg.objective.recipe is Recipe.latent_flow:
         load_stage_one(model, cfg)
     evaluator = MolEvaluator(cfg, sets, Path(cfg.run.dir))

@@ -1,4 +1,5 @@
 """Which structures a run trains on: the data config, and the train / val / test sets it yields."""
+import json
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -137,3 +138,22 @@ def load_data(cfg: MolDataConfig) -> MolData:
         split = {"val": np.sort(order[:k]), "test": np.sort(order[k : 2 * k]), "train": np.sort(order[2 * k :])}
     sets = {name: StructureDataset(packed, idx) for name, idx in split.items()}
     return MolData(sets["train"], sets["val"], sets["test"], vocab, sets["train"].size_histogram(), skipped)
+
+
+ATOM_COUNTS_FILE = "atom_counts.json"  # in a run folder: each dataset's training histogram, so sampling needs no data
+
+
+def save_atom_counts(run_dir: Path, parts: list[MolDataConfig], sets: list[MolData]) -> None:
+    """Write each dataset's training atom-count histogram into the run folder (atomically; every rank writes the same)."""
+    from unite_core.io import write_text_atomic
+
+    histograms = {str(part.dataset_id): np.asarray(data.atom_counts).tolist() for part, data in zip(parts, sets)}
+    write_text_atomic(run_dir / ATOM_COUNTS_FILE, json.dumps(histograms) + "\n")
+
+
+def run_atom_counts(run_dir: Path, part: MolDataConfig) -> np.ndarray:
+    """A run's training histogram for `part`: from its folder, or from the data for runs trained before it was kept."""
+    file = run_dir / ATOM_COUNTS_FILE
+    if file.is_file():
+        return np.asarray(json.loads(file.read_text())[str(part.dataset_id)])
+    return load_data(part).atom_counts

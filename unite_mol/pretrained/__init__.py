@@ -31,14 +31,14 @@ class PackedModel:
 
 def pack(ckpt: str | Path, out: str | Path) -> PackedModel:
     """A run's (or checkpoint's) EMA weights, bf16, with its config and atom-count histograms (one per dataset) -> `out`."""
-    from unite_core.train import load_run
-    from unite_mol.data import load_data
+    from unite_core.train import load_run, run_dir_of
+    from unite_mol.data import run_atom_counts
     from unite_mol.run import MolConfig
 
     state, cfg = load_run(ckpt, MolConfig, "a molecule")
     counts = torch.zeros(len(cfg.parts), cfg.max_atoms + 1, dtype=torch.float64)
     for row, part in zip(counts, cfg.parts):
-        histogram = torch.as_tensor(np.asarray(load_data(part).atom_counts), dtype=torch.float64)
+        histogram = torch.as_tensor(np.asarray(run_atom_counts(run_dir_of(ckpt), part)), dtype=torch.float64)
         row[: len(histogram)] = histogram
     ema = {k: v.to(torch.bfloat16) if v.is_floating_point() else v for k, v in state.ema.items()}
     packed = PackedModel(FORMAT, state.config_yaml, ema, counts, state.step, str(ckpt))
