@@ -3,12 +3,12 @@ cell, and `unite-mol evaluate --coverage` on Perov-5 test crystals."""
 import numpy as np
 import pytest
 
-from unite_mol.data.crystals import read_crystals, to_pymatgen
+from unite_mol.data.crystals import read_crystals
 from unite_mol.evaluate.coverage import CoverageCutoffs, Fingerprint, coverage, featurizers, fingerprint
 from unite_mol.structure import Structure
 
 from test_cli import _run
-from test_crystals import SHARED, _rotation, _rows, _write_csv, rock_salt
+from test_crystals import SHARED, _rows, _write_csv, rock_salt, rock_salt_copies
 
 
 def _fp(structure: float, composition: float) -> Fingerprint:
@@ -36,18 +36,12 @@ def test_coverage_counts_as_cdvae():
 
 def test_fingerprints_ignore_rotation_translation_and_supercells():
     nacl = rock_salt()
-    R = _rotation(0.7)
-    rotated = Structure(nacl.numbers, (nacl.positions @ R.T).astype(np.float32), nacl.cell @ R.T)
-    translated = Structure(nacl.numbers, ((nacl.fractional() + [0.13, 0.41, 0.07]) % 1 @ nacl.cell).astype(np.float32), nacl.cell)
-    supercell = to_pymatgen(nacl)
-    supercell.make_supercell([2, 1, 1])
-    doubled = Structure(np.array([s.specie.Z for s in supercell]), supercell.cart_coords.astype(np.float32), supercell.lattice.matrix)
     base = fingerprint(nacl)
     assert base.structure.shape == (61,) and base.composition.shape == (132,)
     labels = featurizers()[0].feature_labels()
     for label in ("wt CN_6", "octahedral CN_6"):  # every site six-coordinated, octahedral
         assert base.structure[labels.index(label)] == pytest.approx(1.0)
-    for copy in (rotated, translated, doubled):
+    for copy in rock_salt_copies(nacl):
         f = fingerprint(copy)
         np.testing.assert_allclose(f.structure, base.structure, atol=1e-6)
         np.testing.assert_allclose(f.composition, base.composition, atol=1e-9)

@@ -82,14 +82,20 @@ def test_validity_definitions_on_hand_built_cells():
     assert compositionally_valid(np.array([z["Sr"], z["Ti"], z["O"], z["O"], z["O"]]))  # SrTiO3
 
 
-def test_rotated_translated_and_supercell_copies_match():
-    nacl = rock_salt()
+def rock_salt_copies(nacl: Structure) -> tuple[Structure, Structure, Structure]:
+    """The same crystal rotated, with every fractional coordinate translated, and as a 2x1x1 supercell."""
     R = _rotation(0.7)
     rotated = Structure(nacl.numbers, (nacl.positions @ R.T).astype(np.float32), nacl.cell @ R.T)
     translated = Structure(nacl.numbers, ((nacl.fractional() + [0.13, 0.41, 0.07]) % 1 @ nacl.cell).astype(np.float32), nacl.cell)
     supercell = to_pymatgen(nacl)
     supercell.make_supercell([2, 1, 1])
     doubled = Structure(np.array([s.specie.Z for s in supercell]), supercell.cart_coords.astype(np.float32), supercell.lattice.matrix)
+    return rotated, translated, doubled
+
+
+def test_rotated_translated_and_supercell_copies_match():
+    nacl = rock_salt()
+    rotated, translated, doubled = rock_salt_copies(nacl)
     other = rock_salt(a=7.5)  # same composition, 33 % larger: still matched (StructureMatcher scales volumes) ...
     kcl = Structure(np.array([19] * 4 + [17] * 4), nacl.positions, nacl.cell)  # ... another composition never is
     copies = [nacl, rotated, translated, doubled, other]
