@@ -32,6 +32,9 @@ def test_coverage_counts_as_cdvae():
     assert score.structure_recall_distance == pytest.approx((0.1 + 0 + 0.1 + 4) / 4)
     with pytest.raises(ValueError, match="0 generated"):
         coverage([None], test, CoverageCutoffs.perov5)
+    assert [c.distances for c in CoverageCutoffs] == [(0.2, 4.0), (0.2, 4.0), (0.4, 10.0)]  # all three, none an alias
+    wide = coverage(generated, test, CoverageCutoffs.mp20)  # 0.4 / 10: generated 2 (composition 5 from test 2) is precise too
+    assert wide.precision == pytest.approx(3 / 4)
 
 
 def test_fingerprints_ignore_rotation_translation_and_supercells():
@@ -62,8 +65,8 @@ def test_evaluate_coverage_of_test_crystals_against_themselves(tmp_path):
     again = _run("-m", "unite_mol", "evaluate", str(test), "--test", str(test), "--coverage", "perov5", "--workers", "1", "--cache", str(cache))
     table = lambda out: out.split("COV-R")[1].split("\n\n")[0]  # noqa: E731  (the figures, not the timing after them)
     assert table(again.stdout) == table(first.stdout)  # ... and read back to the same figures
-    done = _run("-m", "unite_mol", "evaluate", str(test), "--coverage", "perov5", "--workers", "1")
-    assert done.returncode == 2 and "needs the test crystals (--test)" in done.stderr, done.stderr
+    done = _run("-m", "unite_mol", "evaluate", str(test), "--coverage", "carbon24", "--workers", "1")
+    assert done.returncode == 2 and "needs the test crystals (--test)" in done.stderr, done.stderr  # carbon24 is a choice
 
 
 def test_crystal_leaderboard_puts_our_coverage_beside_the_published_rows(tmp_path):
