@@ -16,6 +16,7 @@ from pathlib import Path
 
 import yaml
 
+from leaderboard import cell, markdown
 from unite_core.io import write_text_atomic
 
 HERE = Path(__file__).resolve().parent
@@ -46,23 +47,15 @@ def _ours(spec: str) -> tuple[str, str, dict]:
     return dataset, protocol, {"model": name, "figures": figures, "samples": str(report["crystals"]), "source": path}
 
 
-def _cell(value, column: str) -> str:
-    if value is None or value != value:
-        return "–"
-    return f"{value:.4f}" if column in NOT_PERCENT else f"{value:.2f}"
-
-
-def markdown(rows: dict[tuple[str, str], list[dict]]) -> str:
-    parts = ["# Crystal leaderboard (percent unless the column is an EMD or RMSE)\n"]
+def tables(rows: dict[tuple[str, str], list[dict]]) -> dict[str, tuple[list[str], list[list[str]]]]:
+    """Section "DATASET: PROTOCOL" -> (header, rows), the shape `leaderboard.markdown` renders."""
+    out = {}
     for (dataset, protocol), chosen in rows.items():
         columns = COLUMNS[protocol]
-        head = ["model", *columns, "samples", "source"]
-        parts.append(f"## {dataset}: {protocol}\n")
-        parts.append("| " + " | ".join(head) + " |\n|" + "---|" * len(head))
-        parts += ["| " + " | ".join([r["model"], *(_cell(r["figures"].get(c), c) for c in columns), r.get("samples", "–"), r["source"]])
-                  + " |" for r in chosen]
-        parts.append("")
-    return "\n".join(parts) + "\n"
+        body = [[r["model"], *(cell(r["figures"].get(c), c, NOT_PERCENT) for c in columns), r.get("samples", "–"), r["source"]]
+                for r in chosen]
+        out[f"{dataset}: {protocol}"] = (["model", *columns, "samples", "source"], body)
+    return out
 
 
 def main() -> None:
@@ -78,7 +71,7 @@ def main() -> None:
     for spec in args.runs:
         dataset, protocol, row = _ours(spec)
         rows.setdefault((dataset, protocol), []).append(row)
-    text = markdown(rows)
+    text = markdown(tables(rows), "Crystal leaderboard (percent unless the column is an EMD or RMSE)")
     if args.out:
         write_text_atomic(args.out, text)
         print(f"wrote {args.out}")

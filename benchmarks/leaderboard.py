@@ -41,10 +41,10 @@ def _ours(name: str, path: Path) -> list[dict]:
     return rows
 
 
-def _cell(value, column: str) -> str:
+def cell(value, column: str, not_percent: set[str] = NOT_PERCENT) -> str:
     if value is None or value != value:
         return "–"
-    return f"{value:.4f}" if column in NOT_PERCENT else f"{value:.2f}"
+    return f"{value:.4f}" if column in not_percent else f"{value:.2f}"
 
 
 def tables(rows: list[dict]) -> dict[str, tuple[list[str], list[list[str]]]]:
@@ -53,13 +53,14 @@ def tables(rows: list[dict]) -> dict[str, tuple[list[str], list[list[str]]]]:
         chosen = [r for r in rows if r["protocol"] == protocol]
         if chosen:
             head = ["model", *columns, "samples", "source"]
-            body = [[r["model"], *(_cell(r["figures"].get(c), c) for c in columns), str(r["samples"]), r["source"]] for r in chosen]
+            body = [[r["model"], *(cell(r["figures"].get(c), c) for c in columns), str(r["samples"]), r["source"]] for r in chosen]
             out[protocol] = (head, body)
     return out
 
 
-def markdown(built: dict) -> str:
-    parts = ["# QM9 leaderboard (percent unless the column is an RMSD, TV or Wasserstein distance)\n"]
+def markdown(built: dict, title: str = "QM9 leaderboard (percent unless the column is an RMSD, TV or Wasserstein distance)") -> str:
+    """One table per section of `built` (section -> (header, rows)) under `title`."""
+    parts = [f"# {title}\n"]
     for protocol, (head, body) in built.items():
         parts.append(f"## {protocol}\n")
         parts.append("| " + " | ".join(head) + " |\n|" + "---|" * len(head))
