@@ -5,8 +5,9 @@ Each crystal gets two fingerprints (matminer): the mean over its sites of Crysta
 (`cdvae_magpie_scaler.json`, NaN -> 0). A test crystal is *recalled* when its nearest generated crystal in structure
 and its nearest in composition (Euclidean; each minimised on its own, as CDVAE's `compute_cov`) are within the
 cut-offs; a generated crystal is *precise* likewise against the test crystals. COV-R = recalled / test crystals;
-COV-P = precise / all generated crystals, those whose fingerprint fails (CDVAE counts them invalid) included. matminer is installed beside the
-package without its dependencies (its wheel pins pandas < 3): `pip install --no-deps matminer==0.10.1`.
+COV-P = precise / all generated crystals, those whose fingerprint fails (CDVAE counts them invalid) included.
+matminer is installed beside the package without its dependencies (its wheel pins pandas < 3):
+`pip install --no-deps matminer==0.10.1`.
 """
 import json
 import warnings
