@@ -11,7 +11,7 @@ TINY = ["model=tiny", "decoder.depth=1", "decoder.width=32", "decoder.heads=2", 
 
 
 @pytest.mark.parametrize("override,expected", [
-    ("dataset=nope", "Could not find 'dataset/nope' (options: carbon24, crystal_files, files, mp20, perov5, qm9, qm9_perov5)"),
+    ("dataset=nope", "Could not find 'dataset/nope' (options: carbon24, crystal_files, files, mp20, perov5, qm9, qm9_heavy, qm9_perov5)"),
     ("data.pathz=x", "key 'data.pathz': Key 'pathz' not in 'MolDataConfig'"),
     ("pairing=concat", "key 'pairing': Invalid value 'concat', expected one of [sum, rope, slot]"),
 ])
@@ -75,3 +75,25 @@ def test_train_on_files_then_sample_every_format(tmp_path):
     assert [len(s.numbers) for s in rebuilt] == [len(s.numbers) for s in rows[:120]]
     done = _run("-m", "unite_mol", "reconstruct", str(tmp_path / "data" / "qm9_head.xyz"), "--ckpt", str(run), "--out", str(tmp_path / "r.cif"))
     assert done.returncode == 2 and "r.cif: unknown structure file type" in done.stderr, done.stderr
+
+
+def test_a_model_without_hydrogens_trains_samples_and_reconstructs_heavy_atoms(tmp_path):
+    from unite_core.config import compose, validate
+    from unite_mol.run import MolConfig
+
+    preset = validate(compose("mol", ["dataset=qm9_heavy"], MolConfig), MolConfig).data
+    assert (preset.source, preset.hydrogens, preset.elements, preset.max_atoms) == ("qm9", False, ["C", "N", "O", "F"], 9)
+    rows = qm9_rows(60)
+    write_structures(tmp_path / "mols.xyz", rows)
+    run = tmp_path / "run"
+    done = _run("-m", "unite_mol", "train", "dataset=files", f"data.path={tmp_path / 'mols.xyz'}", "data.hydrogens=false",
+                "data.elements=[C,N,O,F]", "data.max_atoms=9", *TINY, "trainer=smoke", "trainer.max_steps=2", "trainer.batch_size=16",
+                "trainer.progress=false", "eval_samples=2", "eval_molecules=4", "sampler.steps=2", f"run.dir={run}")
+    assert done.returncode == 0, done.stderr
+    done = _run("-m", "unite_mol", "sample", "--ckpt", str(run), "--n", "5", "--steps", "2", "--out", str(tmp_path / "x.sdf"))
+    assert done.returncode == 0 and "valences filled with implicit hydrogens" in done.stdout, done.stderr
+    assert all((s.numbers != 1).all() for s in read_structures(tmp_path / "x.sdf").structures)
+    done = _run("-m", "unite_mol", "reconstruct", str(tmp_path / "mols.xyz"), "--ckpt", str(run), "--out", str(tmp_path / "r.xyz"))
+    assert done.returncode == 0, done.stderr
+    rebuilt = read_structures(tmp_path / "r.xyz").structures
+    assert [len(s.numbers) for s in rebuilt] == [int((r.numbers != 1).sum()) for r in rows]

@@ -1,11 +1,12 @@
 """Molecule data: QM9 parsing against known molecules, the fixed split, files in and out, bad records."""
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
 from unite_mol.chem import perceive
 from unite_mol.data import DataSource, MolDataConfig, load_data
-from unite_mol.data.qm9 import SPLIT_DIGEST, SPLIT_SIZES, QM9_SIZE, _parse_row, make_split, split_digest
+from unite_mol.data.qm9 import SPLIT_DIGEST, SPLIT_SIZES, QM9_SIZE, _parse_row, make_split, qm9_csv_files, split_digest
 from unite_mol.formats import BadRecord, read_structures, write_structures
 from unite_mol.batch import ElementVocab, collate
 from unite_mol.structure import Structure
@@ -132,3 +133,31 @@ def test_sample_scores_count_fragments_and_charges():
     score = score_samples(perceived)
     assert (score.sanitized, score.connected, score.clean) == (0.8, 0.4, 0.4)
     assert score.unique == 0.75 and perceived[2].smiles == "C"  # the largest fragment of "apart" is methane again
+
+
+def test_without_hydrogens_a_files_dataset_keeps_the_heavy_atoms_centred(tmp_path):
+    rows = qm9_rows(40)
+    write_structures(tmp_path / "a.xyz", rows)
+    data = load_data(MolDataConfig(source=DataSource.files, path=str(tmp_path), elements=["C", "N", "O", "F"], max_atoms=9,
+                                   hydrogens=False, holdout_fraction=0.1))
+    kept = [data.train[i] for i in range(len(data.train))]
+    assert all((s.numbers != 1).all() and np.allclose(s.positions.mean(0), 0, atol=1e-5) for s in kept)
+    heavy = {tuple(sorted(r.numbers[r.numbers != 1])) for r in rows}
+    assert {tuple(sorted(s.numbers)) for s in kept} <= heavy and data.atom_counts.argmax() <= 9
+    write_structures(tmp_path / "h2.xyz", [Structure(np.array([1, 1]), np.array([[0, 0, 0], [0.74, 0, 0]], np.float32))])
+    with pytest.raises(ValueError, match=r"h2.xyz: record 1: no heavy atoms \(data.hydrogens=false\)"):
+        load_data(MolDataConfig(source=DataSource.files, path=str(tmp_path), hydrogens=False))
+    with pytest.raises(ValueError, match="data.hydrogens=false is for molecules"):
+        load_data(MolDataConfig(source=DataSource.crystals, path=str(tmp_path), hydrogens=False))
+
+
+def test_heavy_atoms_perceive_with_implicit_hydrogens_to_the_dataset_smiles():
+    from unite_mol.chem import canonical_smiles
+
+    table = pd.read_csv(qm9_csv_files()[0], usecols=["SMILES"], nrows=60)["SMILES"]
+    rows = qm9_rows(60)
+    perceived = [perceive(s.heavy_atoms(), implicit_hydrogens=True) for s in rows]
+    agree = [p.smiles == canonical_smiles(smiles) for p, smiles in zip(perceived, table)]
+    assert np.mean(agree) > 0.9 and all(p.neutral for p in perceived if p.sanitized)
+    crowded = Structure(np.array([6, 6, 6, 6, 6, 6]), np.vstack([[0, 0, 0], 1.5 * np.eye(3), -1.5 * np.eye(3)[:2]]).astype(np.float32))
+    assert not perceive(crowded, implicit_hydrogens=True).sanitized  # a carbon with five single bonds

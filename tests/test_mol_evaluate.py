@@ -233,3 +233,16 @@ def test_leaderboard_keeps_protocols_apart(tmp_path):
     assert "ours" not in [r[0] for r in built["openbabel"][1]]  # no OpenBabel figures were computed for it
     assert all(r["protocol"] in board.COLUMNS for r in rows)
     assert "| GeoLDM | 98.90 |" in board.markdown(built)
+
+
+def test_molecules_without_hydrogens_are_scored_with_implicit_ones(tmp_path):
+    heavy = [s.heavy_atoms() for s in qm9_rows(40)[5:]]  # past methane, ammonia, water (a single heavy atom)
+    write_structures(tmp_path / "heavy.xyz", heavy)
+    options = EvalOptions(protocols=[Protocol.edm, Protocol.rdkit], train_set=TrainSet.none, workers=1)
+    ev = evaluate_files([tmp_path / "heavy.xyz"], options)
+    assert ev.implicit_hydrogens and np.isnan(ev.edm.atom_stability) and np.isnan(ev.edm.molecule_stability)
+    assert "no explicit hydrogens" in ev.edm.molecule_stability.reason
+    assert ev.edm.validity > 0.9 and ev.rdkit.validity > 0.9 and ev.rdkit.connected == ev.rdkit.validity
+    write_structures(tmp_path / "heavy.xyz", heavy + [methane()])  # one hydrogen anywhere: the explicit protocol
+    ev = evaluate_files([tmp_path / "heavy.xyz"], options)
+    assert not ev.implicit_hydrogens and ev.edm.atom_stability < 0.5 and ev.rdkit.clean < 0.3  # read as H-free molecules

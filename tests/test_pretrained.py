@@ -6,7 +6,7 @@ import unite_mol
 from unite_core.train import load_run
 from unite_mol.formats import read_structures, write_structures
 from unite_mol.pretrained import SHIPPED, read_packed
-from unite_mol.run import MolConfig
+from unite_mol.run import MolConfig, build_model, load_init
 
 from conftest import qm9_rows
 from test_cli import _run
@@ -73,6 +73,25 @@ def test_raw_weights_load_from_a_run_but_not_from_a_packed_file(packed):
         unite_mol.load(path, raw=True)
     done = _run("-m", "unite_mol", "sample", "--ckpt", str(run), "--raw-weights", "--n", "2", "--steps", "2", "--out", str(run / "raw.xyz"))
     assert done.returncode == 0 and len(read_structures(run / "raw.xyz").structures) == 2, done.stderr
+
+
+def test_init_from_starts_a_new_run_from_a_packed_models_weights(packed, tmp_path):
+    run, path = packed
+    _, cfg = load_run(run, MolConfig, "a molecule")
+    cfg.init_from = str(path)
+    model = build_model(cfg)
+    assert load_init(model, cfg) == read_packed(path).step
+    for k, v in read_packed(path).ema.items():
+        torch.testing.assert_close(model.state_dict()[k], v, rtol=0, atol=0)
+    cfg.decoder.depth += 1
+    with pytest.raises(ValueError, match=r"^decoder=.* differs from init_from="):
+        load_init(build_model(cfg), cfg)
+    data = tmp_path / "mols.xyz"
+    write_structures(data, qm9_rows(40))
+    done = _run("-m", "unite_mol", "train", "dataset=files", f"data.path={data}", *TINY, "trainer=smoke", "trainer.max_steps=1",
+                "trainer.batch_size=16", "trainer.progress=false", "eval_molecules=4", "eval_samples=2", "sampler.steps=2",
+                f"init_from={path}", f"run.dir={tmp_path / 'warm'}")
+    assert done.returncode == 0 and "starting from its EMA weights" in done.stdout, done.stderr
 
 
 def test_a_checkpoint_of_another_kind_is_still_one_line(tmp_path):

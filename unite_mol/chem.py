@@ -29,21 +29,38 @@ def _bare_mol(s: Structure):
     return rw
 
 
-def perceive(s: Structure) -> Perceived:
-    """Bonds and bond orders from coordinates; a structure RDKit cannot sanitise keeps its atoms, bondless."""
+def perceive(s: Structure, implicit_hydrogens: bool = False) -> Perceived:
+    """Bonds and bond orders from coordinates; a structure RDKit cannot sanitise keeps its atoms, bondless.
+    `implicit_hydrogens` (a heavy-atoms-only model): bonds and orders from EDM's length tables, and RDKit fills each
+    atom's valence with hydrogens, as papers that report QM9 without hydrogens score it."""
     from rdkit import Chem, RDLogger
     from rdkit.Chem import rdDetermineBonds
 
     RDLogger.DisableLog("rdApp.*")
     mol = _bare_mol(s)
     try:
-        rdDetermineBonds.DetermineBonds(mol, charge=0)
+        if implicit_hydrogens:
+            _add_table_bonds(mol, s)
+        else:
+            rdDetermineBonds.DetermineBonds(mol, charge=0)
         Chem.SanitizeMol(mol)
     except Exception:  # RDKit raises ValueError or its own C++ exception types for impossible valences
         return Perceived(_bare_mol(s).GetMol(), sanitized=False, smiles=None, fragments=0, neutral=False)
     neutral = all(a.GetFormalCharge() == 0 and a.GetNumRadicalElectrons() == 0 for a in mol.GetAtoms())
     fragments = len(Chem.GetMolFrags(mol))
     return Perceived(mol.GetMol(), sanitized=True, smiles=largest_fragment_smiles(mol), fragments=fragments, neutral=neutral)
+
+
+def _add_table_bonds(mol, s: Structure) -> None:
+    """EDM-protocol bonds (element-pair length tables) into an RDKit RWMol of `s`'s atoms."""
+    from rdkit import Chem
+
+    from unite_mol.evaluate.edm import bond_orders
+
+    order = bond_orders(s)
+    types = (None, Chem.BondType.SINGLE, Chem.BondType.DOUBLE, Chem.BondType.TRIPLE)
+    for i, j in zip(*np.nonzero(np.triu(order))):
+        mol.AddBond(int(i), int(j), types[order[i, j]])
 
 
 def largest_fragment_smiles(mol) -> str:

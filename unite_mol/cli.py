@@ -30,7 +30,10 @@ def _sample(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - start
     print(f"{args.n} {'crystals' if crystals else 'molecules'} in {seconds:.1f} s ({args.n / seconds:.1f}/s, {sampler.solver.value}, "
           f"{sampler.steps} steps, grid shift {sampler.grid_shift:g}) from step {generator.step} -> {out}")
-    (_write_crystals if crystals else _write_molecules)(out, structures)
+    if crystals:
+        _write_crystals(out, structures)
+    else:
+        _write_molecules(out, structures, implicit_hydrogens=not generator.part.hydrogens)
     return 0
 
 
@@ -46,15 +49,17 @@ def _check_output(out: Path, crystals: bool) -> bool:
     return crystals
 
 
-def _write_molecules(out: Path, structures: list) -> None:
+def _write_molecules(out: Path, structures: list, implicit_hydrogens: bool) -> None:
     from unite_core.jsonio import figure
     from unite_mol.chem import perceive
     from unite_mol.formats import write_structures
     from unite_mol.metrics import score_samples
 
-    perceived = [perceive(s) for s in structures]
+    perceived = [perceive(s, implicit_hydrogens) for s in structures]
     write_structures(out, structures, perceived)
     score = score_samples(perceived)
+    if implicit_hydrogens:
+        print("a model without hydrogens: bonds from EDM's length tables, valences filled with implicit hydrogens")
     print(f"RDKit-sanitisable {figure(score.sanitized, '.3f')} (unique {figure(score.unique, '.3f')} of those); sanitisable and one "
           f"fragment {figure(score.connected, '.3f')}; and with no charged or radical atom {figure(score.clean, '.3f')}")
     print("every sample is written; `unite_sanitized` (SDF) / `sanitized=` (xyz) flags the ones RDKit could not sanitise")
@@ -78,15 +83,17 @@ def _export(argv: list[str]) -> int:
     parser.add_argument("--split", choices=["train", "val", "test"], default="test")
     parser.add_argument("--out", type=Path, required=True, help=".sdf, .xyz or .extxyz")
     parser.add_argument("--first", type=int, help="only the split's first N molecules (e.g. a small set to overfit)")
+    parser.add_argument("--no-hydrogens", action="store_true", help="heavy atoms only (what dataset=qm9_heavy trains on)")
     parser.add_argument("--cache", type=Path, default=Path("data/cache"))
     args = parser.parse_args(argv)
     fmt = FileFormat.of(args.out)  # an unknown suffix fails before QM9 is loaded
     qm9 = load_qm9(args.cache)
     structures = [qm9.packed[i] for i in qm9.split[args.split][: args.first]]
+    structures = [s.heavy_atoms() for s in structures] if args.no_hydrogens else structures
     if fmt is FileFormat.sdf:
         from unite_mol.chem import perceive
 
-        write_structures(args.out, structures, [perceive(s) for s in structures])
+        write_structures(args.out, structures, [perceive(s, args.no_hydrogens) for s in structures])
     else:
         write_structures(args.out, structures)
     print(f"QM9 {args.split}: {len(structures)} molecules -> {args.out}")
@@ -162,7 +169,8 @@ def _reconstruct(argv: list[str]) -> int:
     if crystals:
         write_crystals(args.out, rebuilt)
     else:
-        write_structures(args.out, rebuilt, [perceive(s) for s in rebuilt] if FileFormat.of(args.out) is FileFormat.sdf else None)
+        implicit = not generator.part.hydrogens
+        write_structures(args.out, rebuilt, [perceive(s, implicit) for s in rebuilt] if FileFormat.of(args.out) is FileFormat.sdf else None)
     print(f"{len(rebuilt)} {'crystals' if crystals else 'molecules'} encoded and decoded in {seconds:.1f} s -> {args.out}; "
           f"score with: unite-mol evaluate {args.out} --reference {args.path}")
     return 0

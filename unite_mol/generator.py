@@ -57,10 +57,13 @@ class MolGenerator:
 
     @torch.no_grad()
     def reconstruct(self, structures: list[Structure], seed: int = 0, batch_size: int = 250, progress: bool = False) -> list[Structure]:
-        """Encode then decode each structure (the tokenizer's round trip, no decoder noise), in input order."""
+        """Encode then decode each structure (the tokenizer's round trip, no decoder noise), in input order; a model
+        trained without hydrogens takes (and returns) the heavy atoms only."""
         if self.config.objective.recipe is Recipe.direct:
             raise ValueError("a recipe=direct model has no tokenizer to reconstruct with")
         vocab, cond = ElementVocab(self.config.elements), self.part.dataset_id
+        if not self.part.hydrogens:
+            structures = [s.heavy_atoms() for s in structures]
         for i, s in enumerate(structures, start=1):
             if len(s.numbers) > self.config.max_atoms or (vocab.encode(s.numbers) < 0).any():
                 raise ValueError(f"structure {i}: {len(s.numbers)} atoms of {sorted(set(s.symbols))}; the model holds at most "

@@ -10,7 +10,7 @@ from unite_core.config import to_yaml
 from unite_core.flow import SamplerConfig
 from unite_core.model import UNITE, FlowConfig, ObjectiveConfig, Recipe
 from unite_core.nn import ModelConfig, TrunkConfig
-from unite_core.train import FitResult, OptimConfig, RunConfig, TrainerConfig, fit, load_run
+from unite_core.train import FitResult, OptimConfig, RunConfig, TrainerConfig, fit, list_checkpoints, load_run
 from unite_mol.augment import RandomRotation
 from unite_mol.chem import perceive
 from unite_mol.data import JointDataset, MolData, MolDataConfig, collate_labelled, load_data, save_atom_counts
@@ -46,6 +46,7 @@ class MolConfig:
     flow: FlowConfig = field(default_factory=FlowConfig)
     num_conditions: int = 1  # condition vocabulary (dataset ids now; property bins later)
     tokenizer_run: str | None = None  # objective.recipe=latent_flow: the stage-1 run whose frozen tokenizer it learns on
+    init_from: str | None = None  # a new run starts from these EMA weights (a run, checkpoint, packed file or "qm9")
     direct: DirectConfig = field(default_factory=DirectConfig)  # objective.recipe=direct
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
@@ -123,6 +124,23 @@ def load_stage_one(model: UNITE, cfg: MolConfig) -> None:
     model.load_tokenizer(state.ema)
 
 
+WEIGHT_KEYS = ("elements", "max_atoms", "model", "env", "pairing", "lattice", "decoder", "objective.latent_dim", "num_conditions")
+
+
+def load_init(model: UNITE, cfg: MolConfig) -> int:
+    """init_from: copy another model's EMA weights into `model` (same architecture); its training step is returned.
+    The optimiser, schedule and EMA of the new run start afresh (a warm start, not a resume)."""
+    from unite_mol.generator import load
+
+    source = load(cfg.init_from)
+    for key in WEIGHT_KEYS:
+        ours, theirs = _get(cfg, key), _get(source.config, key)
+        if ours != theirs:
+            raise ValueError(f"{key}={ours} differs from init_from={cfg.init_from}'s {theirs}")
+    model.load_state_dict(source.model.state_dict())
+    return source.step
+
+
 def _get(cfg: MolConfig, dotted: str):
     value = cfg
     for part in dotted.split("."):
@@ -169,7 +187,7 @@ class MolEvaluator:
             write_crystals(self.run_dir / f"{stem}.extxyz", structures)
             draw_crystal_grid(structures, self.run_dir / f"{stem}.png")
             return {**metrics, **as_dict(score_crystal_samples(structures), "sample_")}
-        perceived = [perceive(s) for s in structures]
+        perceived = [perceive(s, implicit_hydrogens=not part.hydrogens) for s in structures]
         write_structures(self.run_dir / f"{stem}.sdf", structures, perceived)
         draw_grid(perceived, self.run_dir / f"{stem}.png")
         return {**metrics, **as_dict(score_samples(perceived), "sample_")}
@@ -182,6 +200,8 @@ def train(cfg: MolConfig) -> FitResult:
     save_atom_counts(Path(cfg.run.dir), cfg.parts, [data for _, data in sets])
     if cfg.objective.recipe is Recipe.latent_flow:
         load_stage_one(model, cfg)
+    if cfg.init_from is not None and not list_checkpoints(Path(cfg.run.dir)):
+        print(f"init_from={cfg.init_from}: starting from its EMA weights (step {load_init(model, cfg)})")
     evaluator = MolEvaluator(cfg, sets, Path(cfg.run.dir))
     dataset = JointDataset([data.train for _, data in sets], [part.dataset_id for part in cfg.parts], [part.repeat for part in cfg.parts])
     collate_fn = partial(collate_labelled, vocab=ElementVocab(cfg.elements))

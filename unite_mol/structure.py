@@ -59,3 +59,11 @@ class Structure:
     def centred(self) -> "Structure":
         return Structure(self.numbers, (self.positions - self.positions.mean(0)).astype(np.float32))
 
+    def heavy_atoms(self) -> "Structure":
+        """The molecule without its hydrogens, centred on what is left."""
+        if self.cell is not None:
+            raise ValueError("a crystal keeps its hydrogens (data.hydrogens=false is for molecules)")
+        keep = self.numbers != 1
+        heavy = Structure(self.numbers[keep], self.positions[keep])
+        return heavy.centred() if keep.any() else heavy
+

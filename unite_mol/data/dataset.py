@@ -10,7 +10,7 @@ from unite_mol.data.packed import Packed, StructureDataset
 from unite_mol.data.qm9 import load_qm9, write_train_reference
 from unite_mol.formats import STRUCTURE_SUFFIXES, is_crystal_file, read_structures
 from unite_mol.batch import ElementVocab
-from unite_mol.structure import Structure
+from unite_mol.structure import SYMBOLS, Structure
 
 
 class DataSource(str, Enum):
@@ -39,6 +39,7 @@ class MolDataConfig:
     dataset_id: int = 0  # the condition index of this dataset
     train_split: TrainSplit = TrainSplit.train  # crystals: train on train.csv, or on val.csv (then validate on test.csv)
     repeat: int = 1  # a joint run: this dataset's training set comes this many times per epoch (balances a small set)
+    hydrogens: bool = True  # molecules: false trains on heavy atoms only (hydrogens implicit when scored)
 
     @property
     def periodic(self) -> bool:
@@ -80,10 +81,13 @@ def _read_files(cfg: MolDataConfig, vocab: ElementVocab) -> tuple[list[Structure
         result = read_crystals(f, skip_bad=cfg.skip_bad) if cfg.crystal_files else read_structures(f, cfg.skip_bad)
         skipped += result.skipped
         for s, record in zip(result.structures, result.records):
+            s = s if cfg.hydrogens else s.heavy_atoms()
             unknown = sorted({sym for sym, t in zip(s.symbols, vocab.encode(s.numbers)) if t < 0})
             problem = f"elements {unknown} not in data.elements" if unknown else None
             if len(s.numbers) > cfg.max_atoms:
                 problem = f"{len(s.numbers)} atoms exceed data.max_atoms={cfg.max_atoms}"
+            if not len(s.numbers):
+                problem = "no heavy atoms (data.hydrogens=false)"
             if problem and not cfg.skip_bad:
                 raise ValueError(f"{f}: record {record}: {problem}")
             skipped += problem is not None
@@ -122,14 +126,19 @@ def _crystal_sets(cfg: MolDataConfig, vocab: ElementVocab) -> tuple[Packed, dict
 
 def load_data(cfg: MolDataConfig) -> MolData:
     vocab = ElementVocab(cfg.elements)
+    if cfg.periodic and not cfg.hydrogens:
+        raise ValueError("data.hydrogens=false is for molecules; crystals keep every atom")
     if cfg.source is DataSource.crystals:
         (packed, split), skipped = _crystal_sets(cfg, vocab), 0
     elif cfg.source is DataSource.qm9:
         qm9 = load_qm9(Path(cfg.cache))
         write_train_reference(qm9, Path(cfg.cache))
         packed, split, skipped = qm9.packed, qm9.split, 0
+        if not cfg.hydrogens:
+            packed = Packed.from_structures([packed[i].heavy_atoms() for i in range(len(packed))])
         if packed.sizes.max() > cfg.max_atoms or (vocab.encode(packed.numbers) < 0).any():
-            raise ValueError(f"QM9 needs data.max_atoms >= {packed.sizes.max()} and data.elements covering H C N O F")
+            needed = " ".join(SYMBOLS[z] for z in np.unique(packed.numbers))
+            raise ValueError(f"QM9 needs data.max_atoms >= {packed.sizes.max()} and data.elements covering {needed}")
     else:
         structures, skipped = _read_files(cfg, vocab)
         packed = Packed.from_structures(structures)

@@ -37,6 +37,13 @@ def check_native(s: Structure) -> NativeCheck:
     return NativeCheck.of(perceive(s))
 
 
+def check_native_implicit(s: Structure) -> NativeCheck:
+    """The RDKit protocol for molecules without hydrogens: EDM-table bonds, valences filled with implicit hydrogens."""
+    from unite_mol.chem import perceive
+
+    return NativeCheck.of(perceive(s, implicit_hydrogens=True))
+
+
 CHECKS: dict[Protocol, Callable[[Structure], EdmCheck | BabelCheck | NativeCheck]] = {
     Protocol.edm: check_edm, Protocol.openbabel: check_babel, Protocol.rdkit: check_native,
 }

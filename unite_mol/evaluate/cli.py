@@ -109,7 +109,8 @@ def _plots(entries, evaluation, options, folder: Path) -> None:
     from unite_mol.evaluate.reference import qm9_reference
     from unite_mol.plot import draw_grid
 
-    draw_grid([perceive(e.structure) for e in entries[:200] if e.structure is not None], folder / "grid.png")
+    implicit = evaluation.implicit_hydrogens
+    draw_grid([perceive(e.structure, implicit) for e in entries[:200] if e.structure is not None], folder / "grid.png")
     if evaluation.distribution is not None and options.train_set is TrainSet.qm9:
-        plot_distributions(evaluation.distribution, qm9_reference(options.cache)[0], folder / "distributions.png")
+        plot_distributions(evaluation.distribution, qm9_reference(options.cache, not implicit)[0], folder / "distributions.png")
     print(f"plots in {folder}")

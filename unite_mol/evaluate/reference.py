@@ -25,9 +25,9 @@ def read_smiles(path: Path, canonical: bool = False) -> set[str]:
     return set(tokens) if canonical else {s for s in map(canonical_smiles, tokens) if s}
 
 
-def qm9_reference(cache: Path) -> tuple[Reference, Path]:
-    """The QM9 training-split reference and training SMILES file, written to `cache` on first use (about 30 s)
-    and rebuilt whenever either is broken (a digest beside each)."""
+def qm9_reference(cache: Path, hydrogens: bool = True) -> tuple[Reference, Path]:
+    """The QM9 training-split reference (of its heavy atoms only, without `hydrogens`) and training SMILES file,
+    written to `cache` on first use (about 30 s) and rebuilt whenever either is broken (a digest beside each)."""
 
     @functools.cache
     def qm9():
@@ -39,12 +39,15 @@ def qm9_reference(cache: Path) -> tuple[Reference, Path]:
     def write_reference(tmp: Path) -> None:
         train = qm9().split["train"]
         subset = np.random.default_rng(0).choice(train, size=min(REFERENCE_BONDS_FROM, len(train)), replace=False)
-        save_reference(build_reference([qm9().packed[i] for i in train], [qm9().packed[i] for i in subset]), tmp)
+        kept = (lambda m: m) if hydrogens else (lambda m: m.heavy_atoms())
+        molecules = {i: kept(qm9().packed[i]) for i in train}
+        save_reference(build_reference(list(molecules.values()), [molecules[i] for i in subset]), tmp)
 
     def write_smiles(tmp: Path) -> None:
         from unite_mol.data.qm9 import write_train_smiles
 
         write_train_smiles(qm9(), tmp)
 
-    reference = cached(cache / "qm9_train_reference.npz", write_reference, load_reference, "the QM9 training split")
+    name = "qm9_train_reference.npz" if hydrogens else "qm9_train_reference_heavy_atoms.npz"
+    reference = cached(cache / name, write_reference, load_reference, "the QM9 training split")
     return reference, cached(cache / "qm9_train_smiles.txt", write_smiles, Path, "the QM9 training split")

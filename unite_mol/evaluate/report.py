@@ -12,7 +12,8 @@ PROTOCOLS = {
     "openbabel": "ADiT / UNITE: OpenBabel perceives bonds and writes PDB, valid if RDKit parses and sanitises it; "
                  "uniqueness = unique largest-fragment canonical SMILES / valid; novelty = not in training SMILES / valid",
     "rdkit": "RDKit-native: rdDetermineBonds (connectivity + orders, charge 0) then sanitise; what `unite-mol sample` "
-             "reports; uniqueness and novelty over valid, the rest over all molecules",
+             "reports (molecules without hydrogens: EDM-table bonds, valences filled with implicit hydrogens); "
+             "uniqueness and novelty over valid, the rest over all molecules",
     "posebusters": "PoseBusters 'mol' checks on the first molecules valid under the OpenBabel protocol; each check's "
                    "fraction is over the molecules it applies to",
     "reconstruction": "pymatgen MoleculeMatcher against the reference file, pair by pair: match = isomorphic (InChI "
@@ -51,6 +52,9 @@ def table(ev: Evaluation) -> str:
         lines.append(f"\n{name} ({section['samples']} molecules{seconds})")
         for key, value in section["figures"].items():
             lines += _rows(key, value)
+    if ev.implicit_hydrogens:
+        lines.append("\nno molecule has a hydrogen: scored with implicit hydrogens (EDM stability undefined; the RDKit "
+                     "protocol takes EDM-table bonds); distributions against QM9's heavy atoms")
     if ev.novelty_against:
         lines.append(f"\nnovelty against: {ev.novelty_against}")
     return "\n".join(lines)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from unite_mol.evaluate.babel import BabelCheck, check_babel
-from unite_mol.evaluate.checks import CHECKS, Protocol
+from unite_mol.evaluate.checks import CHECKS, Protocol, check_native_implicit
 from unite_mol.evaluate.distribution import DistributionScore, Reference, compare
 from unite_mol.evaluate.inputs import Entry, read_entries
 from unite_mol.evaluate.matching import MatchScore, match_pair, score_matches
@@ -40,6 +40,7 @@ class Evaluation:
     unreadable: dict[str, int]  # reason -> count
     first_unreadable: list[str]  # the first few reasons in full (file and record)
     novelty_against: str | None
+    implicit_hydrogens: bool = False  # no molecule has a hydrogen (a heavy-atoms-only model): valences filled implicitly
     edm: EdmScore | None = None
     openbabel: BabelScore | None = None
     rdkit: NativeScore | None = None
@@ -72,15 +73,17 @@ def evaluate_entries(entries: list[Entry], inputs: list[str], options: EvalOptio
     originals = read_entries(options.reference) if options.reference is not None else None
     if originals is not None and len(originals) != len(entries):
         raise ValueError(f"--reference has {len(originals)} molecules but the evaluated files have {len(entries)}")
-    reference, train = _training_reference(options)
-    out = Evaluation(inputs, len(entries), {}, [e.message for e in bad[:5]], _novelty_source(options), versions=software_versions())
+    implicit = bool(structures) and not any((s.numbers == 1).any() for s in structures)
+    reference, train = _training_reference(options, implicit)
+    out = Evaluation(inputs, len(entries), {}, [e.message for e in bad[:5]], _novelty_source(options), implicit, versions=software_versions())
     for e in bad:
         out.unreadable[e.defect] = out.unreadable.get(e.defect, 0) + 1
     checks: dict[Protocol, list] = {}
     with WorkerPool(options.workers) as pool:
         for protocol in [p for p in CHECKS if p in options.protocols]:
             start = time.perf_counter()
-            checks[protocol] = _scatter(pool.map(Chunked(CHECKS[protocol]), structures, protocol.value), entries)
+            check = check_native_implicit if implicit and protocol is Protocol.rdkit else CHECKS[protocol]
+            checks[protocol] = _scatter(pool.map(Chunked(check), structures, protocol.value), entries)
             out.seconds[protocol.value] = time.perf_counter() - start
         if Protocol.posebusters in options.protocols:
             start = time.perf_counter()
@@ -93,7 +96,7 @@ def evaluate_entries(entries: list[Entry], inputs: list[str], options: EvalOptio
             out.reconstruction = score_matches(pool.map(Chunked(match_pair), pairs, "reconstruction"))
             out.seconds["reconstruction"] = time.perf_counter() - start
     if Protocol.edm in checks:
-        out.edm = score_edm(checks[Protocol.edm], train)
+        out.edm = score_edm(checks[Protocol.edm], train, implicit)
         if reference is not None:
             bonds = [c.bonds for c in checks[Protocol.edm] if c is not None]
             out.distribution = compare(structures, np.concatenate(bonds) if bonds else np.zeros((0, 3)), reference)
@@ -114,8 +117,9 @@ def _bust(chunk: list[str]) -> list:
     return [bust_chunk(chunk)]
 
 
-def _training_reference(options: EvalOptions) -> tuple[Reference | None, set[str] | None]:
-    reference, smiles_file = qm9_reference(options.cache) if options.train_set is TrainSet.qm9 else (None, None)
+def _training_reference(options: EvalOptions, implicit_hydrogens: bool) -> tuple[Reference | None, set[str] | None]:
+    qm9 = options.train_set is TrainSet.qm9
+    reference, smiles_file = qm9_reference(options.cache, not implicit_hydrogens) if qm9 else (None, None)
     if options.train_smiles is not None:
         return reference, read_smiles(options.train_smiles)
     return reference, read_smiles(smiles_file, canonical=True) if smiles_file is not None else None

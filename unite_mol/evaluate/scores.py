@@ -8,6 +8,9 @@ from unite_mol.evaluate.checks import NativeCheck
 from unite_mol.evaluate.edm import EdmCheck
 
 
+NO_HYDROGENS = "no explicit hydrogens: valence stability needs them"
+
+
 def _ratio(a: int, b: int, over: str) -> float:
     """a / b, or Undefined("no <over>") when there is nothing to divide by."""
     return a / b if b else Undefined(f"no {over}")
@@ -29,13 +32,17 @@ class EdmScore:
     novelty: float  # valid SMILES absent from the training SMILES / valid
 
 
-def score_edm(checks: list[EdmCheck | None], train: set[str] | None) -> EdmScore:
+def score_edm(checks: list[EdmCheck | None], train: set[str] | None, implicit_hydrogens: bool = False) -> EdmScore:
+    """`implicit_hydrogens`: molecules without hydrogens, whose valences cannot be checked (validity still can: RDKit
+    fills them with implicit hydrogens)."""
     ok = [c for c in checks if c is not None]
     atoms = sum(c.atoms for c in ok)
     smiles = [c.smiles for c in ok if c.valid]
     n = len(checks)
-    return EdmScore(_ratio(sum(c.stable_atoms for c in ok), atoms, "atoms"), _ratio(sum(c.stable_atoms == c.atoms for c in ok), n, "molecules"),
-                    _ratio(len(smiles), n, "molecules"), _ratio(len(set(smiles)), len(smiles), "valid molecules"),
+    stability = (_ratio(sum(c.stable_atoms for c in ok), atoms, "atoms"), _ratio(sum(c.stable_atoms == c.atoms for c in ok), n, "molecules"))
+    if implicit_hydrogens:
+        stability = (Undefined(NO_HYDROGENS),) * 2
+    return EdmScore(*stability, _ratio(len(smiles), n, "molecules"), _ratio(len(set(smiles)), len(smiles), "valid molecules"),
                     _ratio(len(set(smiles)), n, "molecules"), _novel(smiles, train))
 
 
