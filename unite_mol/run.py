@@ -137,7 +137,10 @@ def load_init(model: UNITE, cfg: MolConfig) -> int:
         ours, theirs = _get(cfg, key), _get(source.config, key)
         if ours != theirs:
             raise ValueError(f"{key}={ours} differs from init_from={cfg.init_from}'s {theirs}")
-    model.load_state_dict(source.model.state_dict())
+    try:
+        model.load_state_dict(source.model.state_dict())
+    except RuntimeError as err:  # e.g. another objective.recipe: other modules, same settings
+        raise ValueError(f"init_from={cfg.init_from}: its weights do not fit this model ({str(err).splitlines()[0]})") from None
     return source.step
 
 
