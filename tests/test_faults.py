@@ -281,7 +281,7 @@ def test_json_is_standard_with_the_reason_for_an_undefined_figure_and_tables_say
     from unite_mol.formats import write_structures
     from unite_mol.structure import Structure
 
-    far = Structure(np.array([6, 6]), np.array([[0.0, 0, 0], [9.0, 0, 0]], dtype=np.float32))  # two carbon radicals
+    far = Structure(np.array([6, 6, 1]), np.array([[0.0, 0, 0], [9.0, 0, 0], [1.09, 0, 0]], dtype=np.float32))  # CH + C: radicals
     write_structures(tmp_path / "bad.xyz", [far])
     out = tmp_path / "eval.json"
     assert mol_main(["evaluate", str(tmp_path / "bad.xyz"), "--dataset", "none", "--protocols", "edm,rdkit", "--workers", "1", "--json", str(out)]) == 0
