@@ -117,10 +117,7 @@ def load_stage_one(model: UNITE, cfg: MolConfig) -> None:
     state, stage_one = load_run(cfg.tokenizer_run, MolConfig, "a molecule")
     if stage_one.objective.recipe is Recipe.direct:
         raise ValueError(f"tokenizer_run={cfg.tokenizer_run}: a recipe=direct run has no tokenizer")
-    for key in STAGE_ONE_KEYS:
-        ours, theirs = _get(cfg, key), _get(stage_one, key)
-        if ours != theirs:
-            raise ValueError(f"{key}={ours} differs from tokenizer_run={cfg.tokenizer_run}'s {theirs}")
+    _require_same(cfg, stage_one, STAGE_ONE_KEYS, f"tokenizer_run={cfg.tokenizer_run}")
     model.load_tokenizer(state.ema)
 
 
@@ -133,15 +130,20 @@ def load_init(model: UNITE, cfg: MolConfig) -> int:
     from unite_mol.generator import load
 
     source = load(cfg.init_from)
-    for key in WEIGHT_KEYS:
-        ours, theirs = _get(cfg, key), _get(source.config, key)
-        if ours != theirs:
-            raise ValueError(f"{key}={ours} differs from init_from={cfg.init_from}'s {theirs}")
+    _require_same(cfg, source.config, WEIGHT_KEYS, f"init_from={cfg.init_from}")
     try:
         model.load_state_dict(source.model.state_dict())
     except RuntimeError as err:  # e.g. another objective.recipe: other modules, same settings
         raise ValueError(f"init_from={cfg.init_from}: its weights do not fit this model ({str(err).splitlines()[0]})") from None
     return source.step
+
+
+def _require_same(cfg: MolConfig, other: MolConfig, keys: tuple[str, ...], source: str) -> None:
+    """Each of `keys` (dotted) must be equal in `cfg` and `other`, the config of `source`; else one line naming it."""
+    for key in keys:
+        ours, theirs = _get(cfg, key), _get(other, key)
+        if ours != theirs:
+            raise ValueError(f"{key}={ours} differs from {source}'s {theirs}")
 
 
 def _get(cfg: MolConfig, dotted: str):

@@ -135,7 +135,7 @@ def load_data(cfg: MolDataConfig) -> MolData:
         write_train_reference(qm9, Path(cfg.cache))
         packed, split, skipped = qm9.packed, qm9.split, 0
         if not cfg.hydrogens:
-            packed = Packed.from_structures([packed[i].heavy_atoms() for i in range(len(packed))])
+            packed = packed.heavy_atoms()
         if packed.sizes.max() > cfg.max_atoms or (vocab.encode(packed.numbers) < 0).any():
             needed = " ".join(SYMBOLS[z] for z in np.unique(packed.numbers))
             raise ValueError(f"QM9 needs data.max_atoms >= {packed.sizes.max()} and data.elements covering {needed}")

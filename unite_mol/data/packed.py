@@ -38,6 +38,10 @@ class Packed:
     def sizes(self) -> np.ndarray:
         return np.diff(self.offsets)
 
+    def heavy_atoms(self) -> "Packed":
+        """The same molecules without their hydrogens, each centred on what is left (`Structure.heavy_atoms`)."""
+        return Packed.from_structures([self[i].heavy_atoms() for i in range(len(self))])
+
     def to_state(self) -> dict[str, torch.Tensor]:
         return {"numbers": torch.from_numpy(self.numbers), "positions": torch.from_numpy(self.positions), "offsets": torch.from_numpy(self.offsets)}
 

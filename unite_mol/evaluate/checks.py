@@ -31,17 +31,11 @@ class NativeCheck:
         return cls(p.sanitized, p.smiles, p.fragments, p.neutral)
 
 
-def check_native(s: Structure) -> NativeCheck:
+def check_native(s: Structure, implicit_hydrogens: bool = False) -> NativeCheck:
+    """`implicit_hydrogens` (molecules without hydrogens): EDM-table bonds, valences filled with implicit hydrogens."""
     from unite_mol.chem import perceive
 
-    return NativeCheck.of(perceive(s))
-
-
-def check_native_implicit(s: Structure) -> NativeCheck:
-    """The RDKit protocol for molecules without hydrogens: EDM-table bonds, valences filled with implicit hydrogens."""
-    from unite_mol.chem import perceive
-
-    return NativeCheck.of(perceive(s, implicit_hydrogens=True))
+    return NativeCheck.of(perceive(s, implicit_hydrogens))
 
 
 CHECKS: dict[Protocol, Callable[[Structure], EdmCheck | BabelCheck | NativeCheck]] = {

@@ -39,9 +39,8 @@ def qm9_reference(cache: Path, hydrogens: bool = True) -> tuple[Reference, Path]
     def write_reference(tmp: Path) -> None:
         train = qm9().split["train"]
         subset = np.random.default_rng(0).choice(train, size=min(REFERENCE_BONDS_FROM, len(train)), replace=False)
-        kept = (lambda m: m) if hydrogens else (lambda m: m.heavy_atoms())
-        molecules = {i: kept(qm9().packed[i]) for i in train}
-        save_reference(build_reference(list(molecules.values()), [molecules[i] for i in subset]), tmp)
+        packed = qm9().packed if hydrogens else qm9().packed.heavy_atoms()
+        save_reference(build_reference([packed[i] for i in train], [packed[i] for i in subset]), tmp)
 
     def write_smiles(tmp: Path) -> None:
         from unite_mol.data.qm9 import write_train_smiles

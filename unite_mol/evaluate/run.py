@@ -2,6 +2,7 @@
 import platform
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from importlib import metadata
 from itertools import islice
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from unite_mol.evaluate.babel import BabelCheck, check_babel
-from unite_mol.evaluate.checks import CHECKS, Protocol, check_native_implicit
+from unite_mol.evaluate.checks import CHECKS, Protocol, check_native
 from unite_mol.evaluate.distribution import DistributionScore, Reference, compare
 from unite_mol.evaluate.inputs import Entry, read_entries
 from unite_mol.evaluate.matching import MatchScore, match_pair, score_matches
@@ -82,7 +83,7 @@ def evaluate_entries(entries: list[Entry], inputs: list[str], options: EvalOptio
     with WorkerPool(options.workers) as pool:
         for protocol in [p for p in CHECKS if p in options.protocols]:
             start = time.perf_counter()
-            check = check_native_implicit if implicit and protocol is Protocol.rdkit else CHECKS[protocol]
+            check = partial(check_native, implicit_hydrogens=True) if implicit and protocol is Protocol.rdkit else CHECKS[protocol]
             checks[protocol] = _scatter(pool.map(Chunked(check), structures, protocol.value), entries)
             out.seconds[protocol.value] = time.perf_counter() - start
         if Protocol.posebusters in options.protocols:
