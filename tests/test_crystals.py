@@ -106,6 +106,20 @@ def test_rotated_translated_and_supercell_copies_match():
     assert score.validity == 1 and score.uniqueness == pytest.approx(2 / 6) and score.novelty == pytest.approx(2 / 6)
 
 
+
+def test_novelty_bucketed_by_site_count_counts_as_comparing_every_pair(tmp_path):
+    from pymatgen.analysis.structure_matcher import StructureMatcher
+
+    from unite_mol.evaluate.crystal import MATCHER
+
+    carbon = read_crystals(_write_csv(tmp_path / "c.csv", _rows(SHARED / "carbon_24/val.csv", 40))).structures
+    train, rng = carbon[:25], np.random.default_rng(0)
+    jittered = [Structure(c.numbers, (c.positions + rng.normal(0, 0.05, c.positions.shape)).astype(np.float32), c.cell) for c in carbon[:8]]
+    made = jittered + carbon[25:]  # 8 copies of training crystals, 15 others (of 6 to 24 atoms)
+    matcher, known = StructureMatcher(**MATCHER), [to_pymatgen(k) for k in train]
+    every_pair = sum(not any(matcher.fit(to_pymatgen(s), k, skip_structure_reduction=True) for k in known) for s in made)
+    assert novel_count(made, train) == every_pair <= len(made) - 8 and len({len(s.numbers) for s in made}) > 3
+
 def test_reconstruction_match_rate_and_rmse_as_cdvae():
     from unite_mol.evaluate.crystal_matching import match_crystal_pair, score_crystal_matches
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from unite_core.flow import (
-    GuidedDrift, SamplerConfig, Solver, TimeDist, TimeSampler, integrate, linear_path, masked_mean, shift_time, velocity_loss,
+    AutoGuided, GuidedDrift, SamplerConfig, Solver, TimeDist, TimeSampler, integrate, linear_path, masked_mean, shift_time, velocity_loss,
 )
 from unite_core.rng import BatchRandom
 
@@ -147,3 +147,16 @@ def test_self_conditioning_feeds_each_prediction_the_previous_estimate():
     assert torch.all(seen[0] == 0)  # nothing to condition on at the first evaluation
     for before, now in zip(made[:-1], seen[1:]):
         torch.testing.assert_close(now, before)
+
+
+def test_autoguidance_extrapolates_from_the_weak_prediction_and_scale_one_is_the_strong_model():
+    x, cond, mask = torch.randn(2, 3, 2), torch.tensor([1, 2]), torch.ones(2, 3, dtype=torch.bool)
+    strong, weak = _Recorder(), lambda x, t, cond, drop, mask: x * 0.25 * mask[..., None]
+    args = (x, torch.full((2,), 0.5), cond, torch.zeros(2, dtype=torch.bool), mask)
+    x_strong, x_weak = strong(*args), weak(*args)
+    torch.testing.assert_close(AutoGuided(strong, weak, 2.5)(*args), x_weak + 2.5 * (x_strong - x_weak))
+    torch.testing.assert_close(AutoGuided(strong, weak, 1.0)(*args), x_strong)
+    both = GuidedDrift(AutoGuided(strong, weak, 2.0), cond, mask, SamplerConfig(cfg_scale=3.0))(x, 0.5)  # CFG of the autoguided x̂
+    x_cond, x_null = x * 0.5 + cond.float()[:, None, None], x * 0.5 - 1.0
+    guided = lambda s: x * 0.25 + 2.0 * (s - x * 0.25)  # noqa: E731
+    torch.testing.assert_close(both, (guided(x_null) + 3.0 * (guided(x_cond) - guided(x_null)) - x) / 0.5)

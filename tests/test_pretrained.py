@@ -1,4 +1,6 @@
 """The shipped QM9 model and `unite-mol pack`: one small file that samples without a run folder or the dataset."""
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -111,3 +113,50 @@ def test_the_shipped_qm9_model_loads_and_samples_without_a_run(tmp_path):
     done = _run("-m", "unite_mol", "sample", "--n", "4", "--steps", "2", "--out", str(tmp_path / "x.sdf"), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "shipped QM9 model" in done.stderr and len(read_structures(tmp_path / "x.sdf").structures) == 4
+
+
+def test_autoguidance_by_itself_changes_nothing_and_by_a_weaker_model_changes_the_samples(packed):
+    run, path = packed
+    plain, self_guided = unite_mol.load(run), unite_mol.load(run, guide=run)
+    assert plain.guide is None and self_guided.guide is not None
+    a, b = plain.sample(4, steps=2, seed=3), self_guided.sample(4, steps=2, seed=3, guide_scale=3.0)  # x̂ + 3·(x̂ − x̂) = x̂
+    for s, t in zip(a, b):
+        torch.testing.assert_close(torch.as_tensor(s.positions), torch.as_tensor(t.positions), rtol=1e-4, atol=1e-4)
+    weak = build_model(plain.config).eval().requires_grad_(False)  # untrained: a guide of the same latent slots
+    guided = replace(plain, guide=weak)
+    same = guided.sample(4, steps=2, seed=3, guide_scale=1.0)
+    assert all((s.positions == t.positions).all() for s, t in zip(a, same))
+    moved = guided.sample(4, steps=2, seed=3, guide_scale=2.0)
+    assert any(not torch.allclose(torch.as_tensor(s.positions), torch.as_tensor(t.positions)) for s, t in zip(a, moved))
+    with pytest.raises(ValueError, match=r"^guide_scale=2 needs a guide model"):
+        plain.sample(2, steps=2, guide_scale=2.0)
+
+
+def test_a_model_packed_with_its_guide_samples_autoguided(packed, tmp_path):
+    run, path = packed
+    done = _run("-m", "unite_mol", "pack", "--ckpt", str(run), "--guide", str(path), "--guide-scale", "1.5", "--out", str(tmp_path / "g.pt"))
+    assert done.returncode == 0 and "autoguided at 1.5" in done.stdout, done.stderr
+    p = read_packed(tmp_path / "g.pt")
+    assert p.guide is not None and p.guide.step == read_packed(path).step and p.guide.ema.keys() == p.ema.keys()
+    assert read_packed(path).guide is None  # packed without one
+    gen = unite_mol.load(tmp_path / "g.pt")
+    assert gen.guide is not None and gen.config.sampler.guide_scale == 1.5
+    done = _run("-m", "unite_mol", "sample", "--ckpt", str(tmp_path / "g.pt"), "--n", "2", "--steps", "2", "--out", str(tmp_path / "x.xyz"))
+    assert done.returncode == 0 and "autoguided at scale 1.5 by the weaker model packed with it" in done.stderr, done.stderr
+    done = _run("-m", "unite_mol", "sample", "--ckpt", str(run), "--guide", str(path), "--n", "2", "--steps", "2", "--out", str(tmp_path / "y.xyz"))
+    assert done.returncode == 2 and done.stderr.strip() == ("unite-mol: error: --guide needs --guide-scale W (the prediction is "
+                                                            "weak + W·(model − weak); 2 is a good start)")
+
+
+def test_a_guide_of_other_latents_is_one_line_and_a_run_cannot_train_guided(packed, tmp_path):
+    run, path = packed
+    data = tmp_path / "mols.xyz"
+    write_structures(data, qm9_rows(40))
+    common = ["dataset=files", f"data.path={data}", *TINY, "trainer=smoke", "trainer.max_steps=1", "trainer.batch_size=16",
+              "trainer.progress=false", "eval_molecules=4", "eval_samples=2", "sampler.steps=2"]
+    done = _run("-m", "unite_mol", "train", *common, "objective.latent_dim=4", f"run.dir={tmp_path / 'other'}")
+    assert done.returncode == 0, done.stderr
+    with pytest.raises(ValueError, match=rf"^objective.latent_dim=\d+ differs from guide {tmp_path / 'other'}'s 4$"):
+        unite_mol.load(run, guide=tmp_path / "other")
+    done = _run("-m", "unite_mol", "train", *common, "sampler.guide_scale=2", f"run.dir={tmp_path / 'guided'}")
+    assert done.returncode == 2 and done.stderr.strip().startswith("unite-mol: error: sampler.guide_scale: autoguidance needs"), done.stderr

@@ -78,13 +78,13 @@ def cfg_interval(text: str) -> tuple[float, float]:
     return lo, hi
 
 
-def sampler_from_args(base: "SamplerConfig", args: argparse.Namespace) -> "SamplerConfig":
-    """A run's sampler settings with the command line's --steps, --solver and --grid-shift where given, and its
-    --cfg and --cfg-interval."""
+def sampler_from_args(base: "SamplerConfig", args: argparse.Namespace, guide_scale: float | None = None) -> "SamplerConfig":
+    """A run's sampler settings with the command line's --steps, --solver and --grid-shift (and an adapter's
+    autoguidance scale) where given, and its --cfg and --cfg-interval."""
     from unite_core.flow import Solver, with_overrides
 
     solver = args.solver and Solver[args.solver]
-    return with_overrides(base, args.steps, solver, args.grid_shift, args.cfg, cfg_interval(args.cfg_interval))
+    return with_overrides(base, args.steps, solver, args.grid_shift, args.cfg, cfg_interval(args.cfg_interval), guide_scale)
 
 
 def add_commands(

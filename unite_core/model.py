@@ -11,7 +11,7 @@ import torch
 import torch.nn as nn
 from torch.utils.checkpoint import checkpoint
 
-from unite_core.flow import GuidedDrift, SampleResult, SamplerConfig, TimeSampler, integrate, linear_path, velocity_loss
+from unite_core.flow import AutoGuided, GuidedDrift, SampleResult, SamplerConfig, TimeSampler, integrate, linear_path, velocity_loss
 from unite_core.nn import GEConfig, GenerativeEncoder
 from unite_core.rng import BatchRandom
 
@@ -273,9 +273,14 @@ class UNITE(nn.Module):
         return self.decoder(lat.z, lat.mask)
 
     @torch.no_grad()
-    def generate(self, latent_mask: torch.Tensor, cond: torch.Tensor, sampler: SamplerConfig, generator: torch.Generator) -> SampleResult:
-        """ODE from noise to latents (B, L, C); the adapter decodes them with `self.decoder`."""
+    def generate(self, latent_mask: torch.Tensor, cond: torch.Tensor, sampler: SamplerConfig, generator: torch.Generator,
+                 guide: "UNITE | None" = None) -> SampleResult:
+        """ODE from noise to latents (B, L, C); the adapter decodes them with `self.decoder`. With `guide` (a weaker
+        model of this latent space) and sampler.guide_scale != 1, the predictions are autoguided."""
+        if sampler.guide_scale != 1.0 and guide is None:
+            raise ValueError(f"guide_scale={sampler.guide_scale:g} needs a guide model (a less trained checkpoint of the same run)")
         B, L = latent_mask.shape
         x0 = torch.randn(B, L, self.objective.latent_dim, generator=generator, device=latent_mask.device) * latent_mask[..., None]
-        drift = GuidedDrift(self.predict, cond, latent_mask, sampler, self_condition=self.flow.self_condition > 0)
+        predict = self.predict if sampler.guide_scale == 1.0 else AutoGuided(self.predict, guide.predict, sampler.guide_scale)
+        drift = GuidedDrift(predict, cond, latent_mask, sampler, self_condition=self.flow.self_condition > 0)
         return integrate(drift, x0, sampler)

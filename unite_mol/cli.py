@@ -21,12 +21,17 @@ def _sample(args: argparse.Namespace) -> int:
         ckpt = "runs/qm9" if Path("runs/qm9").is_dir() else "qm9"
         print(f"no --ckpt: using {'your run runs/qm9' if ckpt == 'runs/qm9' else 'the shipped QM9 model (unite_mol/pretrained/qm9.pt)'}",
               file=sys.stderr)
-    generator = load(ckpt, args.device, args.dataset_id, args.raw_weights)
+    if args.guide is not None and args.guide_scale is None:
+        raise ValueError("--guide needs --guide-scale W (the prediction is weak + W·(model − weak); 2 is a good start)")
+    generator = load(ckpt, args.device, args.dataset_id, args.raw_weights, args.guide)
     crystals = _check_output(out, generator.part.periodic)
-    sampler = sampler_from_args(generator.config.sampler, args)  # what sample() will use, for the report
+    sampler = sampler_from_args(generator.config.sampler, args, args.guide_scale)  # what sample() will use, for the report
+    if sampler.guide_scale != 1.0 and generator.guide is not None:
+        print(f"autoguided at scale {sampler.guide_scale:g} by {args.guide or 'the weaker model packed with it'} (--guide-scale 1: off)",
+              file=sys.stderr)
     start = time.perf_counter()
     structures = generator.sample(args.n, sampler.steps, sampler.solver, args.cfg, args.seed, args.batch_size, progress=True,
-                                  cfg_interval=sampler.cfg_interval, grid_shift=sampler.grid_shift)
+                                  cfg_interval=sampler.cfg_interval, grid_shift=sampler.grid_shift, guide_scale=sampler.guide_scale)
     seconds = time.perf_counter() - start
     print(f"{args.n} {'crystals' if crystals else 'molecules'} in {seconds:.1f} s ({args.n / seconds:.1f}/s, {sampler.solver.value}, "
           f"{sampler.steps} steps, grid shift {sampler.grid_shift:g}) from step {generator.step} -> {out}")
@@ -106,9 +111,12 @@ def _pack(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="unite-mol pack", description="a run's EMA weights (bf16) + config + atom counts in one file")
     parser.add_argument("--ckpt", required=True, help="run folder (newest checkpoint) or checkpoint file")
     parser.add_argument("--out", type=Path, required=True, help="e.g. unite_mol/pretrained/qm9.pt to replace the shipped model")
+    parser.add_argument("--guide", help="also pack this weaker model of the same run (run, checkpoint or packed file) to autoguide with")
+    parser.add_argument("--guide-scale", type=float, default=2.0, help="the autoguidance scale the packed model samples with")
     args = parser.parse_args(argv)
-    packed = pack(args.ckpt, args.out)
-    print(f"{args.ckpt} (step {packed.step}) -> {args.out} ({args.out.stat().st_size / 2**20:.1f} MiB)")
+    packed = pack(args.ckpt, args.out, args.guide, args.guide_scale)
+    guided = "" if packed.guide is None else f", autoguided at {args.guide_scale:g} by {args.guide} (step {packed.guide.step})"
+    print(f"{args.ckpt} (step {packed.step}{guided}) -> {args.out} ({args.out.stat().st_size / 2**20:.1f} MiB)")
     return 0
 
 
@@ -179,7 +187,7 @@ def _reconstruct(argv: list[str]) -> int:
 TOOLS = """more commands:
   unite-mol evaluate PATH...   score molecule files under the EDM, ADiT/OpenBabel, RDKit and PoseBusters protocols
   unite-mol export --split S --out FILE   write a split of QM9 (e.g. to evaluate the data itself)
-  unite-mol pack --ckpt RUN --out FILE    a run's EMA weights as one small file (how the shipped model is made)
+  unite-mol pack --ckpt RUN [--guide MODEL] --out FILE   a run's EMA weights as one small file (how the shipped model is made)
   unite-mol relax FILE --out FILE         post-processing: short UFF / MMFF94 relaxation (report it as its own row)
   unite-mol reconstruct FILE --ckpt RUN --out FILE   the tokenizer's round trip (then evaluate with --reference FILE)"""
 
@@ -206,6 +214,9 @@ def main(argv: list[str]) -> int:
     p_sample.add_argument("--out", default="samples.sdf", help="output file; the suffix picks the format")
     p_sample.add_argument("--ckpt", help="run folder (newest checkpoint), checkpoint or packed file, or 'qm9' (the shipped model); "
                           "default: runs/qm9 if it exists, else the shipped model")
+    p_sample.add_argument("--guide", help="autoguidance: a less trained checkpoint (or packed model) of the same run")
+    p_sample.add_argument("--guide-scale", type=float, help="autoguidance scale W: weak + W·(model − weak); 1 = off (default: the "
+                          "model's own, 1 unless it was packed with a guide)")
     _add_model_options(p_sample)
     args = parser.parse_args(argv)
     if args.command == "train":

@@ -12,7 +12,7 @@ from unite_core.model import UNITE, Recipe
 from unite_core.train import load_run, run_dir_of
 from unite_mol.data import MolDataConfig, run_atom_counts
 from unite_mol.pretrained import read_packed, resolve
-from unite_mol.run import MolConfig, build_model
+from unite_mol.run import GUIDE_KEYS, MolConfig, build_model, require_same
 from unite_mol.sampling import Kind, draw_counts, generate_structures
 from unite_mol.batch import ElementVocab, collate
 from unite_mol.structure import Structure
@@ -27,15 +27,18 @@ class MolGenerator:
     atom_counts: np.ndarray  # training histogram the atom counts are drawn from
     step: int  # training step of the checkpoint
     part: MolDataConfig  # the dataset it samples (a joint run has several; its dataset_id is the condition)
+    guide: UNITE | None = None  # autoguidance: a less trained model of the same latent space (EMA weights, eval mode)
 
     def sample(
         self, n: int, steps: int | None = None, solver: Solver | None = None, cfg: float = 1.0, seed: int = 0,
         batch_size: int | None = None, progress: bool = False, cfg_interval: tuple[float, float] = (0.1, 1.0), grid_shift: float | None = None,
+        guide_scale: float | None = None,
     ) -> list[Structure]:
-        """n structures: atom counts from the histogram, ODE from noise (`steps`, `solver` and `grid_shift` default to
-        the run's sampler settings), decode. Batches (`batch_size`, default CPU_BATCH on a CPU, else GPU_BATCH) are formed
-        from similar atom counts (less padding); the result keeps the drawn order."""
-        sampler = with_overrides(self.config.sampler, steps, solver, grid_shift, cfg, cfg_interval)
+        """n structures: atom counts from the histogram, ODE from noise (`steps`, `solver`, `grid_shift` and
+        `guide_scale` default to the run's sampler settings; a guide scale other than 1 needs `guide`), decode. Batches
+        (`batch_size`, default CPU_BATCH on a CPU, else GPU_BATCH) are formed from similar atom counts (less padding);
+        the result keeps the drawn order."""
+        sampler = with_overrides(self.config.sampler, steps, solver, grid_shift, cfg, cfg_interval, guide_scale)
         counts = draw_counts(self.atom_counts, n, torch.Generator().manual_seed(seed))
         device = next(self.model.parameters()).device
         if batch_size is not None and batch_size < 1:
@@ -49,7 +52,7 @@ class MolGenerator:
         with tqdm(total=n, unit="mol", desc="sampling", disable=not progress) as bar:
             for lo in range(0, n, batch_size):
                 rows = order[lo : lo + batch_size]
-                made = generate_structures(self.model, counts[rows], kind, sampler, vocab, gen)
+                made = generate_structures(self.model, counts[rows], kind, sampler, vocab, gen, self.guide)
                 for i, s in zip(rows.tolist(), made):
                     out[i] = s
                 bar.update(len(rows))
@@ -80,11 +83,14 @@ class MolGenerator:
         return out
 
 
-def load(checkpoint: str | Path, device: str = "cpu", dataset_id: int | None = None, raw: bool = False) -> MolGenerator:
+def load(checkpoint: str | Path, device: str = "cpu", dataset_id: int | None = None, raw: bool = False,
+         guide: str | Path | None = None) -> MolGenerator:
     """The EMA model of a run folder (newest checkpoint), a checkpoint file, a packed model file, or a shipped
     model by name (`"qm9"`), with its training atom counts; `dataset_id` picks the dataset of a joint run (default: its
-    first, `data`); `raw` takes a checkpoint's raw (non-EMA) weights instead, for comparing the two."""
+    first, `data`); `raw` takes a checkpoint's raw (non-EMA) weights instead, for comparing the two. `guide` (any of
+    the same kinds) is the weaker model for autoguidance; a packed model may carry its own (and its scale)."""
     packed = resolve(checkpoint)
+    guide_model = None
     if packed is not None:
         if raw:
             raise ValueError(f"{checkpoint}: a packed model holds the EMA weights only; use a run folder or checkpoint for raw weights")
@@ -92,10 +98,25 @@ def load(checkpoint: str | Path, device: str = "cpu", dataset_id: int | None = N
         cfg, weights, step = from_yaml(p.config_yaml, MolConfig), p.ema, p.step
         part = cfg.part(dataset_id)
         counts = np.trim_zeros(p.atom_counts[cfg.parts.index(part)].numpy(), "b")  # rows are padded to one length
+        if p.guide is not None and guide is None:
+            guide_model = _eval_model(from_yaml(p.guide.config_yaml, MolConfig), p.guide.ema, device)
     else:
         state, cfg = load_run(checkpoint, MolConfig, "a molecule")
         part = cfg.part(dataset_id)
         weights, counts, step = state.model if raw else state.ema, run_atom_counts(run_dir_of(checkpoint), part), state.step
+    if guide is not None:
+        guide_model = load_guide(cfg, guide, device, dataset_id).model
+    return MolGenerator(cfg, _eval_model(cfg, weights, device), counts, step, part, guide_model)
+
+
+def load_guide(cfg: MolConfig, guide: str | Path, device: str = "cpu", dataset_id: int | None = None) -> MolGenerator:
+    """The weaker model (anything `load` takes) that autoguides a model of config `cfg`: its latent slots must be cfg's."""
+    weak = load(guide, device, dataset_id)
+    require_same(cfg, weak.config, GUIDE_KEYS, f"guide {guide}")
+    return weak
+
+
+def _eval_model(cfg: MolConfig, weights: dict[str, torch.Tensor], device: str) -> UNITE:
     model = build_model(cfg)
     model.load_state_dict(weights)
-    return MolGenerator(cfg, model.to(device).eval().requires_grad_(False), counts, step, part)
+    return model.to(device).eval().requires_grad_(False)

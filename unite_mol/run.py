@@ -117,11 +117,13 @@ def load_stage_one(model: UNITE, cfg: MolConfig) -> None:
     state, stage_one = load_run(cfg.tokenizer_run, MolConfig, "a molecule")
     if stage_one.objective.recipe is Recipe.direct:
         raise ValueError(f"tokenizer_run={cfg.tokenizer_run}: a recipe=direct run has no tokenizer")
-    _require_same(cfg, stage_one, STAGE_ONE_KEYS, f"tokenizer_run={cfg.tokenizer_run}")
+    require_same(cfg, stage_one, STAGE_ONE_KEYS, f"tokenizer_run={cfg.tokenizer_run}")
     model.load_tokenizer(state.ema)
 
 
 WEIGHT_KEYS = ("elements", "max_atoms", "model", "env", "pairing", "lattice", "decoder", "objective.latent_dim", "num_conditions")
+# what a guide model (autoguidance) must share with the model it guides: the latent slots and what the GE is given
+GUIDE_KEYS = ("elements", "max_atoms", "lattice", "objective.latent_dim", "num_conditions", "flow.self_condition")
 
 
 def load_init(model: UNITE, cfg: MolConfig) -> int:
@@ -130,7 +132,7 @@ def load_init(model: UNITE, cfg: MolConfig) -> int:
     from unite_mol.generator import load
 
     source = load(cfg.init_from)
-    _require_same(cfg, source.config, WEIGHT_KEYS, f"init_from={cfg.init_from}")
+    require_same(cfg, source.config, WEIGHT_KEYS, f"init_from={cfg.init_from}")
     try:
         model.load_state_dict(source.model.state_dict())
     except RuntimeError as err:  # e.g. another objective.recipe: other modules, same settings
@@ -138,7 +140,7 @@ def load_init(model: UNITE, cfg: MolConfig) -> int:
     return source.step
 
 
-def _require_same(cfg: MolConfig, other: MolConfig, keys: tuple[str, ...], source: str) -> None:
+def require_same(cfg: MolConfig, other: MolConfig, keys: tuple[str, ...], source: str) -> None:
     """Each of `keys` (dotted) must be equal in `cfg` and `other`, the config of `source`; else one line naming it."""
     for key in keys:
         ours, theirs = _get(cfg, key), _get(other, key)
@@ -199,6 +201,9 @@ class MolEvaluator:
 
 
 def train(cfg: MolConfig) -> FitResult:
+    if cfg.sampler.guide_scale != 1.0:
+        raise ValueError("sampler.guide_scale: autoguidance needs a trained guide model, so it is for sampling (unite-mol sample "
+                         "--guide MODEL --guide-scale W); a run's own evaluations sample unguided")
     torch.manual_seed(cfg.trainer.seed)
     model = build_model(cfg)  # a bad model setting fails before the data is read
     sets = [(part, load_data(part)) for part in cfg.parts]

@@ -34,12 +34,14 @@ class Kind:
 @torch.no_grad()
 def generate_structures(
     model: UNITE, counts: torch.Tensor, kind: Kind, sampler: SamplerConfig, vocab: ElementVocab, generator: torch.Generator,
+    guide: UNITE | None = None,
 ) -> list[Structure]:
-    """One structure of `kind` per atom count: latents by the GE's ODE, then elements (argmax) and positions (Å)."""
+    """One structure of `kind` per atom count: latents by the GE's ODE (autoguided by `guide` if sampler.guide_scale
+    != 1), then elements (argmax) and positions (Å)."""
     device = next(model.parameters()).device
     atoms = torch.arange(int(counts.max()), device=device)[None] < counts.to(device)[:, None]  # (B, N)
     mask = model.decoder.latent_mask(atoms, kind.periodic)  # (B, L): a crystal's lattice token, if it has one, then its atoms
     labels = torch.full((len(counts),), kind.cond, dtype=torch.long, device=device)
-    z = model.generate(mask, labels, sampler, generator).x  # (B, L, C)
+    z = model.generate(mask, labels, sampler, generator, guide).x  # (B, L, C)
     allowed = None if kind.types is None else torch.tensor(kind.types)
     return model.decoder(z, mask).structures(counts.tolist(), vocab, allowed)

@@ -1,5 +1,5 @@
 """ODE sampling from noise (t = 0) to data (t = 1): Euler, Heun or an adaptive Bogacki–Shampine solver,
-with classifier-free guidance on the clean prediction, inside a t-interval."""
+with classifier-free guidance on the clean prediction, inside a t-interval, and autoguidance by a weaker model."""
 from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Callable
@@ -28,6 +28,7 @@ class SamplerConfig:
     steps: int = 50
     cfg_scale: float = 1.0
     cfg_interval: tuple[float, float] = (0.1, 1.0)
+    guide_scale: float = 1.0  # autoguidance by a weaker model of the same latent space (1 = off; needs the guide model)
     t_clamp: float = 0.05
     grid_shift: float = 1.0
     rtol: float = 1e-3
@@ -36,11 +37,11 @@ class SamplerConfig:
 
 def with_overrides(
     base: SamplerConfig, steps: int | None = None, solver: Solver | None = None, grid_shift: float | None = None,
-    cfg_scale: float = 1.0, cfg_interval: tuple[float, float] = (0.1, 1.0),
+    cfg_scale: float = 1.0, cfg_interval: tuple[float, float] = (0.1, 1.0), guide_scale: float | None = None,
 ) -> SamplerConfig:
-    """A run's sampler settings with the steps / solver / grid shift that are given (None keeps the run's) and this
-    guidance."""
-    given = {"steps": steps, "solver": solver and Solver(solver), "grid_shift": grid_shift}
+    """A run's sampler settings with the steps / solver / grid shift / autoguidance scale that are given (None keeps
+    the run's) and this classifier-free guidance."""
+    given = {"steps": steps, "solver": solver and Solver(solver), "grid_shift": grid_shift, "guide_scale": guide_scale}
     return replace(base, **{k: v for k, v in given.items() if v is not None}, cfg_scale=cfg_scale, cfg_interval=cfg_interval)
 
 
@@ -48,6 +49,20 @@ def with_overrides(
 class SampleResult:
     x: torch.Tensor  # (B, L, C)
     nfe: int  # velocity evaluations (a guided evaluation is one, though it runs two branches)
+
+
+@dataclass
+class AutoGuided:
+    """Autoguidance (Karras et al. 2024, "Guiding a diffusion model with a bad version of itself"): the clean
+    prediction x̂ = x̂_weak + s·(x̂_strong − x̂_weak), where `weak` is a less trained (or smaller) model of the same
+    latent space; s = 1 is the strong model alone."""
+
+    strong: Predictor
+    weak: Predictor
+    scale: float
+
+    def __call__(self, *args: torch.Tensor) -> torch.Tensor:
+        return torch.lerp(self.weak(*args), self.strong(*args), self.scale)  # (B, L, C)
 
 
 @dataclass

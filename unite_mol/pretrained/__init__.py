@@ -2,11 +2,12 @@
 so sampling needs neither the run folder nor the dataset.
 
     unite-mol pack --ckpt runs/qm9 --out unite_mol/pretrained/qm9.pt   # replace the shipped model
+    unite-mol pack --ckpt runs/qm9 --guide runs/qm9/checkpoints/step-00002000.pt --guide-scale 2 --out FILE  # autoguided
     unite_mol.load("qm9").sample(100)                                    # use it
 """
 import pickle
 import zipfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,16 @@ FORMAT = "unite-mol packed model 1"
 
 
 @dataclass
+class PackedGuide:
+    """The weaker model that autoguides a packed one (its scale is in the packed config's sampler.guide_scale)."""
+
+    config_yaml: str
+    ema: dict[str, torch.Tensor]  # bf16 floating tensors
+    step: int
+    source: str
+
+
+@dataclass
 class PackedModel:
     format: str
     config_yaml: str
@@ -27,12 +38,17 @@ class PackedModel:
     atom_counts: torch.Tensor  # (datasets, max_atoms + 1) training histograms the atom counts are drawn from
     step: int
     source: str  # the run it was packed from
+    guide: PackedGuide | None = None  # files packed before autoguidance have none
 
 
-def pack(ckpt: str | Path, out: str | Path) -> PackedModel:
-    """A run's (or checkpoint's) EMA weights, bf16, with its config and atom-count histograms (one per dataset) -> `out`."""
+def pack(ckpt: str | Path, out: str | Path, guide: str | Path | None = None, guide_scale: float = 2.0) -> PackedModel:
+    """A run's (or checkpoint's) EMA weights, bf16, with its config and atom-count histograms (one per dataset) -> `out`;
+    with `guide` (a run, checkpoint or packed model of the same latent space) also its weights, and the packed model
+    samples autoguided at `guide_scale`."""
+    from unite_core.config import to_yaml
     from unite_core.train import load_run, run_dir_of
     from unite_mol.data import run_atom_counts
+    from unite_mol.generator import load_guide
     from unite_mol.run import MolConfig
 
     state, cfg = load_run(ckpt, MolConfig, "a molecule")
@@ -40,11 +56,23 @@ def pack(ckpt: str | Path, out: str | Path) -> PackedModel:
     for row, part in zip(counts, cfg.parts):
         histogram = torch.as_tensor(np.asarray(run_atom_counts(run_dir_of(ckpt), part)), dtype=torch.float64)
         row[: len(histogram)] = histogram
-    ema = {k: v.to(torch.bfloat16) if v.is_floating_point() else v for k, v in state.ema.items()}
-    packed = PackedModel(FORMAT, state.config_yaml, ema, counts, state.step, str(ckpt))
+    config_yaml, packed_guide = state.config_yaml, None
+    if guide is not None:
+        weak = load_guide(cfg, guide)
+        packed_guide = PackedGuide(to_yaml(weak.config), _bf16(weak.model.state_dict()), weak.step, str(guide))
+        config_yaml = to_yaml(replace(cfg, sampler=replace(cfg.sampler, guide_scale=guide_scale)))
+    packed = PackedModel(FORMAT, config_yaml, _bf16(state.ema), counts, state.step, str(ckpt), packed_guide)
     with atomic_path(out) as tmp:
         torch.save(asdict(packed), tmp)
     return packed
+
+
+def _bf16(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k: v.to(torch.bfloat16) if v.is_floating_point() else v for k, v in weights.items()}
+
+
+def _float(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k: v.float() if v.is_floating_point() else v for k, v in weights.items()}
 
 
 def resolve(name_or_path: str | Path) -> Path | None:
@@ -63,10 +91,14 @@ def read_packed(path: Path) -> PackedModel:
         raw = torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError) as err:
         raise UnreadableCheckpoint(f"{path}: not a readable packed model ({type(err).__name__})") from None
+    if isinstance(raw, dict):
+        raw.setdefault("guide", None)  # packed before autoguidance
     if not isinstance(raw, dict) or raw.get("format") != FORMAT or raw.keys() != set(PackedModel.__dataclass_fields__):
         raise UnreadableCheckpoint(f"{path}: not a packed model of this version ({FORMAT!r})")
-    raw["ema"] = {k: v.float() if v.is_floating_point() else v for k, v in raw["ema"].items()}
+    raw["ema"] = _float(raw["ema"])
     raw["atom_counts"] = raw["atom_counts"].reshape(-1, raw["atom_counts"].shape[-1])  # files packed before joint runs: one row
+    if raw["guide"] is not None:
+        raw["guide"] = PackedGuide(**{**raw["guide"], "ema": _float(raw["guide"]["ema"])})
     return PackedModel(**raw)
 
 
