@@ -160,3 +160,12 @@ def test_a_guide_of_other_latents_is_one_line_and_a_run_cannot_train_guided(pack
         unite_mol.load(run, guide=tmp_path / "other")
     done = _run("-m", "unite_mol", "train", *common, "sampler.guide_scale=2", f"run.dir={tmp_path / 'guided'}")
     assert done.returncode == 2 and done.stderr.strip().startswith("unite-mol: error: sampler.guide_scale: autoguidance needs"), done.stderr
+
+
+def test_a_file_packed_before_autoguidance_still_loads(packed, tmp_path):
+    _, path = packed
+    raw = torch.load(path, map_location="cpu", weights_only=True)
+    del raw["guide"]  # the layout of every file packed before autoguidance existed
+    torch.save(raw, tmp_path / "old.pt")
+    old = unite_mol.load(tmp_path / "old.pt")
+    assert old.guide is None and old.step == read_packed(path).step and len(old.sample(2, steps=2)) == 2
