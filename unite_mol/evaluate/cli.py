@@ -95,10 +95,14 @@ def _crystals(args: argparse.Namespace) -> int:
         write_json(args.json, asdict(evaluation))
         print(f"wrote {args.json}")
     if args.plot:
-        from unite_mol.data.crystals import read_crystals
+        from itertools import islice
+
+        from unite_mol.data.crystals import crystal_records
+        from unite_mol.formats import BadRecord
         from unite_mol.plot import draw_crystal_grid
 
-        draw_crystal_grid(read_crystals(args.paths[0], skip_bad=True, check=False).structures, args.plot / "grid.png")
+        readable = (r for path in args.paths for r in crystal_records(path, check=False) if not isinstance(r, BadRecord))
+        draw_crystal_grid(list(islice(readable, 16)), args.plot / "grid.png", count=16)  # read only the crystals drawn
         print(f"plots in {args.plot}")
     return 0
 
