@@ -106,7 +106,6 @@ def test_rotated_translated_and_supercell_copies_match():
     assert score.validity == 1 and score.uniqueness == pytest.approx(2 / 6) and score.novelty == pytest.approx(2 / 6)
 
 
-
 def test_novelty_bucketed_by_site_count_counts_as_comparing_every_pair(tmp_path):
     from pymatgen.analysis.structure_matcher import StructureMatcher
 
@@ -119,6 +118,7 @@ def test_novelty_bucketed_by_site_count_counts_as_comparing_every_pair(tmp_path)
     matcher, known = StructureMatcher(**MATCHER), [to_pymatgen(k) for k in train]
     every_pair = sum(not any(matcher.fit(to_pymatgen(s), k, skip_structure_reduction=True) for k in known) for s in made)
     assert novel_count(made, train) == every_pair <= len(made) - 8 and len({len(s.numbers) for s in made}) > 3
+
 
 def test_reconstruction_match_rate_and_rmse_as_cdvae():
     from unite_mol.evaluate.crystal_matching import match_crystal_pair, score_crystal_matches

@@ -108,6 +108,7 @@ def test_the_shipped_qm9_model_loads_and_samples_without_a_run(tmp_path):
     assert path.is_file() and path.stat().st_size <= 10 * 2**20
     gen = unite_mol.load("qm9")
     assert gen.config.data.source == "qm9" and gen.config.data.elements == ["H", "C", "N", "O", "F"]
+    assert gen.guide is not None and gen.config.sampler.guide_scale == 2.0  # it samples autoguided by its packed ancestor
     made = gen.sample(3, steps=2, seed=1)
     assert len(made) == 3 and all(0 < len(s.numbers) <= 29 for s in made)
     done = _run("-m", "unite_mol", "sample", "--n", "4", "--steps", "2", "--out", str(tmp_path / "x.sdf"), cwd=tmp_path)
