@@ -8,8 +8,11 @@ Rows, on the first `--n` molecules of the run's `--split` (EMA weights):
 - latent robustness: decode z + σ·ε (σ = 0.02 ... 0.5) and the decoder-noise path t·z + (1−t)·ε, t = 0.85 / 0.7:
   how precise the flow must be, and whether the decoder-noise augmentation makes the decoder tolerate it;
 - denoiser: one x-prediction of the GE from the true latent noised to t (0.95 ... 0.5), then decode;
-- ODE from t = 0.95: the true latent noised to 0.95, integrated to 1 (Heun, 10 steps), then decode;
+- ODE from t = 0.95 ... 0.1: the true latent noised to t, integrated to 1 (Heun, 10 uniform steps), then decode:
+  where on the path the samples' molecules are lost;
 - samples: `--samples` molecules from noise (Heun, `--steps`).
+Each row also gives the share of molecules whose elements alone allow no EDM-stable molecule (their valences sum
+to an odd number), and rows with a true molecule the share of atoms decoded as their true element.
 Also the flow loss (velocity space, as trained) per t bin on these molecules, and with `--sweep` the samples'
 figures and speed for each solver × step count.
 """
@@ -28,7 +31,8 @@ from unite_core.rng import BatchRandom
 from unite_mol.batch import ElementVocab, MolBatch, collate
 from unite_mol.data import MolDataConfig, load_data
 from unite_mol.evaluate.checks import check_native
-from unite_mol.evaluate.edm import check_edm
+from unite_mol.decoder import AtomOutput
+from unite_mol.evaluate.edm import check_edm, stable_composition
 from unite_mol.evaluate.scores import score_edm, score_native
 from unite_mol.generator import MolGenerator, load
 from unite_mol.structure import Structure
@@ -36,6 +40,7 @@ from unite_mol.structure import Structure
 SIGMAS = (0.02, 0.05, 0.1, 0.2, 0.5)
 DECODER_TS = (0.85, 0.7)
 DENOISE_TS = (0.95, 0.9, 0.8, 0.5)
+ODE_TS = (0.95, 0.8, 0.5, 0.3, 0.1)
 T_BINS = np.linspace(0, 1, 11)
 SWEEP_STEPS = (10, 20, 50, 100)
 
@@ -50,6 +55,8 @@ class Row:
     position_error: float | None = None  # mean per-atom distance to the true atom, Å (rows with a true molecule)
     unique: float | None = None  # EDM protocol: unique SMILES / valid (sample rows)
     novel: float | None = None  # EDM protocol: valid SMILES absent from the training molecules / valid (with --novelty)
+    odd_composition: float = 0.0  # molecules whose elements alone allow no stable molecule (odd valence sum)
+    element_accuracy: float | None = None  # atoms decoded as their true element (rows with a true molecule)
 
 
 @dataclass
@@ -63,19 +70,22 @@ class Diagnosis:
 
 
 def score(
-    what: str, structures: list[Structure], truth: MolBatch | None = None, positions: torch.Tensor | None = None,
+    what: str, structures: list[Structure], truth: MolBatch | None = None, decoded: AtomOutput | None = None,
     train_smiles: set[str] | None = None,
 ) -> Row:
     edm = score_edm([check_edm(s) for s in structures], train_smiles)
     native = score_native([check_native(s) for s in structures], None)
-    error = None
-    if truth is not None and positions is not None:
-        error = float(((positions - truth.positions).norm(dim=-1) * truth.mask).sum() / truth.mask.sum())
-    row = Row(what, edm.atom_stability, edm.molecule_stability, edm.validity, native.validity, error)
-    if truth is None and positions is None:
+    row = Row(what, edm.atom_stability, edm.molecule_stability, edm.validity, native.validity)
+    row.odd_composition = 1 - float(np.mean([stable_composition(s) for s in structures]))
+    if truth is not None and decoded is not None:
+        atoms = truth.mask.sum()
+        row.position_error = float(((decoded.positions - truth.positions).norm(dim=-1) * truth.mask).sum() / atoms)
+        row.element_accuracy = float(((decoded.types() == truth.types) & truth.mask).sum() / atoms)
+    if truth is None and decoded is None:
         row.unique, row.novel = edm.uniqueness, edm.novelty if train_smiles is not None else None
     print(f"{what:<34} atom {row.atom_stable:6.3f}  molecule {row.molecule_stable:6.3f}  valid {row.valid:6.3f}  "
-          f"rdkit {row.rdkit_valid:6.3f}" + (f"  error {error:.4f} Å" if error is not None else "")
+          f"rdkit {row.rdkit_valid:6.3f}  odd composition {row.odd_composition:6.3f}"
+          + (f"  error {row.position_error:.4f} Å  elements {row.element_accuracy:.4f}" if row.position_error is not None else "")
           + (f"  unique {row.unique:.3f}" if row.unique is not None else "") + (f"  novel {row.novel:.3f}" if row.novel is not None else ""),
           flush=True)
     return row
@@ -91,7 +101,7 @@ def diagnose(model: UNITE, molecules: list[Structure], vocab: ElementVocab, cond
 
     def decoded(what: str, latents: torch.Tensor) -> Row:
         out = model.decoder(latents, mask)
-        return score(what, out.structures(counts, vocab), batch, out.positions)
+        return score(what, out.structures(counts, vocab), batch, out)
 
     def predict(x_t: torch.Tensor, t: float) -> torch.Tensor:
         tt = torch.full((len(molecules),), t)
@@ -101,14 +111,15 @@ def diagnose(model: UNITE, molecules: list[Structure], vocab: ElementVocab, cond
     rows += [decoded(f"decode z + {s}·ε", z + s * noise) for s in SIGMAS]
     rows += [decoded(f"decode {t}·z + {1 - t:.2f}·ε", t * z + (1 - t) * noise) for t in DECODER_TS]
     rows += [decoded(f"one x-prediction from t = {t}", predict(t * z + (1 - t) * noise, t)) for t in DENOISE_TS]
-    grid = np.linspace(0.95, 1.0, 11)
-    x = 0.95 * z + 0.05 * noise
-    for t0, t1 in zip(grid[:-1], grid[1:]):
-        drift = lambda x_, t_: velocity(predict(x_, t_), x_, torch.full((len(molecules),), t_), model.flow.t_clamp)  # noqa: E731
-        k1 = drift(x, float(t0))
-        k2 = drift(x + (t1 - t0) * k1, float(t1))
-        x = (x + 0.5 * (t1 - t0) * (k1 + k2)) * mask[..., None]
-    rows.append(decoded("ODE from t = 0.95 (Heun, 10 steps)", x))
+    drift = lambda x_, t_: velocity(predict(x_, t_), x_, torch.full((len(molecules),), t_), model.flow.t_clamp)  # noqa: E731
+    for start in ODE_TS:
+        grid = np.linspace(start, 1.0, 11)
+        x = start * z + (1 - start) * noise
+        for t0, t1 in zip(grid[:-1], grid[1:]):
+            k1 = drift(x, float(t0))
+            k2 = drift(x + (t1 - t0) * k1, float(t1))
+            x = (x + 0.5 * (t1 - t0) * (k1 + k2)) * mask[..., None]
+        rows.append(decoded(f"ODE from t = {start} (Heun, 10 steps)", x))
 
     losses = {}
     for lo, hi in zip(T_BINS[:-1], T_BINS[1:]):

@@ -24,7 +24,7 @@ def test_print_config_composes_groups_and_overrides():
 
 @pytest.mark.parametrize("override,expected", [
     ("trainer.max_stepz=3", "key 'trainer.max_stepz': Key 'max_stepz' not in 'TrainerConfig'"),
-    ("sampler.solver=rk4", "key 'sampler.solver': Invalid value 'rk4', expected one of [euler, heun, adaptive]"),
+    ("sampler.solver=rk4", "key 'sampler.solver': Invalid value 'rk4', expected one of [euler, heun, adaptive, sde]"),
     ("trainer=nope", "Could not find 'trainer/nope' (options: default, gpu, smoke)"),
     ("trainer.max_steps=many", "key 'trainer.max_steps'"),
 ])
@@ -33,6 +33,12 @@ def test_bad_config_is_one_line(override, expected):
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("unite-toy: error: config: ") and expected in lines[0]
+
+
+def test_a_bad_sampler_value_is_one_line():
+    done = _run("-m", "unite_core.toy", "train", "sampler.sde_noise=-1", "--print-config")
+    assert done.returncode == 2
+    assert done.stderr.strip() == "unite-toy: error: sampler.sde_noise (--sde-noise) must be >= 0, got -1.0"
 
 
 def test_missing_checkpoint_is_one_line(tmp_path):

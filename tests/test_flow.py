@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from unite_core.flow import (
-    AutoGuided, GuidedDrift, SamplerConfig, Solver, TimeDist, TimeSampler, integrate, linear_path, masked_mean, shift_time, velocity_loss,
+    AutoGuided, GuidedDrift, SamplerConfig, Solver, TimeDist, TimeSampler, integrate, linear_path, masked_mean, shift_time, velocity,
+    velocity_loss, with_overrides,
 )
 from unite_core.rng import BatchRandom
 
@@ -44,6 +45,42 @@ def test_adaptive_meets_its_tolerance_with_few_evaluations():
     out = integrate(lambda x, t: x * math.cos(t), x0, SamplerConfig(solver=Solver.adaptive, steps=4, rtol=1e-6, atol=1e-6))
     torch.testing.assert_close(out.x, x0 * math.exp(math.sin(1.0)), rtol=1e-5, atol=0)
     assert 4 < out.nfe < 200
+
+
+def gaussian_drift(mu: float, s: float):
+    """The exact drift for data ~ N(mu, s²): x̂ = E[x | x_t] = mu + t·s²·(x_t − t·mu) / (t²·s² + (1 − t)²)."""
+    def drift(x, t):
+        x_hat = mu + t * s**2 * (x - t * mu) / (t**2 * s**2 + (1 - t) ** 2)
+        return velocity(x_hat, x, torch.full((x.shape[0],), t, dtype=x.dtype), 1e-3)
+    return drift
+
+
+def test_sde_keeps_the_odes_marginals_and_forgets_a_wrong_start():
+    """Euler–Maruyama on the exact Gaussian drift: every noise level ends at N(1.5, 0.5²); from a start shifted by 2 the
+    ODE stays shifted (its map is deterministic), the SDE with enough noise recovers the data distribution."""
+    g = torch.Generator().manual_seed(0)
+    noise = lambda: torch.randn(40000, 1, 1, generator=g, dtype=torch.float64)  # noqa: E731
+    drift = gaussian_drift(1.5, 0.5)
+    for shift in (0.0, 2.0):
+        x0 = noise() + shift
+        ode = integrate(drift, x0, SamplerConfig(solver=Solver.euler, steps=200)).x
+        assert abs(ode.mean().item() - 1.5 - shift / 2) < 0.02 and abs(ode.std().item() - 0.5) < 0.02
+        for c in (1.0, 8.0):
+            sde = integrate(drift, x0, SamplerConfig(solver=Solver.sde, steps=200, sde_noise=c), noise)
+            assert sde.nfe == 200 and abs(sde.x.std().item() - 0.5) < 0.02
+            assert abs(sde.x.mean().item() - 1.5) < (0.02 if shift == 0 or c == 8 else 0.6)
+
+
+def test_sde_without_noise_is_euler_and_needs_a_noise_source():
+    a, x0 = torch.randn(2, 3, 5, 4, dtype=torch.float64)
+    drift = lambda x, t: a * x + t  # noqa: E731
+    euler = integrate(drift, x0, SamplerConfig(solver=Solver.euler, steps=9)).x
+    sde = integrate(drift, x0, SamplerConfig(solver=Solver.sde, steps=9, sde_noise=0.0), lambda: torch.randn_like(x0)).x
+    torch.testing.assert_close(sde, euler, rtol=0, atol=0)
+    with pytest.raises(ValueError, match="noise source"):
+        integrate(drift, x0, SamplerConfig(solver=Solver.sde))
+    with pytest.raises(ValueError, match="sampler.sde_noise"):
+        with_overrides(SamplerConfig(), sde_noise=-1.0)
 
 
 def test_grid_shift_keeps_endpoints_and_step_count():

@@ -8,7 +8,7 @@ from unite_mol.evaluate import EvalOptions, Protocol, TrainSet, evaluate_files
 from unite_mol.evaluate.babel import check_babel
 from unite_mol.evaluate.checks import check_native
 from unite_mol.evaluate.distribution import build_reference, compare, wasserstein_1d
-from unite_mol.evaluate.edm import bond_orders, check_edm
+from unite_mol.evaluate.edm import bond_orders, check_edm, stable_composition
 from unite_mol.evaluate.posebusters import bust_chunk, score_posebusters
 from unite_mol.formats import write_structures
 from unite_mol.structure import Structure
@@ -73,6 +73,16 @@ def test_edm_protocol_on_hand_checked_molecules():
     assert frags.stable_atoms == frags.atoms == 8 and frags.smiles == "C"  # largest fragment
     crowded = check_edm(clash())
     assert crowded.stable_atoms == crowded.atoms  # 1.2 Å H..H is beyond the H-H table length + margin
+
+
+def test_only_compositions_with_an_even_valence_sum_can_be_stable():
+    assert stable_composition(methane()) and stable_composition(water())
+    assert not stable_composition(methyl_radical())  # CH3: 4 + 3 = 7
+    assert all(stable_composition(s) for s in qm9_rows(300))
+    at = lambda numbers: Structure(np.array(numbers), np.zeros((len(numbers), 3)))  # noqa: E731
+    assert not stable_composition(at([7, 1, 1, 1, 1]))  # NH4: 3 + 4
+    assert stable_composition(at([80, 1])) and stable_composition(at([80, 1, 1]))  # Hg: 1 or 2, either parity
+    assert not stable_composition(at([15, 1, 1, 1, 1]))  # P: 3 or 5, both odd
 
 
 def test_rdkit_native_and_openbabel_protocols_on_hand_checked_molecules():

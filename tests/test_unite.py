@@ -1,7 +1,7 @@
 """The UNITE objective on the toy point-cloud adapter: weight sharing, gradient routing, masks, CFG."""
 import torch
 
-from unite_core.flow import SamplerConfig, integrate
+from unite_core.flow import SamplerConfig, Solver, integrate
 from unite_core.model import Prediction
 from unite_core.rng import BatchRandom
 from unite_core.toy.data import ToyShapes, collate
@@ -105,6 +105,19 @@ def test_generate_with_cfg_one_equals_the_unguided_ode(tmp_path):
     assert out.nfe == 8 and torch.all(out.x[~mask] == 0)
     guided = model.generate(mask, cond, SamplerConfig(steps=4, cfg_scale=4.0), torch.Generator().manual_seed(1))
     assert not torch.allclose(guided.x, out.x)
+
+
+def test_generate_by_sde_is_seeded_keeps_padding_zero_and_differs_from_the_ode(tmp_path):
+    model, batch = _model_and_batch(tmp_path)
+    model.eval()
+    mask, cond = batch.mask, batch.label
+    sde = SamplerConfig(solver=Solver.sde, steps=6, sde_noise=4.0)
+    out = model.generate(mask, cond, sde, torch.Generator().manual_seed(1))
+    again = model.generate(mask, cond, sde, torch.Generator().manual_seed(1))
+    torch.testing.assert_close(out.x, again.x, rtol=0, atol=0)
+    assert out.nfe == 6 and torch.all(out.x[~mask] == 0) and out.x[mask].abs().sum() > 0
+    ode = model.generate(mask, cond, SamplerConfig(solver=Solver.euler, steps=6), torch.Generator().manual_seed(1))
+    assert not torch.allclose(out.x, ode.x)
 
 
 def test_v_prediction_adds_the_network_output_to_x_t_scaled_by_1_minus_t(tmp_path):

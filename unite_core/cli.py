@@ -54,13 +54,14 @@ def train_command(config_name: str, schema: type, train: Callable[[Any], "FitRes
 
 
 def add_sampler_options(p: argparse.ArgumentParser, batch_size: int | None = 500, batch_help: str | None = None) -> None:
-    """--steps, --solver, --grid-shift, --cfg, --seed, --batch-size: what every generating command takes (the first
-    three default to the run's own sampler settings; `batch_size` None leaves the choice to the adapter)."""
+    """--steps, --solver, --grid-shift, --sde-noise, --cfg, --seed, --batch-size: what every generating command takes
+    (the first four default to the run's own sampler settings; `batch_size` None leaves the choice to the adapter)."""
     from unite_core.flow import Solver
 
     p.add_argument("--steps", type=int, help="ODE steps (default: the run's sampler.steps)")
     p.add_argument("--solver", choices=[s.name for s in Solver], help="default: the run's sampler.solver")
     p.add_argument("--grid-shift", type=float, help="> 1 puts the steps closer to the data end (default: the run's sampler.grid_shift)")
+    p.add_argument("--sde-noise", type=float, help="--solver sde: diffusion w(t) = C (1 - t) (default: the run's sampler.sde_noise)")
     p.add_argument("--cfg", type=float, default=1.0, help="classifier-free guidance scale (1 = off)")
     p.add_argument("--cfg-interval", default="0.1,1.0", help="guidance applies for t in [LO, HI]")
     p.add_argument("--seed", type=int, default=0)
@@ -79,12 +80,13 @@ def cfg_interval(text: str) -> tuple[float, float]:
 
 
 def sampler_from_args(base: "SamplerConfig", args: argparse.Namespace, guide_scale: float | None = None) -> "SamplerConfig":
-    """A run's sampler settings with the command line's --steps, --solver and --grid-shift (and an adapter's
-    autoguidance scale) where given, and its --cfg and --cfg-interval."""
+    """A run's sampler settings with the command line's --steps, --solver, --grid-shift and --sde-noise (and an
+    adapter's autoguidance scale) where given, and its --cfg and --cfg-interval."""
     from unite_core.flow import Solver, with_overrides
 
     solver = args.solver and Solver[args.solver]
-    return with_overrides(base, args.steps, solver, args.grid_shift, args.cfg, cfg_interval(args.cfg_interval), guide_scale)
+    interval = cfg_interval(args.cfg_interval)
+    return with_overrides(base, args.steps, solver, args.grid_shift, args.cfg, interval, guide_scale, args.sde_noise)
 
 
 def add_commands(

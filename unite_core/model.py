@@ -275,12 +275,12 @@ class UNITE(nn.Module):
     @torch.no_grad()
     def generate(self, latent_mask: torch.Tensor, cond: torch.Tensor, sampler: SamplerConfig, generator: torch.Generator,
                  guide: "UNITE | None" = None) -> SampleResult:
-        """ODE from noise to latents (B, L, C); the adapter decodes them with `self.decoder`. With `guide` (a weaker
+        """ODE (or SDE) from noise to latents (B, L, C); the adapter decodes them with `self.decoder`. With `guide` (a weaker
         model of this latent space) and sampler.guide_scale != 1, the predictions are autoguided."""
         if sampler.guide_scale != 1.0 and guide is None:
             raise ValueError(f"guide_scale={sampler.guide_scale:g} needs a guide model (a less trained checkpoint of the same run)")
-        B, L = latent_mask.shape
-        x0 = torch.randn(B, L, self.objective.latent_dim, generator=generator, device=latent_mask.device) * latent_mask[..., None]
+        shape, device = (*latent_mask.shape, self.objective.latent_dim), latent_mask.device
+        noise = lambda: torch.randn(shape, generator=generator, device=device) * latent_mask[..., None]  # noqa: E731  (B, L, C)
         predict = self.predict if sampler.guide_scale == 1.0 else AutoGuided(self.predict, guide.predict, sampler.guide_scale)
         drift = GuidedDrift(predict, cond, latent_mask, sampler, self_condition=self.flow.self_condition > 0)
-        return integrate(drift, x0, sampler)
+        return integrate(drift, noise(), sampler, noise)

@@ -9,6 +9,7 @@ from unite_core.cli import add_commands, run_cli, sampler_from_args, train_comma
 
 
 def _sample(args: argparse.Namespace) -> int:
+    from unite_core.flow import Solver
     from unite_mol.data.crystals import CRYSTAL_OUTPUTS
     from unite_mol.formats import STRUCTURE_SUFFIXES, FileFormat
     from unite_mol.generator import load
@@ -31,9 +32,11 @@ def _sample(args: argparse.Namespace) -> int:
               file=sys.stderr)
     start = time.perf_counter()
     structures = generator.sample(args.n, sampler.steps, sampler.solver, args.cfg, args.seed, args.batch_size, progress=True,
-                                  cfg_interval=sampler.cfg_interval, grid_shift=sampler.grid_shift, guide_scale=sampler.guide_scale)
+                                  cfg_interval=sampler.cfg_interval, grid_shift=sampler.grid_shift, guide_scale=sampler.guide_scale,
+                                  sde_noise=sampler.sde_noise)
     seconds = time.perf_counter() - start
-    print(f"{args.n} {'crystals' if crystals else 'molecules'} in {seconds:.1f} s ({args.n / seconds:.1f}/s, {sampler.solver.value}, "
+    sde = f" noise {sampler.sde_noise:g}" if sampler.solver is Solver.sde else ""
+    print(f"{args.n} {'crystals' if crystals else 'molecules'} in {seconds:.1f} s ({args.n / seconds:.1f}/s, {sampler.solver.value}{sde}, "
           f"{sampler.steps} steps, grid shift {sampler.grid_shift:g}) from step {generator.step} -> {out}")
     if crystals:
         _write_crystals(out, structures)

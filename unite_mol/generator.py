@@ -32,13 +32,13 @@ class MolGenerator:
     def sample(
         self, n: int, steps: int | None = None, solver: Solver | None = None, cfg: float = 1.0, seed: int = 0,
         batch_size: int | None = None, progress: bool = False, cfg_interval: tuple[float, float] = (0.1, 1.0), grid_shift: float | None = None,
-        guide_scale: float | None = None,
+        guide_scale: float | None = None, sde_noise: float | None = None,
     ) -> list[Structure]:
-        """n structures: atom counts from the histogram, ODE from noise (`steps`, `solver`, `grid_shift` and
-        `guide_scale` default to the run's sampler settings; a guide scale other than 1 needs `guide`), decode. Batches
+        """n structures: atom counts from the histogram, ODE (or SDE) from noise (`steps`, `solver`, `grid_shift`,
+        `guide_scale` and `sde_noise` default to the run's sampler settings; a guide scale other than 1 needs `guide`), decode. Batches
         (`batch_size`, default CPU_BATCH on a CPU, else GPU_BATCH) are formed from similar atom counts (less padding);
         the result keeps the drawn order."""
-        sampler = with_overrides(self.config.sampler, steps, solver, grid_shift, cfg, cfg_interval, guide_scale)
+        sampler = with_overrides(self.config.sampler, steps, solver, grid_shift, cfg, cfg_interval, guide_scale, sde_noise)
         counts = draw_counts(self.atom_counts, n, torch.Generator().manual_seed(seed))
         device = next(self.model.parameters()).device
         if batch_size is not None and batch_size < 1:

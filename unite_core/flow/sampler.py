@@ -1,5 +1,6 @@
-"""ODE sampling from noise (t = 0) to data (t = 1): Euler, Heun or an adaptive Bogacki–Shampine solver,
-with classifier-free guidance on the clean prediction, inside a t-interval, and autoguidance by a weaker model."""
+"""Sampling from noise (t = 0) to data (t = 1): the ODE by Euler, Heun or an adaptive Bogacki–Shampine solver, or
+an SDE with the same marginals (Euler–Maruyama); classifier-free guidance on the clean prediction, inside a
+t-interval, and autoguidance by a weaker model."""
 from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Callable
@@ -12,6 +13,7 @@ from unite_core.flow.path import shift_time
 # predict(x_t (B, L, C), t (B,), cond (B,), drop (B,) bool, mask (B, L)[, self_cond (B, L, C)]) -> clean prediction (B, L, C)
 Predictor = Callable[..., torch.Tensor]
 Velocity = Callable[[torch.Tensor, float], torch.Tensor]
+Noise = Callable[[], torch.Tensor]  # fresh N(0, I) noise shaped like the latents (zero where padded)
 
 
 class Solver(str, Enum):
@@ -20,6 +22,7 @@ class Solver(str, Enum):
     euler = "euler"
     heun = "heun"
     adaptive = "adaptive"
+    sde = "sde"
 
 
 @dataclass
@@ -31,17 +34,24 @@ class SamplerConfig:
     guide_scale: float = 1.0  # autoguidance by a weaker model of the same latent space (1 = off; needs the guide model)
     t_clamp: float = 0.05
     grid_shift: float = 1.0
+    sde_noise: float = 8.0  # solver sde: diffusion w(t) = sde_noise * (1 - t)
     rtol: float = 1e-3
     atol: float = 1e-3
+
+    def __post_init__(self):
+        if not self.sde_noise >= 0:
+            raise ValueError(f"sampler.sde_noise (--sde-noise) must be >= 0, got {self.sde_noise}")
 
 
 def with_overrides(
     base: SamplerConfig, steps: int | None = None, solver: Solver | None = None, grid_shift: float | None = None,
     cfg_scale: float = 1.0, cfg_interval: tuple[float, float] = (0.1, 1.0), guide_scale: float | None = None,
+    sde_noise: float | None = None,
 ) -> SamplerConfig:
-    """A run's sampler settings with the steps / solver / grid shift / autoguidance scale that are given (None keeps
-    the run's) and this classifier-free guidance."""
-    given = {"steps": steps, "solver": solver and Solver(solver), "grid_shift": grid_shift, "guide_scale": guide_scale}
+    """A run's sampler settings with the steps / solver / grid shift / autoguidance scale / SDE noise that are given
+    (None keeps the run's) and this classifier-free guidance."""
+    given = {"steps": steps, "solver": solver and Solver(solver), "grid_shift": grid_shift, "guide_scale": guide_scale,
+             "sde_noise": sde_noise}
     return replace(base, **{k: v for k, v in given.items() if v is not None}, cfg_scale=cfg_scale, cfg_interval=cfg_interval)
 
 
@@ -95,11 +105,15 @@ class GuidedDrift:
         return velocity(x_hat, x, tt, self.cfg.t_clamp) * self.mask[..., None]  # (B, L, C)
 
 
-def integrate(drift: Velocity, x0: torch.Tensor, cfg: SamplerConfig) -> SampleResult:
-    """Integrate dx/dt = drift(x, t) from t = 0 to 1."""
+def integrate(drift: Velocity, x0: torch.Tensor, cfg: SamplerConfig, noise: Noise | None = None) -> SampleResult:
+    """Integrate dx/dt = drift(x, t) from t = 0 to 1 (solver sde: its stochastic counterpart, drawing `noise`)."""
     if cfg.solver is Solver.adaptive:
         return _adaptive(drift, x0, cfg)
     grid = shift_time(torch.linspace(0, 1, cfg.steps + 1, dtype=torch.float64), cfg.grid_shift).tolist()
+    if cfg.solver is Solver.sde:
+        if noise is None:
+            raise ValueError("solver sde needs a noise source")
+        return _sde(drift, x0, grid, cfg.sde_noise, noise)
     x, nfe = x0, 0
     for t0, t1 in zip(grid[:-1], grid[1:]):
         h = t1 - t0
@@ -112,6 +126,19 @@ def integrate(drift: Velocity, x0: torch.Tensor, cfg: SamplerConfig) -> SampleRe
             nfe += 1
             x = x + 0.5 * h * (k1 + k2)
     return SampleResult(x, nfe)
+
+
+def _sde(drift: Velocity, x: torch.Tensor, grid: list[float], c: float, noise: Noise) -> SampleResult:
+    """Euler–Maruyama for dx = [v + w/2 · score] dt + √w dW with w(t) = c·(1 − t) (SiT's "sigma" diffusion): the ODE's
+    marginals, plus Langevin moves that let the sampler forget earlier errors. On the linear path the score is
+    −ε̂/(1 − t) with the predicted noise ε̂ = x − t·v, so the drift is v − c/2 · ε̂. The last step is the ODE's (x̂)."""
+    for i, (t0, t1) in enumerate(zip(grid[:-1], grid[1:])):
+        h, v = t1 - t0, drift(x, t0)
+        if i == len(grid) - 2:
+            x = x + h * v
+        else:
+            x = x + h * (v - 0.5 * c * (x - t0 * v)) + (c * (1 - t0) * h) ** 0.5 * noise()  # (B, L, C)
+    return SampleResult(x, len(grid) - 1)
 
 
 def _adaptive(drift: Velocity, x: torch.Tensor, cfg: SamplerConfig) -> SampleResult:

@@ -48,6 +48,15 @@ def valences(s: Structure, d: np.ndarray | None = None) -> tuple[np.ndarray, np.
     return order, valence, _VALENCE_MASK[s.numbers, np.minimum(valence, _VALENCE_MASK.shape[1] - 1)]
 
 
+def stable_composition(s: Structure) -> bool:
+    """Whether the elements alone allow an EDM-stable molecule: each bond adds its order to two atoms, so some choice
+    of allowed valences must sum to an even number (a molecule with an odd number of H, N and F atoms cannot be stable)."""
+    parities = {0}
+    for z in s.numbers:
+        parities = {(p + v) % 2 for p in parities for v in ALLOWED_VALENCE[SYMBOLS[z]]}
+    return 0 in parities
+
+
 @dataclass
 class EdmCheck:
     atoms: int
