@@ -30,8 +30,8 @@ from unite_core.model import UNITE
 from unite_core.rng import BatchRandom
 from unite_mol.batch import ElementVocab, MolBatch, collate
 from unite_mol.data import MolDataConfig, load_data
-from unite_mol.evaluate.checks import check_native
 from unite_mol.decoder import AtomOutput
+from unite_mol.evaluate.checks import check_native
 from unite_mol.evaluate.edm import check_edm, stable_composition
 from unite_mol.evaluate.scores import score_edm, score_native
 from unite_mol.generator import MolGenerator, load

@@ -1,7 +1,7 @@
 """Why generated molecules fail EDM stability: per element, the fraction of atoms with too few or too many bonds
 (EDM's bond-length tables), unstable atoms per molecule, how sharp the local geometry is (nearest heavy atom of
-each H, nearest C of each C), and whether the composition alone allows a stable molecule (a bond adds 1 to the
-valence of both its atoms, so the valences must sum to an even number) — for sample files beside the data.
+each H, nearest C of each C), and whether the composition alone allows a stable molecule (a bond adds its order to the
+valences of both its atoms, so they must sum to an even number) — for sample files beside the data.
 
     python benchmarks/mol_failure_modes.py qm9_train1k.xyz mols.sdf --n 3000 --json failure_modes.json
 """
