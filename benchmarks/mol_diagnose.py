@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from unite_core.flow import Solver, linear_path, velocity, velocity_loss
+from unite_core.flow import SamplerConfig, Solver, integrate, linear_path, velocity, velocity_loss
 from unite_core.jsonio import write_json
 from unite_core.model import UNITE
 from unite_core.rng import BatchRandom
@@ -107,18 +107,16 @@ def diagnose(model: UNITE, molecules: list[Structure], vocab: ElementVocab, cond
         tt = torch.full((len(molecules),), t)
         return model.predict(x_t, tt, batch.cond, torch.zeros_like(batch.cond, dtype=torch.bool), mask)
 
+    def drift(x: torch.Tensor, t: float) -> torch.Tensor:
+        return velocity(predict(x, t), x, torch.full((len(molecules),), t), model.flow.t_clamp) * mask[..., None]  # (B, N, C)
+
     rows = [score("data", molecules), decoded("round trip (t = 1)", z)]
     rows += [decoded(f"decode z + {s}·ε", z + s * noise) for s in SIGMAS]
     rows += [decoded(f"decode {t}·z + {1 - t:.2f}·ε", t * z + (1 - t) * noise) for t in DECODER_TS]
     rows += [decoded(f"one x-prediction from t = {t}", predict(t * z + (1 - t) * noise, t)) for t in DENOISE_TS]
-    drift = lambda x_, t_: velocity(predict(x_, t_), x_, torch.full((len(molecules),), t_), model.flow.t_clamp)  # noqa: E731
+    heun = SamplerConfig(solver=Solver.heun, steps=10)
     for start in ODE_TS:
-        grid = np.linspace(start, 1.0, 11)
-        x = start * z + (1 - start) * noise
-        for t0, t1 in zip(grid[:-1], grid[1:]):
-            k1 = drift(x, float(t0))
-            k2 = drift(x + (t1 - t0) * k1, float(t1))
-            x = (x + 0.5 * (t1 - t0) * (k1 + k2)) * mask[..., None]
+        x = integrate(drift, start * z + (1 - start) * noise, heun, start=start).x
         rows.append(decoded(f"ODE from t = {start} (Heun, 10 steps)", x))
 
     losses = {}

@@ -18,6 +18,18 @@ def test_euler_is_exact_for_constant_drift():
     torch.testing.assert_close(out.x, x0 + a, rtol=0, atol=1e-12)
 
 
+@pytest.mark.parametrize("solver", list(Solver))
+def test_integration_from_a_later_start_covers_only_the_rest_of_the_path(solver):
+    a, x0 = torch.randn(2, 3, 5, 4, dtype=torch.float64)
+    seen = []
+    drift = lambda x, t: seen.append(t) or a  # noqa: E731
+    out = integrate(drift, x0, SamplerConfig(solver=solver, steps=4, sde_noise=0.0), lambda: torch.zeros_like(x0), start=0.6)
+    torch.testing.assert_close(out.x, x0 + 0.4 * a, rtol=0, atol=1e-12)
+    assert min(seen) == 0.6 and max(seen) <= 1.0
+    with pytest.raises(ValueError, match="start at a t in"):
+        integrate(drift, x0, SamplerConfig(solver=solver), start=1.0)
+
+
 def test_heun_is_exact_for_drift_linear_in_time_and_euler_is_not():
     a, b = torch.randn(2, 3, 5, 4, dtype=torch.float64)
     drift = lambda x, t: a + b * t

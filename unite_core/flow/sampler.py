@@ -105,11 +105,14 @@ class GuidedDrift:
         return velocity(x_hat, x, tt, self.cfg.t_clamp) * self.mask[..., None]  # (B, L, C)
 
 
-def integrate(drift: Velocity, x0: torch.Tensor, cfg: SamplerConfig, noise: Noise | None = None) -> SampleResult:
-    """Integrate dx/dt = drift(x, t) from t = 0 to 1 (solver sde: its stochastic counterpart, drawing `noise`)."""
+def integrate(drift: Velocity, x0: torch.Tensor, cfg: SamplerConfig, noise: Noise | None = None, start: float = 0.0) -> SampleResult:
+    """Integrate dx/dt = drift(x, t) from t = `start` (x0 is the state there; 0: pure noise) to 1 (solver sde: its
+    stochastic counterpart, drawing `noise`)."""
+    if not 0.0 <= start < 1.0:
+        raise ValueError(f"integration must start at a t in [0, 1), got {start}")
     if cfg.solver is Solver.adaptive:
-        return _adaptive(drift, x0, cfg)
-    grid = shift_time(torch.linspace(0, 1, cfg.steps + 1, dtype=torch.float64), cfg.grid_shift).tolist()
+        return _adaptive(drift, x0, cfg, start)
+    grid = (start + (1.0 - start) * shift_time(torch.linspace(0, 1, cfg.steps + 1, dtype=torch.float64), cfg.grid_shift)).tolist()
     if cfg.solver is Solver.sde:
         if noise is None:
             raise ValueError("solver sde needs a noise source")
@@ -141,9 +144,9 @@ def _sde(drift: Velocity, x: torch.Tensor, grid: list[float], c: float, noise: N
     return SampleResult(x, len(grid) - 1)
 
 
-def _adaptive(drift: Velocity, x: torch.Tensor, cfg: SamplerConfig) -> SampleResult:
+def _adaptive(drift: Velocity, x: torch.Tensor, cfg: SamplerConfig, start: float) -> SampleResult:
     """Bogacki–Shampine 3(2) with first-same-as-last and a standard step-size controller."""
-    t, h = 0.0, 1.0 / cfg.steps
+    t, h = start, (1.0 - start) / cfg.steps
     k1, nfe = drift(x, t), 1
     while t < 1.0 - 1e-12:
         h = min(h, 1.0 - t)

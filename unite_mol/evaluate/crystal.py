@@ -117,8 +117,8 @@ def unique_groups(structures: list[Structure], workers: int = 1) -> int:
 
 
 def novel_count(structures: list[Structure], train: list[Structure], workers: int = 1) -> int:
-    """How many of `structures` match no training crystal of the same reduced composition. As the peers'
-    scripts, without reducing either structure first, so a supercell of a training crystal counts as novel."""
+    """How many of `structures` match no training crystal of the same reduced composition and number of sites. As the
+    peers' scripts, without reducing either structure first, so a supercell of a training crystal counts as novel."""
     reference = _by_composition(train, sites=True)
     tasks = [([structures[i] for i in members], [train[j] for j in reference.get(key, [])])
              for key, members in _by_composition(structures, sites=True).items()]
