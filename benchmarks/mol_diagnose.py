@@ -32,7 +32,7 @@ from unite_mol.batch import ElementVocab, MolBatch, collate
 from unite_mol.data import MolDataConfig, load_data
 from unite_mol.decoder import AtomOutput
 from unite_mol.evaluate.checks import check_native
-from unite_mol.evaluate.edm import check_edm, stable_composition
+from unite_mol.evaluate.edm import check_edm
 from unite_mol.evaluate.scores import score_edm, score_native
 from unite_mol.generator import MolGenerator, load
 from unite_mol.structure import Structure
@@ -76,7 +76,7 @@ def score(
     edm = score_edm([check_edm(s) for s in structures], train_smiles)
     native = score_native([check_native(s) for s in structures], None)
     row = Row(what, edm.atom_stability, edm.molecule_stability, edm.validity, native.validity)
-    row.odd_composition = 1 - float(np.mean([stable_composition(s) for s in structures]))
+    row.odd_composition = 1 - edm.stable_composition
     if truth is not None and decoded is not None:
         atoms = truth.mask.sum()
         row.position_error = float(((decoded.positions - truth.positions).norm(dim=-1) * truth.mask).sum() / atoms)

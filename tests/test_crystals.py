@@ -245,6 +245,25 @@ def test_lattice_parameters_round_trip_on_real_cells(tmp_path):
     torch.testing.assert_close(torch.linalg.det(rebuilt), torch.linalg.det(cells).abs())  # same volume, right-handed
 
 
+def test_crystal_bond_length_loss_is_periodic_on_real_cells(tmp_path):
+    import torch
+
+    from unite_mol.batch import MolBatch
+    from unite_mol.decoder import BOND_CUTOFF, AtomOutput, bond_length_error
+    from unite_mol.lattice import fractional
+
+    _, batch = _perov_batch(tmp_path)
+    batch = MolBatch(batch.types, batch.positions.double(), batch.mask, batch.cond, batch.cells.double())
+    frac = fractional(batch.positions, batch.cells)  # (B, N, 3)
+    out = lambda f, cells: AtomOutput(torch.zeros(*batch.types.shape, 5), f @ cells, f, torch.zeros(len(cells), 6), cells)  # noqa: E731
+    imaged = frac + torch.tensor([1.0, -2.0, 0.0]) * batch.mask[..., None]  # every atom to another image
+    imaged[:, 0] += torch.tensor([0.0, 1.0, 1.0])  # atom 0 alone to yet another one
+    assert bond_length_error(out(frac, batch.cells), batch) < 1e-20
+    assert bond_length_error(out(imaged, batch.cells), batch) < 1e-20  # the choice of image does not matter
+    expanded = bond_length_error(out(frac, batch.cells * 1.05), batch)  # every distance 5 % longer
+    assert 0 < expanded < (0.05 * BOND_CUTOFF) ** 2  # only pairs closer than the cut-off count
+
+
 @pytest.mark.parametrize("readout", ["pooled", "token"])
 def test_crystal_tokens_ignore_rotation_and_the_choice_of_periodic_image(tmp_path, readout):
     import torch

@@ -21,6 +21,11 @@ def test_bad_mol_config_is_one_line(override, expected):
     assert done.returncode == 2 and len(lines) == 1 and lines[0].startswith("unite-mol: error: config: ") and expected in lines[0], done.stderr
 
 
+def test_a_negative_loss_weight_is_one_line():
+    done = _run("-m", "unite_mol", "train", "recon.bonds=-1", "--print-config")
+    assert done.returncode == 2 and done.stderr.strip() == "unite-mol: error: recon.bonds must be >= 0, got -1.0", done.stderr
+
+
 def test_print_config_takes_the_issue_overrides():
     done = _run("-m", "unite_mol", "train", "dataset=qm9", "model=B", "trainer.max_steps=7", "trainer.minutes=3", "flow.k=5", "run.dir=runs/x", "--print-config")
     assert done.returncode == 0, done.stderr

@@ -130,6 +130,7 @@ def test_evaluate_files_counts_bad_records_and_names_denominators(tmp_path):
     # EDM: methane x2 and water stable (13 atoms) + radical (3 of 4) + CH5 (5 of 6) = 21 of 23 atoms
     assert ev.edm.atom_stability == pytest.approx(21 / 23)
     assert ev.edm.molecule_stability == pytest.approx(3 / 9)
+    assert ev.edm.stable_composition == pytest.approx(3 / 9)  # CH3 (4 + 3) and CH5 (4 + 5) have odd valence sums
     assert ev.edm.validity == pytest.approx(4 / 9)  # methane x2, water, radical
     assert ev.edm.uniqueness == pytest.approx(2 / 4)  # C, C, O and C again (RDKit gives the radical an implicit H)
     assert ev.edm.novelty == pytest.approx(1 / 4)  # only O is absent from the training SMILES
@@ -251,6 +252,7 @@ def test_molecules_without_hydrogens_are_scored_with_implicit_ones(tmp_path):
     options = EvalOptions(protocols=[Protocol.edm, Protocol.rdkit], train_set=TrainSet.none, workers=1)
     ev = evaluate_files([tmp_path / "heavy.xyz"], options)
     assert ev.implicit_hydrogens and np.isnan(ev.edm.atom_stability) and np.isnan(ev.edm.molecule_stability)
+    assert np.isnan(ev.edm.stable_composition)
     assert "no explicit hydrogens" in ev.edm.molecule_stability.reason
     assert ev.edm.validity > 0.9 and ev.rdkit.validity > 0.9 and ev.rdkit.connected == ev.rdkit.validity
     write_structures(tmp_path / "heavy.xyz", heavy + [methane()])  # one hydrogen anywhere: the explicit protocol

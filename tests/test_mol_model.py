@@ -133,6 +133,25 @@ def test_decoder_loss_is_zero_for_a_perfect_output(batch):
     assert recon.terms["pos_mse"] == 0 and recon.terms["type_acc"] == 1 and recon.terms["type_ce"] < 1e-6
 
 
+def test_bond_length_loss_sees_only_bonded_pairs_and_ignores_the_frame(batch):
+    from unite_mol.augment import quaternion_matrix
+    from unite_mol.decoder import BOND_CUTOFF, AtomOutput, bond_length_error
+
+    out = lambda positions: AtomOutput(torch.zeros(*batch.types.shape, len(VOCAB)), positions)  # noqa: E731
+    q = torch.tensor([[0.3, -0.5, 0.7, 0.2]])
+    moved = batch.positions @ quaternion_matrix(q / q.norm())[0].T + torch.tensor([1.0, -2.0, 0.5])
+    assert bond_length_error(out(batch.positions), batch) < 1e-10
+    assert bond_length_error(out(moved * batch.mask[..., None]), batch) < 1e-10  # rotation + translation: same bonds
+    stretched = batch.positions * 1.1
+    d = (batch.positions[:, :, None] - batch.positions[:, None]).norm(dim=-1)  # (B, N, N)
+    pair = batch.mask[:, :, None] & batch.mask[:, None] & (d < BOND_CUTOFF) & ~torch.eye(d.shape[1], dtype=torch.bool)
+    assert pair.any() and (batch.mask[:, :, None] & batch.mask[:, None] & (d >= BOND_CUTOFF)).any()  # both kinds present
+    torch.testing.assert_close(bond_length_error(out(stretched), batch), (0.1 * d[pair]).pow(2).mean())
+    padded = stretched.clone()
+    padded[~batch.mask] = 100.0  # padding slots carry no pairs
+    torch.testing.assert_close(bond_length_error(out(padded), batch), bond_length_error(out(stretched), batch))
+
+
 def test_generation_respects_atom_counts():
     model = build_model(tiny_mol()).eval()
     counts = torch.tensor([3, 9, 5])

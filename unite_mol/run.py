@@ -30,6 +30,12 @@ class ReconWeights:
     types: float = 1.0  # cross-entropy over elements
     positions: float = 1.0  # squared error per atom, Å² (crystals: fractional coordinates, minimum image)
     lattice: float = 1.0  # crystals: squared error of lengths / N^(1/3) and angles (rad)
+    bonds: float = 0.0  # squared error of the distances between atoms closer than 2 Å in the true structure, Å²
+
+    def __post_init__(self):
+        for name in ("types", "positions", "lattice", "bonds"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"recon.{name} must be >= 0, got {getattr(self, name)}")
 
 
 @dataclass
@@ -103,7 +109,7 @@ def build_model(cfg: MolConfig) -> UNITE:
         return UNITE(None, DirectAtoms(types, cfg.direct.position_scale), *args, augment=RandomRotation())
     tokenizer = AtomTokenizer(types, ge.width, cfg.max_atoms, cfg.env, cfg.pairing, periodic, token, joint)
     decoder = AtomDecoder(cfg.decoder, cfg.objective.latent_dim, cfg.max_atoms, types, cfg.recon.types, cfg.recon.positions,
-                          periodic, cfg.recon.lattice, cfg.lattice, joint)
+                          periodic, cfg.recon.lattice, cfg.lattice, joint, cfg.recon.bonds)
     return UNITE(tokenizer, decoder, *args, augment=RandomRotation())
 
 

@@ -61,6 +61,7 @@ def stable_composition(s: Structure) -> bool:
 class EdmCheck:
     atoms: int
     stable_atoms: int
+    stable_composition: bool  # the elements alone allow every atom to be stable (`stable_composition`)
     valid: bool
     smiles: str | None  # canonical SMILES (no H, no stereo) of the largest fragment, when valid
     bonds: np.ndarray  # (k, 3) float: atomic number, atomic number (smaller first), length in Å of each bond
@@ -76,4 +77,4 @@ def check_edm(s: Structure) -> EdmCheck:
     smiles = largest_fragment_smiles(mol) if mol is not None else None
     zi, zj = s.numbers[i], s.numbers[j]
     bonds = np.stack([np.minimum(zi, zj), np.maximum(zi, zj), d[i, j]], axis=1).astype(np.float32)
-    return EdmCheck(len(s.numbers), int(stable.sum()), smiles is not None, smiles, bonds)
+    return EdmCheck(len(s.numbers), int(stable.sum()), stable_composition(s), smiles is not None, smiles, bonds)

@@ -7,7 +7,8 @@ from unite_mol.evaluate.run import Evaluation
 
 PROTOCOLS = {
     "edm": "EDM (Hoogeboom et al. 2022; also GeoLDM, EquiFM, GeoBFN): bonds from element-pair length tables "
-           "(+10/5/3 pm), atom stable if its bond-order sum is an allowed valence; validity = RDKit sanitises the "
+           "(+10/5/3 pm), atom stable if its bond-order sum is an allowed valence; stable composition = the elements "
+           "allow every atom to be stable (an even valence sum is possible); validity = RDKit sanitises the "
            "molecule built from those bonds; uniqueness and novelty over valid; stability and validity over all molecules",
     "openbabel": "ADiT / UNITE: OpenBabel perceives bonds and writes PDB, valid if RDKit parses and sanitises it; "
                  "uniqueness = unique largest-fragment canonical SMILES / valid; novelty = not in training SMILES / valid",

@@ -26,6 +26,7 @@ def _novel(smiles: list[str], train: set[str] | None) -> float:
 class EdmScore:
     atom_stability: float  # stable atoms / atoms
     molecule_stability: float  # molecules with every atom stable / molecules
+    stable_composition: float  # molecules whose elements allow stability at all / molecules: molecule stability's ceiling
     validity: float  # RDKit sanitises the molecule built from the table bonds / molecules
     uniqueness: float  # unique largest-fragment SMILES / valid
     valid_unique: float  # unique valid / molecules (EDM's "Valid x Unique")
@@ -39,9 +40,10 @@ def score_edm(checks: list[EdmCheck | None], train: set[str] | None, implicit_hy
     atoms = sum(c.atoms for c in ok)
     smiles = [c.smiles for c in ok if c.valid]
     n = len(checks)
-    stability = (_ratio(sum(c.stable_atoms for c in ok), atoms, "atoms"), _ratio(sum(c.stable_atoms == c.atoms for c in ok), n, "molecules"))
+    stability = (_ratio(sum(c.stable_atoms for c in ok), atoms, "atoms"), _ratio(sum(c.stable_atoms == c.atoms for c in ok), n, "molecules"),
+                 _ratio(sum(c.stable_composition for c in ok), n, "molecules"))
     if implicit_hydrogens:
-        stability = (Undefined(NO_HYDROGENS),) * 2
+        stability = (Undefined(NO_HYDROGENS),) * 3
     return EdmScore(*stability, _ratio(len(smiles), n, "molecules"), _ratio(len(set(smiles)), len(smiles), "valid molecules"),
                     _ratio(len(set(smiles)), n, "molecules"), _novel(smiles, train))
 
