@@ -41,6 +41,23 @@ def test_pack_keeps_the_ema_in_bf16_with_config_and_atom_counts(packed):
     assert path.stat().st_size < (run / "checkpoints").glob("*.pt").__next__().stat().st_size / 3
 
 
+def test_pack_can_set_the_sampler_the_packed_model_uses(packed, tmp_path):  # without options it keeps the run's (above)
+    from unite_core.flow import Solver
+    from unite_core.train import load_run
+    from unite_mol.pretrained import pack
+    from unite_mol.run import MolConfig
+
+    run, _ = packed
+    _, cfg = load_run(run, MolConfig, "a molecule")
+    pack(run, tmp_path / "sde.pt", solver=Solver.sde, steps=3, sde_noise=4.0)
+    sampler = unite_mol.load(tmp_path / "sde.pt").config.sampler
+    assert (sampler.solver, sampler.steps, sampler.sde_noise) == (Solver.sde, 3, 4.0)
+    assert (sampler.grid_shift, sampler.cfg_scale, sampler.guide_scale) == (cfg.sampler.grid_shift, cfg.sampler.cfg_scale, 1.0)
+    done = _run("-m", "unite_mol", "pack", "--ckpt", str(run), "--sde-noise", "-1", "--out", str(tmp_path / "bad.pt"))
+    assert done.returncode == 2 and done.stderr.strip() == "unite-mol: error: sampler.sde_noise (--sde-noise) must be >= 0, got -1.0"
+    assert not (tmp_path / "bad.pt").exists()
+
+
 def test_a_packed_file_samples_like_its_run(packed, tmp_path):
     run, path = packed
     from_run, from_file = unite_mol.load(run), unite_mol.load(path)
@@ -78,7 +95,7 @@ def test_raw_weights_load_from_a_run_but_not_from_a_packed_file(packed):
 
 
 def test_init_from_starts_a_new_run_from_a_packed_models_weights(packed, tmp_path):
-    run, path = packed
+    run, _ = packed
     _, cfg = load_run(run, MolConfig, "a molecule")
     cfg.init_from = str(path)
     model = build_model(cfg)

@@ -53,15 +53,20 @@ def train_command(config_name: str, schema: type, train: Callable[[Any], "FitRes
     return 0
 
 
-def add_sampler_options(p: argparse.ArgumentParser, batch_size: int | None = 500, batch_help: str | None = None) -> None:
-    """--steps, --solver, --grid-shift, --sde-noise, --cfg, --seed, --batch-size: what every generating command takes
-    (the first four default to the run's own sampler settings; `batch_size` None leaves the choice to the adapter)."""
+def add_solver_options(p: argparse.ArgumentParser) -> None:
+    """--steps, --solver, --grid-shift, --sde-noise: how to integrate, each defaulting to the run's sampler settings."""
     from unite_core.flow import Solver
 
     p.add_argument("--steps", type=int, help="ODE steps (default: the run's sampler.steps)")
     p.add_argument("--solver", choices=[s.name for s in Solver], help="default: the run's sampler.solver")
     p.add_argument("--grid-shift", type=float, help="> 1 puts the steps closer to the data end (default: the run's sampler.grid_shift)")
     p.add_argument("--sde-noise", type=float, help="--solver sde: diffusion w(t) = C (1 - t) (default: the run's sampler.sde_noise)")
+
+
+def add_sampler_options(p: argparse.ArgumentParser, batch_size: int | None = 500, batch_help: str | None = None) -> None:
+    """The solver options, --cfg, --cfg-interval, --seed, --batch-size: what every generating command takes
+    (`batch_size` None leaves the choice to the adapter)."""
+    add_solver_options(p)
     p.add_argument("--cfg", type=float, default=1.0, help="classifier-free guidance scale (1 = off)")
     p.add_argument("--cfg-interval", default="0.1,1.0", help="guidance applies for t in [LO, HI]")
     p.add_argument("--seed", type=int, default=0)

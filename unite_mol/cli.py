@@ -109,17 +109,25 @@ def _export(argv: list[str]) -> int:
 
 
 def _pack(argv: list[str]) -> int:
+    from unite_core.cli import add_solver_options
+    from unite_core.config import from_yaml
+    from unite_core.flow import Solver
     from unite_mol.pretrained import pack
+    from unite_mol.run import MolConfig
 
     parser = argparse.ArgumentParser(prog="unite-mol pack", description="a run's EMA weights (bf16) + config + atom counts in one file")
     parser.add_argument("--ckpt", required=True, help="run folder (newest checkpoint) or checkpoint file")
     parser.add_argument("--out", type=Path, required=True, help="e.g. unite_mol/pretrained/qm9.pt to replace the shipped model")
     parser.add_argument("--guide", help="also pack this weaker model of the same run (run, checkpoint or packed file) to autoguide with")
     parser.add_argument("--guide-scale", type=float, default=2.0, help="the autoguidance scale the packed model samples with")
+    add_solver_options(parser)  # what the packed model samples with by default
     args = parser.parse_args(argv)
-    packed = pack(args.ckpt, args.out, args.guide, args.guide_scale)
+    packed = pack(args.ckpt, args.out, args.guide, args.guide_scale, args.solver and Solver[args.solver], args.steps, args.grid_shift,
+                  args.sde_noise)
     guided = "" if packed.guide is None else f", autoguided at {args.guide_scale:g} by {args.guide} (step {packed.guide.step})"
-    print(f"{args.ckpt} (step {packed.step}{guided}) -> {args.out} ({args.out.stat().st_size / 2**20:.1f} MiB)")
+    sampler = from_yaml(packed.config_yaml, MolConfig).sampler
+    print(f"{args.ckpt} (step {packed.step}{guided}) -> {args.out} ({args.out.stat().st_size / 2**20:.1f} MiB); samples with "
+          f"{sampler.solver.value}, {sampler.steps} steps, grid shift {sampler.grid_shift:g}")
     return 0
 
 

@@ -3,6 +3,7 @@ so sampling needs neither the run folder nor the dataset.
 
     unite-mol pack --ckpt runs/qm9 --out unite_mol/pretrained/qm9.pt   # replace the shipped model
     unite-mol pack --ckpt runs/qm9 --guide runs/qm9/checkpoints/step-00002000.pt --guide-scale 2 --out FILE  # autoguided
+    unite-mol pack --ckpt runs/qm9 --solver sde --steps 40 --out FILE     # samples with these settings by default
     unite_mol.load("qm9").sample(100)                                    # use it
 """
 import pickle
@@ -13,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from unite_core.flow import Solver, with_overrides
 from unite_core.train.checkpoint import UnreadableCheckpoint
 from unite_core.io import atomic_path
 
@@ -41,10 +43,14 @@ class PackedModel:
     guide: PackedGuide | None = None  # files packed before autoguidance have none
 
 
-def pack(ckpt: str | Path, out: str | Path, guide: str | Path | None = None, guide_scale: float = 2.0) -> PackedModel:
+def pack(
+    ckpt: str | Path, out: str | Path, guide: str | Path | None = None, guide_scale: float = 2.0,
+    solver: Solver | None = None, steps: int | None = None, grid_shift: float | None = None, sde_noise: float | None = None,
+) -> PackedModel:
     """A run's (or checkpoint's) EMA weights, bf16, with its config and atom-count histograms (one per dataset) -> `out`;
     with `guide` (a run, checkpoint or packed model of the same latent space) also its weights, and the packed model
-    samples autoguided at `guide_scale`."""
+    samples autoguided at `guide_scale`. `solver`, `steps`, `grid_shift`, `sde_noise`: the sampler settings the packed
+    model uses by default, where given (else the run's)."""
     from unite_core.config import to_yaml
     from unite_core.train import load_run, run_dir_of
     from unite_mol.data import run_atom_counts
@@ -56,11 +62,13 @@ def pack(ckpt: str | Path, out: str | Path, guide: str | Path | None = None, gui
     for row, part in zip(counts, cfg.parts):
         histogram = torch.as_tensor(np.asarray(run_atom_counts(run_dir_of(ckpt), part)), dtype=torch.float64)
         row[: len(histogram)] = histogram
-    config_yaml, packed_guide = state.config_yaml, None
+    packed_guide = None
     if guide is not None:
         weak = load_guide(cfg, guide)
         packed_guide = PackedGuide(to_yaml(weak.config), _bf16(weak.model.state_dict()), weak.step, str(guide))
-        config_yaml = to_yaml(replace(cfg, sampler=replace(cfg.sampler, guide_scale=guide_scale)))
+    sampler = with_overrides(cfg.sampler, steps, solver, grid_shift, cfg.sampler.cfg_scale, cfg.sampler.cfg_interval,
+                             guide_scale if guide is not None else None, sde_noise)
+    config_yaml = state.config_yaml if sampler == cfg.sampler else to_yaml(replace(cfg, sampler=sampler))
     packed = PackedModel(FORMAT, config_yaml, _bf16(state.ema), counts, state.step, str(ckpt), packed_guide)
     with atomic_path(out) as tmp:
         torch.save(asdict(packed), tmp)
