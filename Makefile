@@ -24,7 +24,7 @@ setup: $(BIN)/.installed
 demo: setup
 	$(BIN)/unite-mol train dataset=qm9 trainer=$(DEMO_TRAINER) run.dir=$(DEMO_DIR)
 	$(BIN)/unite-mol sample --ckpt $(DEMO_DIR) --n 200 --out $(DEMO_DIR)/samples.sdf
-	$(BIN)/unite-mol sample --ckpt qm9 --n 1000 --steps 10 --grid-shift 3 --out $(DEMO_DIR)/shipped_samples.sdf
+	$(BIN)/unite-mol sample --ckpt qm9 --n 1000 --out $(DEMO_DIR)/shipped_samples.sdf
 	$(BIN)/unite-mol evaluate $(DEMO_DIR)/shipped_samples.sdf --protocols edm,openbabel,rdkit --plot $(DEMO_DIR)/shipped
 
 image-demo: setup
