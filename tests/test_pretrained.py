@@ -95,7 +95,7 @@ def test_raw_weights_load_from_a_run_but_not_from_a_packed_file(packed):
 
 
 def test_init_from_starts_a_new_run_from_a_packed_models_weights(packed, tmp_path):
-    run, _ = packed
+    run, path = packed
     _, cfg = load_run(run, MolConfig, "a molecule")
     cfg.init_from = str(path)
     model = build_model(cfg)
