@@ -9,14 +9,13 @@ A guided evaluation runs the model and its guide, so Heun with S steps guided co
 compare a guided row with the unguided row of twice its steps for equal compute.
 """
 import argparse
-import time
 from dataclasses import asdict, dataclass
 
 from unite_core.flow import Solver
 from unite_core.jsonio import write_json
 from unite_mol.generator import load
 
-from mol_diagnose import Row, score
+from mol_diagnose import Row, score, timed_sample
 
 
 @dataclass
@@ -46,9 +45,8 @@ def main() -> None:
         for scale in [1.0] if guide is None else args.scales:
             for steps in args.steps:
                 for seed in args.seeds:
-                    start = time.perf_counter()
-                    made = gen.sample(args.n, steps=steps, solver=Solver.heun, grid_shift=args.grid_shift, seed=seed, guide_scale=scale)
-                    speed = args.n / (time.perf_counter() - start)
+                    made, speed = timed_sample(gen, args.n, steps=steps, solver=Solver.heun, grid_shift=args.grid_shift, seed=seed,
+                                               guide_scale=scale)
                     what = f"{'unguided' if guide is None else f'{guide} x{scale:g}'}, heun {steps}, seed {seed}"
                     rows.append(GuidedRow(guide, scale, steps, seed, speed, score(what, made)))
     if args.json:

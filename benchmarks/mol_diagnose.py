@@ -135,11 +135,16 @@ def training_smiles(data_cfg: MolDataConfig) -> set[str]:
     return {c.smiles for c in checks if c is not None and c.valid}
 
 
-def sample_row(gen: MolGenerator, n: int, steps: int, seed: int, train_smiles: set[str] | None, solver: Solver = Solver.heun) -> Row:
+def timed_sample(gen: MolGenerator, n: int, **sampler) -> tuple[list[Structure], float]:
+    """`gen.sample(n, **sampler)` and its speed in molecules per second."""
     start = time.perf_counter()
-    samples = gen.sample(n, steps=steps, solver=solver, seed=seed)
-    seconds = time.perf_counter() - start
-    return score(f"{n} samples ({solver.value} {steps}, {n / seconds:.1f}/s)", samples, train_smiles=train_smiles)
+    samples = gen.sample(n, **sampler)
+    return samples, n / (time.perf_counter() - start)
+
+
+def sample_row(gen: MolGenerator, n: int, steps: int, seed: int, train_smiles: set[str] | None, solver: Solver = Solver.heun) -> Row:
+    samples, speed = timed_sample(gen, n, steps=steps, solver=solver, seed=seed)
+    return score(f"{n} samples ({solver.value} {steps}, {speed:.1f}/s)", samples, train_smiles=train_smiles)
 
 
 def main() -> None:

@@ -9,14 +9,13 @@ Heun with S steps costs 2·S model evaluations, Euler–Maruyama with S steps S:
 equal compute.
 """
 import argparse
-import time
 from dataclasses import asdict, dataclass
 
 from unite_core.flow import Solver
 from unite_core.jsonio import write_json
 from unite_mol.generator import load
 
-from mol_diagnose import Row, score
+from mol_diagnose import Row, score, timed_sample
 
 
 @dataclass
@@ -48,9 +47,7 @@ def main() -> None:
     for scale in scales:
         for solver, steps, noise in runs:
             for seed in args.seeds:
-                start = time.perf_counter()
-                made = gen.sample(args.n, steps=steps, solver=solver, seed=seed, guide_scale=scale, sde_noise=noise)
-                speed = args.n / (time.perf_counter() - start)
+                made, speed = timed_sample(gen, args.n, steps=steps, solver=solver, seed=seed, guide_scale=scale, sde_noise=noise)
                 what = f"{solver.value} {steps}{f' C={noise:g}' if noise is not None else ''}, guide x{scale:g}, seed {seed}"
                 rows.append(SamplerRow(solver.value, steps, noise, scale, seed, speed, score(what, made)))
     if args.json:

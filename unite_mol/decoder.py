@@ -12,7 +12,7 @@ from unite_core.flow import masked_mean
 from unite_core.model import ReconLoss
 from unite_core.nn import LatentTrunk, TrunkConfig
 from unite_mol.batch import ElementVocab, MolBatch
-from unite_mol.lattice import fractional, fractional_offset, lattice_matrix, lattice_params, wrapped_cartesian
+from unite_mol.lattice import fractional, fractional_offset, lattice_matrix, lattice_params, minimum_image, wrapped_cartesian
 from unite_mol.structure import Structure
 
 BOND_CUTOFF = 2.0  # Å: the pairs the bond-length loss sees (QM9's bonds are 0.96-1.76 Å; carbon's 1.2-1.6 Å)
@@ -136,7 +136,7 @@ def _pair_vectors(x: torch.Tensor, cells: torch.Tensor | None = None) -> torch.T
     d = x[:, None, :, :] - x[:, :, None, :]  # (B, N, N, 3)
     if cells is None:
         return d
-    return (d - torch.round(d)) @ cells[:, None]  # (B, N, N, 3) Å
+    return minimum_image(d) @ cells[:, None]  # (B, N, N, 3) Å
 
 
 def _pool(h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -17,10 +17,14 @@ def wrapped_cartesian(frac: torch.Tensor, cells: torch.Tensor) -> torch.Tensor:
     return torch.einsum("bnk,bkc->bnc", torch.remainder(frac, 1.0), cells)
 
 
+def minimum_image(d: torch.Tensor) -> torch.Tensor:
+    """Fractional differences (..., 3) moved to the nearest image: each component in [-0.5, 0.5]."""
+    return d - torch.round(d)
+
+
 def fractional_offset(predicted: torch.Tensor, positions: torch.Tensor, cells: torch.Tensor) -> torch.Tensor:
     """Predicted fractional coordinates minus the true ones, at the minimum image: (B, N, 3), each in [-0.5, 0.5]."""
-    d = predicted - fractional(positions, cells)
-    return d - torch.round(d)
+    return minimum_image(predicted - fractional(positions, cells))
 
 
 def lattice_params(cells: torch.Tensor, atoms: torch.Tensor) -> torch.Tensor:
