@@ -159,6 +159,9 @@ def test_bad_crystal_files_are_one_line_naming_the_record(tmp_path):
         read_crystals(tmp_path / "CONTCAR")
     with pytest.raises(ValueError, match="no `cif` column"):
         read_crystals(_write_csv(tmp_path / "nocif.csv", [{"a": 1}]))
+    (tmp_path / "x.zip").write_text("not an archive")
+    with pytest.raises(ValueError, match="x.zip: not a zip archive"):
+        read_crystals(tmp_path / "x.zip")
 
 
 def test_evaluate_detects_crystals_and_prints_the_cdvae_protocol(tmp_path):
@@ -199,23 +202,45 @@ def test_periodic_neighbours_match_pymatgen_on_real_cells(tmp_path, name):
 
 
 @pytest.mark.parametrize("out", ["x.cif", "x.extxyz", "x.zip", "cifs"])
-def test_crystal_files_round_trip(tmp_path, out):
-    import zipfile
+def test_crystal_files_round_trip_with_validity_flags(tmp_path, out):
+    from ase.io import read
 
     from unite_mol.data.crystals import write_crystals
 
     crystals = [from_pymatgen(to_pymatgen(rock_salt(a)), "a") for a in (5.64, 6.0)] + [from_pymatgen(to_pymatgen(
         Structure(np.array([38, 22, 8, 8, 8]), (np.array([[0, 0, 0], [.5, .5, .5], [.5, .5, 0], [.5, 0, .5], [0, .5, .5]]) * 3.9).astype(np.float32),
                   np.eye(3) * 3.9)), "srtio3")]
-    path = write_crystals(tmp_path / out, crystals)
-    if out.endswith(".zip"):
-        zipfile.ZipFile(path).extractall(tmp_path / "unzipped")
-        path = tmp_path / "unzipped"
-    back = read_crystals(path).structures
-    assert len(back) == 3
-    for a, b in zip(crystals, back):
+    overlapping = Structure(np.array([11, 17]), np.array([[0, 0, 0], [0.2, 0, 0]], np.float32), np.eye(3) * 4.0)
+    nacl2 = from_pymatgen(to_pymatgen(Structure(np.array([11, 17, 17]), np.array([[0, 0, 0], [2, 0, 0], [0, 2, 0]], np.float32), np.eye(3) * 4.0)), "b")
+    written = crystals + [overlapping, nacl2]
+    checks = [check_crystal(c) for c in written]
+    assert [(c.structural, c.compositional) for c in checks[3:]] == [(False, True), (True, False)]
+    path = write_crystals(tmp_path / out, written, checks)
+    assert len(read_crystals(path, check=False).structures) == 5  # every one written; a zip read without unpacking it
+    back = read_crystals(path, skip_bad=True).structures  # canonical again; the overlapping one is not a training crystal
+    assert len(back) == 4
+    for a, b in zip(crystals + [nacl2], back):
         assert np.array_equal(a.numbers, b.numbers) and np.allclose(a.cell, b.cell, atol=1e-5)
         assert np.allclose(a.positions, b.positions, atol=1e-4)
+    if out.endswith(".extxyz"):
+        flags = [(atoms.info["valid_structural"], atoms.info["valid_compositional"]) for atoms in read(path, ":")]
+    else:
+        flags = [tuple(f"_unite_valid_{k}   yes" in text for k in ("structural", "compositional")) for text in _cif_texts(path)]
+    assert flags == [(True, True)] * 3 + [(False, True), (True, False)]
+    with pytest.raises(ValueError, match="2 validity checks for 5 crystals"):
+        write_crystals(tmp_path / "y.cif", written, checks[:2])
+
+
+def _cif_texts(path: Path) -> list[str]:
+    """One text per crystal of a written .cif, .zip or folder of CIFs."""
+    import zipfile
+
+    if path.is_dir():
+        return [f.read_text() for f in sorted(path.glob("*.cif"))]
+    if path.suffix == ".zip":
+        with zipfile.ZipFile(path) as z:
+            return [z.read(name).decode() for name in sorted(z.namelist())]
+    return path.read_text().split("\ndata_")[1:]
 
 
 def _perov_batch(tmp_path, n: int = 6):
@@ -294,6 +319,12 @@ def test_crystal_tokens_ignore_rotation_and_the_choice_of_periodic_image(tmp_pat
     D = o3.Irreps(env.hidden_irreps).D_from_matrix(R)
     torch.testing.assert_close(hidden(rotated), hidden(batch) @ D.T, atol=1e-5, rtol=1e-4)  # l >= 1 features rotate with the crystal
 
+    from e3nn.util.test import assert_equivariant
+
+    one = lambda pos, cell: env(batch.types[:1], pos[None], batch.mask[:1], cell[None])[1][0]  # noqa: E731  (N, hidden)
+    assert_equivariant(one, args_in=[batch.positions[0], batch.cells[0]], irreps_in=["cartesian_points", "1o"],  # cell rows: vectors
+                       irreps_out=[env.hidden_irreps])  # random rotations, inversion and a translation of the atoms
+
 
 def test_a_lattice_token_model_trains_reconstructs_and_samples_crystals(tmp_path):
     import torch
@@ -344,6 +375,10 @@ def test_train_a_crystal_run_and_sample_cifs(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "5 crystals" in done.stdout and "CDVAE validity" in done.stdout
     assert (tmp_path / "x.cif").read_text().count("data_") == 5
+    done = _run("-m", "unite_mol", "sample", "--ckpt", str(tmp_path / "run"), "--n", "5", "--steps", "2", "--out", str(tmp_path / "x.zip"))
+    assert done.returncode == 0 and "flag the invalid ones" in done.stdout, done.stderr
+    done = _run("-m", "unite_mol", "evaluate", str(tmp_path / "x.zip"), "--workers", "1")  # what `sample` tells the user to run
+    assert done.returncode == 0 and "CDVAE protocol, 5 crystals" in done.stdout, done.stderr
     done = _run("-m", "unite_mol", "sample", "--ckpt", str(tmp_path / "run"), "--n", "5", "--out", str(tmp_path / "x.sdf"))
     assert done.returncode == 2 and "crystals are written as .cif" in done.stderr
     done = _run("-m", "unite_mol", "reconstruct", str(data / "test.csv"), "--ckpt", str(tmp_path / "run"), "--out", str(tmp_path / "r.cif"))

@@ -75,12 +75,15 @@ def _write_molecules(out: Path, structures: list, implicit_hydrogens: bool) -> N
 
 def _write_crystals(out: Path, structures: list) -> None:
     from unite_mol.data.crystals import write_crystals
+    from unite_mol.evaluate.crystal import check_crystal
     from unite_mol.metrics import score_crystal_samples
 
-    write_crystals(out, structures)
-    score = score_crystal_samples(structures)
+    checks = [check_crystal(s) for s in structures]
+    write_crystals(out, structures, checks)
+    score = score_crystal_samples(checks)
     print(f"CDVAE validity: structural {score.structural:.3f}, compositional {score.compositional:.3f}, both {score.valid:.3f}; "
-          f"every sample is written (`unite-mol evaluate {out}` for the whole protocol)")
+          f"every sample is written, `_unite_valid_*` (CIF) / `valid_*=` (extxyz) flag the invalid ones "
+          f"(`unite-mol evaluate {out}` for the whole protocol)")
 
 
 def _export(argv: list[str]) -> int:
@@ -186,7 +189,9 @@ def _reconstruct(argv: list[str]) -> int:
     rebuilt = generator.reconstruct(read.structures, args.seed, progress=True)
     seconds = time.perf_counter() - start
     if crystals:
-        write_crystals(args.out, rebuilt)
+        from unite_mol.evaluate.crystal import check_crystal
+
+        write_crystals(args.out, rebuilt, [check_crystal(s) for s in rebuilt])
     else:
         implicit = not generator.part.hydrogens
         write_structures(args.out, rebuilt, [perceive(s, implicit) for s in rebuilt] if FileFormat.of(args.out) is FileFormat.sdf else None)

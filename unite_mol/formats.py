@@ -17,7 +17,7 @@ from unite_mol.structure import ATOMIC_NUMBER, SYMBOLS, Structure
 
 
 STRUCTURE_SUFFIXES = frozenset({".sdf", ".mol", ".xyz", ".extxyz"})  # what FileFormat.of accepts
-CRYSTAL_SUFFIXES = frozenset({".csv", ".cif", ".extxyz", ".vasp", ".poscar"})  # what data.crystals reads (and POSCAR*, CONTCAR*)
+CRYSTAL_SUFFIXES = frozenset({".csv", ".cif", ".extxyz", ".vasp", ".poscar", ".zip"})  # what data.crystals reads (and POSCAR*, CONTCAR*)
 
 
 def is_poscar(path: Path) -> bool:

@@ -9,6 +9,7 @@ from unite_core.model import UNITE
 from unite_mol.chem import Perceived
 from unite_mol.decoder import AtomOutput
 from unite_mol.evaluate.checks import NativeCheck
+from unite_mol.evaluate.crystal import CrystalCheck
 from unite_mol.evaluate.scores import score_native
 from unite_mol.batch import ElementVocab, MolBatch, collate
 from unite_mol.structure import Structure
@@ -110,10 +111,8 @@ class CrystalSampleScore:
     molecules: int
 
 
-def score_crystal_samples(structures: list[Structure]) -> CrystalSampleScore:
-    from unite_mol.evaluate.crystal import check_crystal
-
-    checks = [check_crystal(s) for s in structures]
+def score_crystal_samples(checks: list[CrystalCheck]) -> CrystalSampleScore:
+    """The shares of crystals whose `check_crystal` passed."""
     n = max(len(checks), 1)
     return CrystalSampleScore(sum(c.structural for c in checks) / n, sum(c.compositional for c in checks) / n,
                               sum(c.valid for c in checks) / n, len(checks))

@@ -18,6 +18,7 @@ from unite_mol.data.crystals import write_crystals
 from unite_mol.decoder import AtomDecoder, LatticeReadout
 from unite_mol.direct import DirectAtoms, DirectConfig
 from unite_mol.embed import EnvConfig
+from unite_mol.evaluate.crystal import check_crystal
 from unite_mol.metrics import as_dict, reconstruct, reconstruct_crystals, score_crystal_samples, score_samples
 from unite_mol.sampling import Kind, draw_counts, generate_structures
 from unite_mol.batch import ElementVocab
@@ -197,9 +198,10 @@ class MolEvaluator:
         counts = draw_counts(atom_counts, self.cfg.eval_samples, torch.Generator().manual_seed(step))
         structures = generate_structures(model, counts, Kind.of(part, self.vocab), self.cfg.sampler, self.vocab, gen)
         if crystals:
-            write_crystals(self.run_dir / f"{stem}.extxyz", structures)
+            checks = [check_crystal(s) for s in structures]
+            write_crystals(self.run_dir / f"{stem}.extxyz", structures, checks)
             draw_crystal_grid(structures, self.run_dir / f"{stem}.png")
-            return {**metrics, **as_dict(score_crystal_samples(structures), "sample_")}
+            return {**metrics, **as_dict(score_crystal_samples(checks), "sample_")}
         perceived = [perceive(s, implicit_hydrogens=not part.hydrogens) for s in structures]
         write_structures(self.run_dir / f"{stem}.sdf", structures, perceived)
         draw_grid(perceived, self.run_dir / f"{stem}.png")

@@ -12,7 +12,7 @@ import numpy as np
 
 from unite_core.cache import cached
 from unite_core.io import atomic_path
-from unite_mol.evaluate.crystal import MIN_DISTANCE  # closer atoms are "overlapping" (CDVAE's structural-validity cut-off)
+from unite_mol.evaluate.crystal import MIN_DISTANCE, CrystalCheck  # closer atoms are "overlapping" (CDVAE's structural cut-off)
 from unite_mol.formats import BadRecord, ReadResult, is_crystal_file, is_poscar
 from unite_mol.structure import Structure
 
@@ -91,8 +91,9 @@ def _records(path: Path, max_atoms: int | None, check: bool):
             for i, row in enumerate(reader, start=1):
                 yield _guard(lambda row=row, i=i: _parse(row["cif"], "cif", f"{path} row {i}", max_atoms, check))
     elif suffix == ".cif":
-        for i, block in enumerate(_cif_blocks(path.read_text()), start=1):
-            yield _guard(lambda block=block, i=i: _parse(block, "cif", f"{path} record {i}", max_atoms, check))
+        yield from _cif_records(path.read_text(), str(path), max_atoms, check)
+    elif suffix == ".zip":
+        yield from _zip_records(path, max_atoms, check)
     elif suffix == ".extxyz":
         from ase.io import iread
         from pymatgen.io.ase import AseAtomsAdaptor
@@ -106,7 +107,29 @@ def _records(path: Path, max_atoms: int | None, check: bool):
         except Exception as err:  # ASE's own errors on a malformed file (_guard already turned bad records into values)
             yield BadRecord(f"{path}: unreadable extxyz ({type(err).__name__})", "unreadable")
     else:
-        raise ValueError(f"{path}: unknown crystal file type {path.suffix!r} (use .csv in the CDVAE layout, .cif, POSCAR or .extxyz)")
+        raise ValueError(f"{path}: unknown crystal file type {path.suffix!r} "
+                         "(use .csv in the CDVAE layout, .cif, POSCAR, .extxyz or a .zip of CIFs)")
+
+
+def _cif_records(text: str, where: str, max_atoms: int | None, check: bool):
+    for i, block in enumerate(_cif_blocks(text), start=1):
+        yield _guard(lambda block=block, i=i: _parse(block, "cif", f"{where} record {i}", max_atoms, check))
+
+
+def _zip_records(path: Path, max_atoms: int | None, check: bool):
+    """The CIFs of a zip archive (what `write_crystals` writes for `.zip`), by member name."""
+    import zipfile
+
+    try:
+        archive = zipfile.ZipFile(path)
+    except zipfile.BadZipFile:
+        raise ValueError(f"{path}: not a zip archive") from None
+    with archive:
+        names = sorted(n for n in archive.namelist() if n.lower().endswith(".cif"))
+        if not names:
+            raise ValueError(f"{path}: no .cif files in the archive")
+        for name in names:
+            yield from _cif_records(archive.read(name).decode(errors="replace"), f"{path}:{name}", max_atoms, check)
 
 
 def _cif_blocks(text: str) -> list[str]:
@@ -119,15 +142,17 @@ def _cif_blocks(text: str) -> list[str]:
     return ["".join(lines[a:b]) for a, b in zip(starts, bounds)]
 
 
-def write_crystals(path: str | Path, structures: list[Structure]) -> Path:
-    """Every crystal, atomically: `.cif` (one data block each), `.extxyz` (ASE, `Lattice` + `pbc`), `.zip` or a
-    folder (no suffix; one CIF each, `000000.cif` ...)."""
+def write_crystals(path: str | Path, structures: list[Structure], checks: list[CrystalCheck]) -> Path:
+    """Every crystal, atomically, each flagged with its CDVAE validity (`checks`, one per crystal; invalid ones are
+    written too): `.cif` (one data block each), `.extxyz` (ASE, `Lattice` + `pbc`), `.zip` or a folder (no suffix; one
+    CIF each, `000000.cif` ...). CIFs carry `_unite_valid_structural` / `_unite_valid_compositional` yes | no, extxyz
+    comment lines the keys `valid_structural=T|F valid_compositional=T|F`."""
     import zipfile
 
-    from pymatgen.io.cif import CifWriter
-
+    if len(checks) != len(structures):
+        raise ValueError(f"{path}: {len(checks)} validity checks for {len(structures)} crystals")
     path = Path(path)
-    cifs = lambda: [str(CifWriter(to_pymatgen(s))).replace("data_", f"data_{i:06d}_", 1) for i, s in enumerate(structures)]  # noqa: E731
+    cifs = lambda: [_flagged_cif(s, c, i) for i, (s, c) in enumerate(zip(structures, checks))]  # noqa: E731
     suffix = path.suffix.lower()
     if suffix == ".cif":
         with atomic_path(path) as tmp:
@@ -136,7 +161,7 @@ def write_crystals(path: str | Path, structures: list[Structure]) -> Path:
         from ase.io import write
 
         with atomic_path(path) as tmp:
-            write(str(tmp), [to_ase(s) for s in structures], format="extxyz")
+            write(str(tmp), [_flagged_atoms(s, c) for s, c in zip(structures, checks)], format="extxyz")
     elif suffix == ".zip":
         with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
             for i, text in enumerate(cifs()):
@@ -151,6 +176,23 @@ def write_crystals(path: str | Path, structures: list[Structure]) -> Path:
     return path
 
 
+def _flagged_cif(s: Structure, check: CrystalCheck, index: int) -> str:
+    """pymatgen's CIF of one crystal, its data block named by `index`, with the two validity items after the name."""
+    from pymatgen.io.cif import CifWriter
+
+    head, _, rest = str(CifWriter(to_pymatgen(s))).partition("data_")
+    name, _, body = rest.partition("\n")
+    flags = "".join(f"_unite_valid_{kind}   {'yes' if ok else 'no'}\n"
+                    for kind, ok in (("structural", check.structural), ("compositional", check.compositional)))
+    return f"{head}data_{index:06d}_{name}\n{flags}{body}"
+
+
+def _flagged_atoms(s: Structure, check: CrystalCheck):
+    atoms = to_ase(s)
+    atoms.info.update(valid_structural=check.structural, valid_compositional=check.compositional)
+    return atoms
+
+
 def _guard(parse):
     try:
         return parse()
@@ -159,14 +201,14 @@ def _guard(parse):
 
 
 def crystal_records(path: str | Path, max_atoms: int | None = None, check: bool = True) -> Iterator[Structure | BadRecord]:
-    """Each record of a CSV / CIF / POSCAR / extxyz file, or of every such file under a folder (sorted by name), in order:
-    its crystal, or the BadRecord saying why it has none. `check=False` reads generated crystals as they are."""
+    """Each record of a CSV / CIF / POSCAR / extxyz file or zip of CIFs, or of every such file under a folder (sorted by
+    name), in order: its crystal, or the BadRecord saying why it has none. `check=False` reads generated crystals as they are."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file or folder")
     files = sorted(p for p in path.rglob("*") if p.is_file() and is_crystal_file(p)) if path.is_dir() else [path]
     if not files:
-        raise FileNotFoundError(f"{path}: no .csv / .cif / POSCAR / .extxyz files")
+        raise FileNotFoundError(f"{path}: no .csv / .cif / POSCAR / .extxyz / .zip files")
     for file in files:
         yield from _records(file, max_atoms, check)
 

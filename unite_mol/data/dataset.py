@@ -30,7 +30,7 @@ class TrainSplit(str, Enum):
 class MolDataConfig:
     source: DataSource = DataSource.qm9
     path: str | None = None  # files: a folder of structure files, or one multi-record file; crystals: the CSV folder
-    crystal_files: bool = False  # files: the files are crystals (CIF / POSCAR / extxyz with a Lattice), trained periodically
+    crystal_files: bool = False  # files: crystals (CIF / POSCAR / extxyz with a Lattice / zip of CIFs), trained periodically
     cache: str = "data/cache"  # parsed datasets, split and reference files are written here once
     elements: list[str] = field(default_factory=lambda: ["H", "C", "N", "O", "F"])
     max_atoms: int = 29  # latent slots; the largest structure the model can hold
@@ -65,7 +65,7 @@ def _files_under(path: Path, crystals: bool) -> list[Path]:
     wanted = is_crystal_file if crystals else lambda p: p.suffix.lower() in STRUCTURE_SUFFIXES
     found = sorted(p for p in path.rglob("*") if p.is_file() and wanted(p))
     if not found:
-        kinds = ".cif, POSCAR or .extxyz" if crystals else ".sdf, .xyz or .extxyz (crystals: data.crystal_files=true)"
+        kinds = ".cif, POSCAR, .extxyz or .zip" if crystals else ".sdf, .xyz or .extxyz (crystals: data.crystal_files=true)"
         raise FileNotFoundError(f"data.path={path}: no {kinds} files")
     return found
 

@@ -12,9 +12,9 @@ from unite_mol.formats import is_poscar
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="unite-mol evaluate", description="Score molecules under the EDM, ADiT/OpenBabel, "
                                 "RDKit-native and PoseBusters protocols side by side; reconstruction against a reference.")
-    p.add_argument("paths", nargs="+", help=".sdf / .xyz / .extxyz files, or folders of them; crystals: CDVAE .csv, .cif, POSCAR, extxyz with a Lattice")
+    p.add_argument("paths", nargs="+", help=".sdf / .xyz / .extxyz files, or folders of them; crystals: CDVAE .csv, .cif, POSCAR, extxyz with a Lattice, .zip of CIFs")
     p.add_argument("--kind", choices=["auto", "molecule", "crystal"], default="auto",
-                   help="auto: crystals when every input is a .csv / .cif / POSCAR / folder of them, or an extxyz with a Lattice")
+                   help="auto: crystals when every input is a .csv / .cif / .zip / POSCAR / folder of them, or an extxyz with a Lattice")
     p.add_argument("--train", help="crystals: the training crystals (CSV / CIF / extxyz) novelty is measured against")
     p.add_argument("--test", help="crystals: the test crystals the property EMDs are measured against")
     p.add_argument("--coverage", choices=[c.name for c in CoverageCutoffs],
@@ -71,7 +71,7 @@ def _is_crystal_input(path: str) -> bool:
     p = Path(path)
     if p.is_dir():
         return any(p.glob("*.cif")) or any(map(is_poscar, p.iterdir()))
-    if p.suffix.lower() in (".csv", ".cif") or is_poscar(p):
+    if p.suffix.lower() in (".csv", ".cif", ".zip") or is_poscar(p):
         return True
     if p.suffix.lower() == ".extxyz" and p.is_file():
         with p.open() as f:
