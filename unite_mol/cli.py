@@ -31,9 +31,7 @@ def _sample(args: argparse.Namespace) -> int:
         print(f"autoguided at scale {sampler.guide_scale:g} by {args.guide or 'the weaker model packed with it'} (--guide-scale 1: off)",
               file=sys.stderr)
     start = time.perf_counter()
-    structures = generator.sample(args.n, sampler.steps, sampler.solver, args.cfg, args.seed, args.batch_size, progress=True,
-                                  cfg_interval=sampler.cfg_interval, grid_shift=sampler.grid_shift, guide_scale=sampler.guide_scale,
-                                  sde_noise=sampler.sde_noise)
+    structures = generator.sample_with(args.n, sampler, args.seed, args.batch_size, progress=True)
     seconds = time.perf_counter() - start
     sde = f" noise {sampler.sde_noise:g}" if sampler.solver is Solver.sde else ""
     print(f"{args.n} {'crystals' if crystals else 'molecules'} in {seconds:.1f} s ({args.n / seconds:.1f}/s, {sampler.solver.value}{sde}, "

@@ -7,7 +7,7 @@ import torch
 from tqdm import tqdm
 
 from unite_core.config import from_yaml
-from unite_core.flow import Solver, with_overrides
+from unite_core.flow import SamplerConfig, Solver, with_overrides
 from unite_core.model import UNITE, Recipe
 from unite_core.train import load_run, run_dir_of
 from unite_mol.data import MolDataConfig, run_atom_counts
@@ -35,10 +35,14 @@ class MolGenerator:
         guide_scale: float | None = None, sde_noise: float | None = None,
     ) -> list[Structure]:
         """n structures: atom counts from the histogram, ODE (or SDE) from noise (`steps`, `solver`, `grid_shift`,
-        `guide_scale` and `sde_noise` default to the run's sampler settings; a guide scale other than 1 needs `guide`), decode. Batches
-        (`batch_size`, default CPU_BATCH on a CPU, else GPU_BATCH) are formed from similar atom counts (less padding);
-        the result keeps the drawn order."""
+        `guide_scale` and `sde_noise` default to the run's sampler settings; a guide scale other than 1 needs `guide`), decode."""
         sampler = with_overrides(self.config.sampler, steps, solver, grid_shift, cfg, cfg_interval, guide_scale, sde_noise)
+        return self.sample_with(n, sampler, seed, batch_size, progress)
+
+    def sample_with(self, n: int, sampler: SamplerConfig, seed: int = 0, batch_size: int | None = None,
+                    progress: bool = False) -> list[Structure]:
+        """`sample` with every sampler setting given at once. Batches (`batch_size`, default CPU_BATCH on a CPU, else
+        GPU_BATCH) are formed from similar atom counts (less padding); the result keeps the drawn order."""
         counts = draw_counts(self.atom_counts, n, torch.Generator().manual_seed(seed))
         device = next(self.model.parameters()).device
         if batch_size is not None and batch_size < 1:
