@@ -88,11 +88,12 @@ class MolGenerator:
 
 
 def load(checkpoint: str | Path, device: str = "cpu", dataset_id: int | None = None, raw: bool = False,
-         guide: str | Path | None = None) -> MolGenerator:
+         guide: str | Path | None = None, packed_guide: bool = True) -> MolGenerator:
     """The EMA model of a run folder (newest checkpoint), a checkpoint file, a packed model file, or a shipped
     model by name (`"qm9"`), with its training atom counts; `dataset_id` picks the dataset of a joint run (default: its
     first, `data`); `raw` takes a checkpoint's raw (non-EMA) weights instead, for comparing the two. `guide` (any of
-    the same kinds) is the weaker model for autoguidance; a packed model may carry its own (and its scale)."""
+    the same kinds) is the weaker model for autoguidance; a packed model may carry its own (and its scale), which
+    `packed_guide=False` leaves unbuilt."""
     packed = resolve(checkpoint)
     guide_model = None
     if packed is not None:
@@ -102,7 +103,7 @@ def load(checkpoint: str | Path, device: str = "cpu", dataset_id: int | None = N
         cfg, weights, step = from_yaml(p.config_yaml, MolConfig), p.ema, p.step
         part = cfg.part(dataset_id)
         counts = np.trim_zeros(p.atom_counts[cfg.parts.index(part)].numpy(), "b")  # rows are padded to one length
-        if p.guide is not None and guide is None:
+        if p.guide is not None and guide is None and packed_guide:
             guide_model = _eval_model(from_yaml(p.guide.config_yaml, MolConfig), p.guide.ema, device)
     else:
         state, cfg = load_run(checkpoint, MolConfig, "a molecule")
@@ -115,7 +116,7 @@ def load(checkpoint: str | Path, device: str = "cpu", dataset_id: int | None = N
 
 def load_guide(cfg: MolConfig, guide: str | Path, device: str = "cpu", dataset_id: int | None = None) -> MolGenerator:
     """The weaker model (anything `load` takes) that autoguides a model of config `cfg`: its latent slots must be cfg's."""
-    weak = load(guide, device, dataset_id)
+    weak = load(guide, device, dataset_id, packed_guide=False)  # a guide's own guide is never used
     require_same(cfg, weak.config, GUIDE_KEYS, f"guide {guide}")
     return weak
 
