@@ -10,7 +10,7 @@ DEMO_TRAINER ?= smoke
 
 IMAGE_DIR ?= runs/image_demo
 
-.PHONY: setup demo image-demo test clean
+.PHONY: setup demo image-demo test clean gpu-kit
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,17 @@ image-demo: setup
 	$(BIN)/unite-image sample --ckpt $(IMAGE_DIR) --n 64 --balanced --cfg 3.0 --out $(IMAGE_DIR)/samples
 	$(BIN)/unite-image fid-stats data/demo_images --crop 32 --out $(IMAGE_DIR)/demo_stats.npz
 	$(BIN)/unite-image fid --ckpt $(IMAGE_DIR) --n 64 --ref $(IMAGE_DIR)/demo_stats.npz
+
+# `make gpu-kit`: what a device call needs beside its own PyTorch (benchmarks/gpu_train.sh says how it is used): the
+# pure-Python wheels the device image lacks or holds in another version, in .whl/ (ignored), and the parsed QM9 cache.
+GPU_WHEELS := hydra-core==1.3.8 omegaconf==2.3.1 e3nn==0.6.0
+gpu-kit: setup
+	rm -rf .whl && mkdir -p .whl
+	$(BIN)/python -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+		--platform manylinux_2_17_x86_64 -d .whl $(GPU_WHEELS)
+	$(BIN)/python -m pip wheel -q --no-deps -w .whl antlr4-python3-runtime==4.9.3  # sdist only on PyPI: built here, pure Python
+	$(BIN)/python -c "from unite_mol.data.qm9 import load_qm9, write_train_reference as w; w(load_qm9('data/cache'), 'data/cache')"
+	du -ch .whl data/cache | tail -1
 
 test: setup
 	$(BIN)/python -m pytest

@@ -1,0 +1,31 @@
+#!/bin/bash
+# Train on a lent GPU in ONE device call and bring the model back (a lease is short: 15 device-minutes a session).
+#
+# Here, once:   make gpu-kit      (the wheels the device image lacks, in .whl/, and the parsed QM9 cache)
+# Then the device tool's `run`, from the repository root, with
+#   carry: [".whl", "data/cache"]   (about 40 MB of the 64 a call may send)
+#   command: MINUTES=7 bash benchmarks/gpu_train.sh [overrides...]          timeout_s: MINUTES·60 + 120
+#
+# It installs the kit into /tmp/site (the image's own PyTorch stays), writes nvidia-smi's view, trains
+# `dataset=qm9 trainer=gpu` for MINUTES (warm from the shipped model unless INIT=none; overrides come last and win,
+# e.g. model=B optim.lr=1e-3 trainer.max_steps=3000), with the periodic evaluations off (they need RDKit, which does
+# not fit in the carry), and leaves in $OUT: the packed EMA weights (bf16, a few MB: sample and score them here with
+# `unite-mol sample --ckpt qm9_gpu.pt` and `unite-mol evaluate`), train.csv, config.yaml and the log.
+# Rehearsed on this CPU with trainer.precision=fp32 and a few steps; see the README section "GPU and several GPUs".
+set -euo pipefail
+: "${OUT:?set OUT, the folder whose files come back (the device tool sets it)}"
+MINUTES=${MINUTES:-7}
+INIT=${INIT:-qm9}
+RUN=${RUN:-runs/gpu}
+
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
+ln -sfn "$PWD/configs" /tmp/site/unite_configs  # the package name the Hydra configs are installed under
+export PYTHONPATH="/tmp/site:$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+{ nvidia-smi || echo "no nvidia-smi on this machine"; python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"; } > "$OUT/gpu.txt" 2>&1
+
+init=()
+if [ "$INIT" != none ]; then init=("init_from=$INIT"); fi
+python3 -m unite_mol train dataset=qm9 trainer=gpu data.cache=data/cache "trainer.minutes=$MINUTES" trainer.eval_every=100000000 \
+    trainer.progress=false "run.dir=$RUN" "${init[@]}" "$@" 2>&1 | tee "$OUT/train.log"
+python3 -m unite_mol pack --ckpt "$RUN" --out "$OUT/qm9_gpu.pt" 2>&1 | tee -a "$OUT/train.log"
+cp "$RUN/train.csv" "$RUN/config.yaml" "$OUT/"
