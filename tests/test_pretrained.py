@@ -7,6 +7,7 @@ import torch
 import unite_mol
 from unite_core.train import load_run
 from unite_mol.formats import read_structures, write_structures
+from unite_mol.generator import load_guide
 from unite_mol.pretrained import SHIPPED, read_packed
 from unite_mol.run import MolConfig, build_model, load_init
 
@@ -159,8 +160,6 @@ def test_a_model_packed_with_its_guide_samples_autoguided(packed, tmp_path):
     assert read_packed(path).guide is None  # packed without one
     gen = unite_mol.load(tmp_path / "g.pt")
     assert gen.guide is not None and gen.config.sampler.guide_scale == 1.5
-    from unite_mol.generator import load_guide
-
     assert load_guide(gen.config, tmp_path / "g.pt").guide is None  # g.pt as another model's guide: its own guide is not built
     done = _run("-m", "unite_mol", "sample", "--ckpt", str(tmp_path / "g.pt"), "--n", "2", "--steps", "2", "--out", str(tmp_path / "x.xyz"))
     assert done.returncode == 0 and "autoguided at scale 1.5 by the weaker model packed with it" in done.stderr, done.stderr
