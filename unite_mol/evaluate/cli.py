@@ -6,7 +6,7 @@ from pathlib import Path
 from unite_mol.evaluate.checks import Protocol
 from unite_mol.evaluate.coverage import CoverageCutoffs
 from unite_mol.evaluate.reference import TrainSet
-from unite_mol.formats import is_poscar
+from unite_mol.formats import is_crystal_file, is_poscar
 
 
 def parser() -> argparse.ArgumentParser:
@@ -71,13 +71,13 @@ def _is_crystal_input(path: str) -> bool:
     p = Path(path)
     if p.is_dir():
         return any(p.glob("*.cif")) or any(map(is_poscar, p.iterdir()))
-    if p.suffix.lower() in (".csv", ".cif", ".zip") or is_poscar(p):
-        return True
-    if p.suffix.lower() == ".extxyz" and p.is_file():
+    if p.suffix.lower() == ".extxyz":  # molecules or crystals: a crystal frame names its Lattice
+        if not p.is_file():
+            return False
         with p.open() as f:
             f.readline()
             return "lattice=" in f.readline().lower()
-    return False
+    return is_crystal_file(p)
 
 
 def _crystals(args: argparse.Namespace) -> int:
