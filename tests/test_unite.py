@@ -151,3 +151,26 @@ def test_self_conditioning_starts_as_the_plain_model_and_trains_its_input(tmp_pa
     torch.testing.assert_close(estimate[chosen], plain[chosen])
     model(batch, _rng()).flow.backward()
     assert model.ge.self_cond_in.weight.grad.abs().sum() > 0  # the estimate reaches the loss
+
+
+def test_input_perturbation_moves_only_what_the_ge_sees(tmp_path):
+    """γ > 0: z_t is built from ε + γ·ξ (on top of the unperturbed draws), the target stays the clean z."""
+    model, batch = _model_and_batch(tmp_path)
+    B, L, C = 8, batch.mask.shape[1], model.objective.latent_dim
+    z, mask, cond = torch.randn(B, L, C), batch.mask, batch.label
+    seen = []
+    perfect = lambda x_t, t, *rest: (seen.append((x_t, t)), z.repeat_interleave(len(t) // B, 0))[1]  # noqa: E731
+    model.predict = perfect
+    implied = {}
+    for gamma in (0.0, 0.5):
+        model.flow.input_perturbation, seen[:] = gamma, []
+        assert model.flow_loss(z, mask, cond, _rng()) == 0  # a perfect clean prediction costs nothing either way
+        x_t, t = seen[0]
+        tt = t[:, None, None]
+        implied[gamma] = ((x_t - tt * z.repeat_interleave(len(t) // B, 0)) / (1 - tt))[mask.repeat_interleave(len(t) // B, 0)]
+    rng = _rng()
+    model.flow.time.sample(rng, model.flow.k)
+    drawn = model.slot_noise(rng, (model.flow.k,), L).reshape(B * model.flow.k, L, C)[mask.repeat_interleave(model.flow.k, 0)]
+    torch.testing.assert_close(implied[0.0], drawn, atol=1e-4, rtol=1e-4)  # γ = 0 draws exactly what it drew before
+    extra = (implied[0.5] - drawn) / 0.5
+    assert 0.8 < extra.std() < 1.2 and abs(extra.mean()) < 0.1  # γ·ξ with fresh ξ ~ N(0, I)

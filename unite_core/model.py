@@ -108,6 +108,11 @@ class FlowConfig:
     cond_drop: float = 0.1
     t_clamp: float = 0.05
     self_condition: float = 0.0  # > 0: this fraction of predictions also sees the GE's own detached first estimate
+    input_perturbation: float = 0.0  # γ > 0: z_t from ε + γ·ξ, target still z (against exposure bias; Ning et al. 2023)
+
+    def __post_init__(self):
+        if not self.input_perturbation >= 0:
+            raise ValueError(f"flow.input_perturbation must be >= 0, got {self.input_perturbation}")
 
 
 @dataclass
@@ -224,6 +229,8 @@ class UNITE(nn.Module):
         K = flow.k
         t = flow.time.sample(rng, K)  # (B, K)
         noise = self.slot_noise(rng, (K,), L)  # (B, K, L, C)
+        if flow.input_perturbation > 0:
+            noise = noise + flow.input_perturbation * self.slot_noise(rng, (K,), L)  # (B, K, L, C)
         drop = rng.rand(K) < flow.cond_drop  # (B, K)
         use_estimate = rng.rand(K) < flow.self_condition if flow.self_condition > 0 else None  # (B, K)
         per_repeat = []
