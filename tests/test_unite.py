@@ -159,8 +159,12 @@ def test_input_perturbation_moves_only_what_the_ge_sees(tmp_path):
     B, L, C = 8, batch.mask.shape[1], model.objective.latent_dim
     z, mask, cond = torch.randn(B, L, C), batch.mask, batch.label
     seen = []
-    perfect = lambda x_t, t, *rest: (seen.append((x_t, t)), z.repeat_interleave(len(t) // B, 0))[1]  # noqa: E731
-    model.predict = perfect
+
+    def perfect(x_t, t, *rest):  # records what the GE is shown and predicts the clean z exactly
+        seen.append((x_t, t))
+        return z.repeat_interleave(len(t) // B, 0)  # (B*K, L, C)
+
+    model.predict, model.flow.k_chunk = perfect, model.flow.k  # one GE call sees all K draws
     implied = {}
     for gamma in (0.0, 0.5):
         model.flow.input_perturbation, seen[:] = gamma, []
