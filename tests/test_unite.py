@@ -156,25 +156,26 @@ def test_self_conditioning_starts_as_the_plain_model_and_trains_its_input(tmp_pa
 def test_input_perturbation_moves_only_what_the_ge_sees(tmp_path):
     """γ > 0: z_t is built from ε + γ·ξ (on top of the unperturbed draws), the target stays the clean z."""
     model, batch = _model_and_batch(tmp_path)
-    B, L, C = 8, batch.mask.shape[1], model.objective.latent_dim
-    z, mask, cond = torch.randn(B, L, C), batch.mask, batch.label
+    K, L, C = model.flow.k, batch.mask.shape[1], model.objective.latent_dim
+    z, mask, cond = torch.randn(8, L, C), batch.mask, batch.label
+    z_k, mask_k = z.repeat_interleave(K, 0), mask.repeat_interleave(K, 0)  # (8*K, L, C), (8*K, L): one row per draw
     seen = []
 
     def perfect(x_t, t, *rest):  # records what the GE is shown and predicts the clean z exactly
         seen.append((x_t, t))
-        return z.repeat_interleave(len(t) // B, 0)  # (B*K, L, C)
+        return z_k
 
-    model.predict, model.flow.k_chunk = perfect, model.flow.k  # one GE call sees all K draws
+    model.predict, model.flow.k_chunk = perfect, K  # one GE call sees all K draws
     implied = {}
     for gamma in (0.0, 0.5):
         model.flow.input_perturbation, seen[:] = gamma, []
         assert model.flow_loss(z, mask, cond, _rng()) == 0  # a perfect clean prediction costs nothing either way
         x_t, t = seen[0]
         tt = t[:, None, None]
-        implied[gamma] = ((x_t - tt * z.repeat_interleave(len(t) // B, 0)) / (1 - tt))[mask.repeat_interleave(len(t) // B, 0)]
+        implied[gamma] = ((x_t - tt * z_k) / (1 - tt))[mask_k]  # the noise behind each z_t
     rng = _rng()
-    model.flow.time.sample(rng, model.flow.k)
-    drawn = model.slot_noise(rng, (model.flow.k,), L).reshape(B * model.flow.k, L, C)[mask.repeat_interleave(model.flow.k, 0)]
+    model.flow.time.sample(rng, K)
+    drawn = model.slot_noise(rng, (K,), L).reshape(8 * K, L, C)[mask_k]
     torch.testing.assert_close(implied[0.0], drawn, atol=1e-4, rtol=1e-4)  # γ = 0 draws exactly what it drew before
     extra = (implied[0.5] - drawn) / 0.5
     assert 0.8 < extra.std() < 1.2 and abs(extra.mean()) < 0.1  # γ·ξ with fresh ξ ~ N(0, I)
