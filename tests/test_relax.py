@@ -1,6 +1,8 @@
 """`unite-mol relax`: a short force-field relaxation that corrects geometry, never elements, order or count."""
 import numpy as np
 
+from unite_mol.data.crystals import read_crystals, write_crystals
+from unite_mol.evaluate.crystal import check_crystal
 from unite_mol.evaluate.edm import check_edm
 from unite_mol.evaluate.scores import score_edm
 from unite_mol.formats import read_structures, write_structures
@@ -9,6 +11,7 @@ from unite_mol.structure import Structure
 
 from conftest import qm9_rows
 from test_cli import _run
+from test_crystals import rock_salt
 
 
 def _noised(rows: list[Structure], sigma: float) -> list[Structure]:
@@ -35,3 +38,39 @@ def test_relax_cli_writes_every_molecule_in_order(tmp_path):
     out = read_structures(tmp_path / "out.sdf").structures
     assert [list(s.numbers) for s in out] == [list(s.numbers) for s in rows]
     assert "molecules relaxed" in done.stdout
+
+
+def _shaken_salt(seed: int) -> Structure:
+    nacl = rock_salt()
+    noise = 0.15 * np.random.default_rng(seed).standard_normal((8, 3))
+    return Structure(nacl.numbers, (nacl.positions + noise).astype(np.float32), nacl.cell * 1.05)
+
+
+def _squashed() -> Structure:
+    """Two carbons in a 0.25 Å³ cell: no solid, and thousands of CHGNet neighbours an atom."""
+    return Structure(np.array([6, 6]), np.array([[0, 0, 0], [2.5, 2.5, 0]], dtype=np.float32), np.diag([5.0, 5.0, 0.01]))
+
+
+def test_crystal_relaxation_lowers_the_energy_and_skips_what_chgnet_cannot_take():
+    from unite_mol.relax import relax_crystals
+
+    done = relax_crystals([_shaken_salt(0), _squashed()], steps=100, workers=1)
+    assert done[1] is None
+    relaxed = done[0]
+    assert relaxed.converged and relaxed.energy - relaxed.relaxed_energy > 0.05
+    assert np.array_equal(relaxed.structure.numbers, rock_salt().numbers)
+    assert not np.allclose(relaxed.structure.cell, _shaken_salt(0).cell)  # the cell relaxes too
+
+
+def test_relax_cli_writes_every_crystal_in_order(tmp_path):
+    crystals = [_shaken_salt(1), _squashed()]
+    write_crystals(tmp_path / "in.cif", crystals, [check_crystal(s) for s in crystals])
+    done = _run("-m", "unite_mol", "relax", str(tmp_path / "in.cif"), "--out", str(tmp_path / "out.extxyz"), "--steps", "20", "--workers", "1")
+    assert done.returncode == 0, done.stderr
+    assert "1 of 2 crystals relaxed (CHGNet" in done.stdout
+    out = read_crystals(tmp_path / "out.extxyz", check=False).structures
+    assert [list(s.numbers) for s in out] == [list(s.numbers) for s in crystals]
+    assert not np.allclose(out[0].positions, crystals[0].positions, atol=1e-3)
+    assert np.allclose(out[1].cell, crystals[1].cell)  # written unchanged
+    refused = _run("-m", "unite_mol", "relax", str(tmp_path / "in.cif"), "--out", str(tmp_path / "x.cif"), "--forcefield", "uff")
+    assert refused.returncode != 0 and "crystals are relaxed with CHGNet" in refused.stderr

@@ -133,28 +133,59 @@ def _pack(argv: list[str]) -> int:
 
 
 def _relax(argv: list[str]) -> int:
+    from unite_mol.formats import is_crystal_input
+    from unite_mol.relax import ForceField
+
+    parser = argparse.ArgumentParser(prog="unite-mol relax", description="post-processing, scored as its own row: molecules get a short "
+                                     "force-field relaxation (bonds perceived by OpenBabel, kept fixed), crystals a CHGNet one (positions and cell)")
+    parser.add_argument("path", type=Path, help="molecules (.sdf / .xyz / .extxyz) or crystals (.cif, extxyz with a Lattice, .zip, POSCAR, a folder)")
+    parser.add_argument("--out", type=Path, required=True, help="the same kinds of file as unite-mol sample writes")
+    parser.add_argument("--forcefield", choices=[f.value for f in ForceField], help="molecules: uff (default) or mmff94")
+    parser.add_argument("--steps", type=int, default=200, help="conjugate-gradient steps (molecules), FIRE steps (crystals)")
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args(argv)
+    if not args.path.exists():
+        raise FileNotFoundError(f"{args.path}: no such file or folder")
+    if is_crystal_input(args.path):
+        if args.forcefield is not None:
+            parser.error("crystals are relaxed with CHGNet; --forcefield is for molecules")
+        return _relax_crystals(args.path, args.out, args.steps, args.workers)
+    return _relax_molecules(args.path, args.out, args.forcefield or ForceField.uff.value, args.steps, args.workers)
+
+
+def _relax_molecules(path: Path, out: Path, forcefield: str, steps: int, workers: int) -> int:
     import numpy as np
 
     from unite_mol.chem import perceive
     from unite_mol.formats import FileFormat, read_structures, write_structures
     from unite_mol.relax import ForceField, relax
 
-    parser = argparse.ArgumentParser(prog="unite-mol relax", description="post-processing: a short force-field relaxation of "
-                                     "molecules (bonds perceived by OpenBabel, kept fixed); score it as its own row")
-    parser.add_argument("path", type=Path, help=".sdf / .xyz / .extxyz")
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--forcefield", choices=[f.value for f in ForceField], default=ForceField.uff.value)
-    parser.add_argument("--steps", type=int, default=200, help="conjugate-gradient steps")
-    parser.add_argument("--workers", type=int, default=2)
-    args = parser.parse_args(argv)
-    fmt = FileFormat.of(args.out)
-    structures = read_structures(args.path).structures
-    done = relax(structures, ForceField(args.forcefield), args.steps, args.workers)
-    out = [r.structure for r in done]
-    write_structures(args.out, out, [perceive(s) for s in out] if fmt is FileFormat.sdf else None)
+    fmt = FileFormat.of(out)
+    done = relax(read_structures(path).structures, ForceField(forcefield), steps, workers)
+    relaxed = [r.structure for r in done]
+    write_structures(out, relaxed, [perceive(s) for s in relaxed] if fmt is FileFormat.sdf else None)
     moved = [r.rmsd for r in done if r.relaxed]
-    print(f"{len(moved)} of {len(done)} molecules relaxed ({args.forcefield}, {args.steps} steps; median {np.median(moved) if moved else 0:.3f} Å "
-          f"moved); the rest written unchanged -> {args.out}")
+    print(f"{len(moved)} of {len(done)} molecules relaxed ({forcefield}, {steps} steps; median {np.median(moved) if moved else 0:.3f} Å "
+          f"moved); the rest written unchanged -> {out}")
+    return 0
+
+
+def _relax_crystals(path: Path, out: Path, steps: int, workers: int) -> int:
+    import numpy as np
+
+    from unite_mol.data.crystals import read_crystals
+    from unite_mol.relax import relax_crystals
+
+    _check_output(out, crystals=True)
+    structures = read_crystals(path, check=False).structures
+    done = relax_crystals(structures, steps, workers)
+    _write_crystals(out, [r.structure if r else s for r, s in zip(done, structures)])
+    relaxed = [r for r in done if r]
+    matched = [r.rmsd for r in relaxed if r.rmsd is not None]
+    drop = [r.energy - r.relaxed_energy for r in relaxed]
+    print(f"{len(relaxed)} of {len(done)} crystals relaxed (CHGNet, FIRE, at most {steps} steps; {sum(r.converged for r in relaxed)} "
+          f"converged); median energy drop {np.median(drop) if drop else 0:.3f} eV/atom; median RMSD {np.median(matched) if matched else 0:.3f} Å "
+          f"over the {len(matched)} StructureMatcher pairs; the rest written unchanged -> {out}")
     return 0
 
 
@@ -202,7 +233,7 @@ TOOLS = """more commands:
   unite-mol evaluate PATH...   score molecule files under the EDM, ADiT/OpenBabel, RDKit and PoseBusters protocols
   unite-mol export --split S --out FILE   write a split of QM9 (e.g. to evaluate the data itself)
   unite-mol pack --ckpt RUN [--guide MODEL] --out FILE   a run's EMA weights as one small file (how the shipped model is made)
-  unite-mol relax FILE --out FILE         post-processing: short UFF / MMFF94 relaxation (report it as its own row)
+  unite-mol relax FILE --out FILE         post-processing: UFF / MMFF94 (molecules) or CHGNet (crystals) relaxation; its own row
   unite-mol reconstruct FILE --ckpt RUN --out FILE   the tokenizer's round trip (then evaluate with --reference FILE)"""
 
 

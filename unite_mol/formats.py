@@ -28,6 +28,20 @@ def is_crystal_file(path: Path) -> bool:
     return path.suffix.lower() in CRYSTAL_SUFFIXES or is_poscar(path)
 
 
+def is_crystal_input(path: str | Path) -> bool:
+    """Crystals, not molecules: a .csv / .cif / .zip / POSCAR, a folder holding CIFs or POSCARs, or an extxyz with a Lattice."""
+    p = Path(path)
+    if p.is_dir():
+        return any(p.glob("*.cif")) or any(map(is_poscar, p.iterdir()))
+    if p.suffix.lower() == ".extxyz":  # molecules or crystals: a crystal frame names its Lattice
+        if not p.is_file():
+            return False
+        with p.open() as f:
+            f.readline()
+            return "lattice=" in f.readline().lower()
+    return is_crystal_file(p)
+
+
 class FileFormat(str, Enum):
     sdf = "sdf"
     xyz = "xyz"

@@ -6,7 +6,7 @@ from pathlib import Path
 from unite_mol.evaluate.checks import Protocol
 from unite_mol.evaluate.coverage import CoverageCutoffs
 from unite_mol.evaluate.reference import TrainSet
-from unite_mol.formats import is_crystal_file, is_poscar
+from unite_mol.formats import is_crystal_input
 
 
 def parser() -> argparse.ArgumentParser:
@@ -50,7 +50,7 @@ def main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
     if args.workers < 1 or args.posebusters_n < 0:
         raise ValueError("--workers must be at least 1 and --posebusters-n at least 0")
-    if args.kind == "crystal" or (args.kind == "auto" and all(map(_is_crystal_input, args.paths))):
+    if args.kind == "crystal" or (args.kind == "auto" and all(map(is_crystal_input, args.paths))):
         return _crystals(args)
     options = EvalOptions(_protocols(args.protocols), TrainSet(args.dataset), args.cache, args.train_smiles,
                           args.reference, args.posebusters_n, args.workers)
@@ -65,19 +65,6 @@ def main(argv: list[str]) -> int:
     if args.plot:
         _plots(entries, evaluation, options, args.plot)
     return 0
-
-
-def _is_crystal_input(path: str) -> bool:
-    p = Path(path)
-    if p.is_dir():
-        return any(p.glob("*.cif")) or any(map(is_poscar, p.iterdir()))
-    if p.suffix.lower() == ".extxyz":  # molecules or crystals: a crystal frame names its Lattice
-        if not p.is_file():
-            return False
-        with p.open() as f:
-            f.readline()
-            return "lattice=" in f.readline().lower()
-    return is_crystal_file(p)
 
 
 def _crystals(args: argparse.Namespace) -> int:

@@ -25,6 +25,7 @@ class RelaxTask:
 
 @dataclass
 class Relaxation:
+    structure: Structure  # the relaxed crystal
     energy: float  # eV/atom, as generated
     relaxed_energy: float  # eV/atom, after relaxation
     rmsd: float | None  # Å between generated and relaxed (None: StructureMatcher found no match)
@@ -63,7 +64,7 @@ def relax_crystal(task: RelaxTask) -> Relaxation:
     before, after = to_pymatgen(task.structure), to_pymatgen(relaxed)
     rms = StructureMatcher(**MATCHER).get_rms_dist(before, after)
     scale = (after.volume / n) ** (1 / 3)  # get_rms_dist normalises by (V / N)^(1/3)
-    return Relaxation(energy, float(atoms.get_potential_energy()) / n, None if rms is None else float(rms[0] * scale), converged)
+    return Relaxation(relaxed, energy, float(atoms.get_potential_energy()) / n, None if rms is None else float(rms[0] * scale), converged)
 
 
 @dataclass
