@@ -25,6 +25,13 @@ def rock_salt(a: float = 5.64) -> Structure:
     return Structure(np.array([11] * 4 + [17] * 4), (frac @ cell).astype(np.float32), cell)
 
 
+def shaken_rock_salt(seed: int) -> Structure:
+    """rock_salt() with 0.15 Å of noise on every coordinate and a 5 %-expanded cell: off its CHGNet minimum."""
+    nacl = rock_salt()
+    noise = 0.15 * np.random.default_rng(seed).standard_normal((8, 3))
+    return Structure(nacl.numbers, (nacl.positions + noise).astype(np.float32), nacl.cell * 1.05)
+
+
 def _rotation(angle: float) -> np.ndarray:
     c, s = np.cos(angle), np.sin(angle)
     return np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])
@@ -420,8 +427,7 @@ def test_chgnet_stability_of_a_minimum_and_a_shaken_crystal():
 
     nacl = rock_salt()
     at_minimum = relax_crystal(RelaxTask(nacl, 200))
-    shaken = Structure(nacl.numbers, (nacl.positions + 0.15 * np.random.default_rng(0).standard_normal((8, 3))).astype(np.float32), nacl.cell * 1.05)
-    moved = relax_crystal(RelaxTask(shaken, 200))
+    moved = relax_crystal(RelaxTask(shaken_rock_salt(0), 200))
     assert at_minimum.converged and at_minimum.rmsd < 0.01 and abs(at_minimum.energy - at_minimum.relaxed_energy) < 1e-3
     assert moved.converged and moved.energy - moved.relaxed_energy > 0.05  # relaxation finds lower energy
     assert abs(moved.relaxed_energy - at_minimum.relaxed_energy) < 5e-3  # ... the same minimum

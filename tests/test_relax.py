@@ -11,7 +11,7 @@ from unite_mol.structure import Structure
 
 from conftest import qm9_rows
 from test_cli import _run
-from test_crystals import rock_salt
+from test_crystals import rock_salt, shaken_rock_salt
 
 
 def _noised(rows: list[Structure], sigma: float) -> list[Structure]:
@@ -40,12 +40,6 @@ def test_relax_cli_writes_every_molecule_in_order(tmp_path):
     assert "molecules relaxed" in done.stdout
 
 
-def _shaken_salt(seed: int) -> Structure:
-    nacl = rock_salt()
-    noise = 0.15 * np.random.default_rng(seed).standard_normal((8, 3))
-    return Structure(nacl.numbers, (nacl.positions + noise).astype(np.float32), nacl.cell * 1.05)
-
-
 def _squashed() -> Structure:
     """Two carbons in a 0.25 Å³ cell: no solid, and thousands of CHGNet neighbours an atom."""
     return Structure(np.array([6, 6]), np.array([[0, 0, 0], [2.5, 2.5, 0]], dtype=np.float32), np.diag([5.0, 5.0, 0.01]))
@@ -54,16 +48,16 @@ def _squashed() -> Structure:
 def test_crystal_relaxation_lowers_the_energy_and_skips_what_chgnet_cannot_take():
     from unite_mol.relax import relax_crystals
 
-    done = relax_crystals([_shaken_salt(0), _squashed()], steps=100, workers=1)
+    done = relax_crystals([shaken_rock_salt(0), _squashed()], steps=100, workers=1)
     assert done[1] is None
     relaxed = done[0]
     assert relaxed.converged and relaxed.energy - relaxed.relaxed_energy > 0.05
     assert np.array_equal(relaxed.structure.numbers, rock_salt().numbers)
-    assert not np.allclose(relaxed.structure.cell, _shaken_salt(0).cell)  # the cell relaxes too
+    assert not np.allclose(relaxed.structure.cell, shaken_rock_salt(0).cell)  # the cell relaxes too
 
 
 def test_relax_cli_writes_every_crystal_in_order(tmp_path):
-    crystals = [_shaken_salt(1), _squashed()]
+    crystals = [shaken_rock_salt(1), _squashed()]
     write_crystals(tmp_path / "in.cif", crystals, [check_crystal(s) for s in crystals])
     done = _run("-m", "unite_mol", "relax", str(tmp_path / "in.cif"), "--out", str(tmp_path / "out.extxyz"), "--steps", "20", "--workers", "1")
     assert done.returncode == 0, done.stderr
