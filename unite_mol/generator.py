@@ -10,7 +10,7 @@ from unite_core.config import from_yaml
 from unite_core.flow import SamplerConfig, Solver, with_overrides
 from unite_core.model import UNITE, Recipe
 from unite_core.train import load_run, run_dir_of
-from unite_mol.data import MolDataConfig, run_atom_counts
+from unite_mol.data import MolDataConfig, Packed, run_atom_counts, to_frame
 from unite_mol.pretrained import read_packed, resolve
 from unite_mol.run import GUIDE_KEYS, MolConfig, build_model, require_same
 from unite_mol.sampling import Kind, draw_counts, generate_structures
@@ -78,7 +78,9 @@ class MolGenerator:
             if s.is_crystal != self.part.periodic:
                 kinds = ("a crystal", "molecules") if s.is_crystal else ("a molecule", "crystals")
                 raise ValueError(f"structure {i} is {kinds[0]} but dataset {cond} of the model holds {kinds[1]}")
-        structures = [s if s.is_crystal else s.centred() for s in structures]  # as the training molecules
+        if not self.part.periodic:  # as the training molecules: centred, in the frame the model was trained in
+            turned = to_frame(Packed.from_structures([s.centred() for s in structures]), self.part.frame)
+            structures = [turned[i] for i in range(len(turned))]
         gen = torch.Generator(device=next(self.model.parameters()).device).manual_seed(seed)
         out: list[Structure] = []
         for lo in tqdm(range(0, len(structures), batch_size), unit="batch", desc="reconstructing", disable=not progress):

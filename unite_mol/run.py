@@ -13,7 +13,7 @@ from unite_core.nn import ModelConfig, TrunkConfig
 from unite_core.train import FitResult, OptimConfig, RunConfig, TrainerConfig, fit, list_checkpoints, load_run
 from unite_mol.augment import RandomRotation
 from unite_mol.chem import perceive
-from unite_mol.data import JointDataset, MolData, MolDataConfig, collate_labelled, load_data, save_atom_counts
+from unite_mol.data import Frame, JointDataset, MolData, MolDataConfig, collate_labelled, load_data, save_atom_counts
 from unite_mol.data.crystals import write_crystals
 from unite_mol.decoder import AtomDecoder, LatticeReadout
 from unite_mol.direct import DirectAtoms, DirectConfig
@@ -102,19 +102,23 @@ def build_model(cfg: MolConfig) -> UNITE:
     if joint and not token:
         raise ValueError("molecules and crystals in one model (joint=...) need lattice=token")
     args = (ge, cfg.objective, cfg.flow, cfg.max_atoms + int(token), cfg.num_conditions)
+    frames = {part.frame for part in cfg.parts}
+    if len(frames) > 1:
+        raise ValueError(f"data.frame / joint[*].frame must agree, got {sorted(f.value for f in frames)}")
+    augment = RandomRotation() if Frame.random in frames else None
     if cfg.objective.recipe is Recipe.direct:
         if periodic:
             raise ValueError("objective.recipe=direct is for molecules; crystals need the tokenizer (its lattice head)")
         if cfg.objective.latent_dim != types + 3:
             raise ValueError(f"objective.latent_dim must be {types + 3} ({types} elements + 3 coordinates) with objective.recipe=direct")
-        return UNITE(None, DirectAtoms(types, cfg.direct.position_scale), *args, augment=RandomRotation())
+        return UNITE(None, DirectAtoms(types, cfg.direct.position_scale), *args, augment=augment)
     tokenizer = AtomTokenizer(types, ge.width, cfg.max_atoms, cfg.env, cfg.pairing, periodic, token, joint)
     decoder = AtomDecoder(cfg.decoder, cfg.objective.latent_dim, cfg.max_atoms, types, cfg.recon.types, cfg.recon.positions,
                           periodic, cfg.recon.lattice, cfg.lattice, joint, cfg.recon.bonds)
-    return UNITE(tokenizer, decoder, *args, augment=RandomRotation())
+    return UNITE(tokenizer, decoder, *args, augment=augment)
 
 
-STAGE_ONE_KEYS = ("data.source", "elements", "max_atoms", "model", "env", "pairing", "lattice", "decoder", "objective.latent_dim")
+STAGE_ONE_KEYS = ("data.source", "data.frame", "elements", "max_atoms", "model", "env", "pairing", "lattice", "decoder", "objective.latent_dim")
 
 
 def load_stage_one(model: UNITE, cfg: MolConfig) -> None:
@@ -130,7 +134,7 @@ def load_stage_one(model: UNITE, cfg: MolConfig) -> None:
 
 WEIGHT_KEYS = ("elements", "max_atoms", "model", "env", "pairing", "lattice", "decoder", "objective.latent_dim", "num_conditions")
 # what a guide model (autoguidance) must share with the model it guides: the latent slots and what the GE is given
-GUIDE_KEYS = ("elements", "max_atoms", "lattice", "objective.latent_dim", "num_conditions", "flow.self_condition")
+GUIDE_KEYS = ("data.frame", "elements", "max_atoms", "lattice", "objective.latent_dim", "num_conditions", "flow.self_condition")
 
 
 def load_init(model: UNITE, cfg: MolConfig) -> int:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from unite_mol.data.frame import Frame, to_frame
 from unite_mol.data.packed import Packed, StructureDataset
 from unite_mol.data.qm9 import load_qm9, write_train_reference
 from unite_mol.formats import STRUCTURE_SUFFIXES, is_crystal_file, read_structures
@@ -40,6 +41,7 @@ class MolDataConfig:
     train_split: TrainSplit = TrainSplit.train  # crystals: train on train.csv, or on val.csv (then validate on test.csv)
     repeat: int = 1  # a joint run: this dataset's training set comes this many times per epoch (balances a small set)
     hydrogens: bool = True  # molecules: false trains on heavy atoms only (hydrogens implicit when scored)
+    frame: Frame = Frame.random  # molecules: a random rotation each step, or each in its fixed principal-axes frame
 
     @property
     def periodic(self) -> bool:
@@ -128,6 +130,8 @@ def load_data(cfg: MolDataConfig) -> MolData:
     vocab = ElementVocab(cfg.elements)
     if cfg.periodic and not cfg.hydrogens:
         raise ValueError("data.hydrogens=false is for molecules; crystals keep every atom")
+    if cfg.periodic and cfg.frame is Frame.principal:
+        raise ValueError("data.frame=principal is for molecules; a crystal's orientation is its cell's")
     if cfg.source is DataSource.crystals:
         (packed, split), skipped = _crystal_sets(cfg, vocab), 0
     elif cfg.source is DataSource.qm9:
@@ -145,6 +149,7 @@ def load_data(cfg: MolDataConfig) -> MolData:
         order = np.random.default_rng(0).permutation(len(packed))
         k = int(round(cfg.holdout_fraction * len(packed)))
         split = {"val": np.sort(order[:k]), "test": np.sort(order[k : 2 * k]), "train": np.sort(order[2 * k :])}
+    packed = to_frame(packed, cfg.frame)
     sets = {name: StructureDataset(packed, idx) for name, idx in split.items()}
     return MolData(sets["train"], sets["val"], sets["test"], vocab, sets["train"].size_histogram(), skipped)
 
