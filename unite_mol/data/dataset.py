@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from unite_mol.data.frame import Frame, to_frame
+from unite_mol.data.frame import Frame, check_frame, to_frame
 from unite_mol.data.packed import Packed, StructureDataset
 from unite_mol.data.qm9 import load_qm9, write_train_reference
 from unite_mol.formats import STRUCTURE_SUFFIXES, is_crystal_file, read_structures
@@ -130,8 +130,7 @@ def load_data(cfg: MolDataConfig) -> MolData:
     vocab = ElementVocab(cfg.elements)
     if cfg.periodic and not cfg.hydrogens:
         raise ValueError("data.hydrogens=false is for molecules; crystals keep every atom")
-    if cfg.periodic and cfg.frame is Frame.principal:
-        raise ValueError("data.frame=principal is for molecules; a crystal's orientation is its cell's")
+    check_frame(cfg.frame, cfg.periodic)  # before any parsing
     if cfg.source is DataSource.crystals:
         (packed, split), skipped = _crystal_sets(cfg, vocab), 0
     elif cfg.source is DataSource.qm9:

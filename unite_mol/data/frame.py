@@ -19,7 +19,11 @@ def principal_rotations(packed: Packed) -> np.ndarray:
     """One proper rotation per molecule (M, 3, 3), rows = its axes: the eigenvectors of the atomic-number-weighted
     second moments about the geometric centre, largest spread first; the first two point where the weighted third
     moment is positive and the third is their cross product (so a mirror image keeps its handedness)."""
-    owner, x = _centred(packed)  # (A,), (A, 3)
+    return _axes(packed, *_centred(packed))
+
+
+def _axes(packed: Packed, owner: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """`principal_rotations` from the atoms' molecule (A,) and centred positions (A, 3)."""
     w = packed.numbers.astype(np.float64)  # (A,)
     moments = np.add.reduceat(w[:, None, None] * x[:, :, None] * x[:, None, :], packed.offsets[:-1], axis=0)  # (M, 3, 3)
     axes = np.linalg.eigh(moments)[1][:, :, ::-1].transpose(0, 2, 1)  # (M, 3, 3) rows: axes, largest eigenvalue first
@@ -29,14 +33,19 @@ def principal_rotations(packed: Packed) -> np.ndarray:
     return axes
 
 
+def check_frame(frame: Frame, periodic: bool) -> None:
+    """A crystal has no principal frame of its own: its orientation is its cell's."""
+    if periodic and frame is Frame.principal:
+        raise ValueError("data.frame=principal is for molecules; a crystal's orientation is its cell's")
+
+
 def to_frame(packed: Packed, frame: Frame) -> Packed:
     """`principal`: the molecules centred and turned into their principal-axes frames; `random`: as they are."""
+    check_frame(frame, packed.cells is not None)
     if frame is Frame.random or not len(packed):
         return packed
-    if packed.cells is not None:
-        raise ValueError("data.frame=principal is for molecules; a crystal's orientation is its cell's")
     owner, x = _centred(packed)  # (A,), (A, 3)
-    turned = np.einsum("akd,ad->ak", principal_rotations(packed)[owner], x)  # (A, 3)
+    turned = np.einsum("akd,ad->ak", _axes(packed, owner, x)[owner], x)  # (A, 3)
     return Packed(packed.numbers, turned.astype(np.float32), packed.offsets)
 
 
