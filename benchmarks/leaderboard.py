@@ -6,9 +6,11 @@
         "unite CPU preset, 1 CPU hour, test reconstructions (ours)=benchmarks/results/unite_cpu_1h_reconstruction.json" \
         "unite QM9 model, 370 CPU-min, Heun 10 shift 3 (ours)=benchmarks/results/continued2_qm9_10k.json" \
         "unite QM9 model, 488 CPU-min, Heun 10 shift 3, unguided (ours)=benchmarks/results/continued3_qm9_10k.json" \
-        "unite shipped QM9 model, 488 CPU-min, Heun 10 shift 3, autoguided x2 (ours)=benchmarks/results/shipped_guided_qm9_10k.json" \
-        "unite shipped QM9 model, 488 CPU-min, SDE 40 noise 8 shift 3, autoguided x2 (packed default; ours)=benchmarks/results/shipped_guided_sde40_qm9_10k.json" \
+        "unite QM9 model shipped until 2026-12-02, 488 CPU-min, Heun 10 shift 3, autoguided x2 (ours)=benchmarks/results/shipped_guided_qm9_10k.json" \
+        "unite QM9 model shipped until 2026-12-02, 488 CPU-min, SDE 40 noise 8 shift 3, autoguided x2 (its packed default; ours)=benchmarks/results/shipped_guided_sde40_qm9_10k.json" \
         "unite QM9 model, principal frame, 488 + 94 CPU-min, Heun 20 shift 3, autoguided x2 (not shipped; ours)=benchmarks/results/principal_warm_guided_heun20_qm9_10k.json" \
+        "unite shipped QM9 model, principal frame, 488 + 196 CPU-min, SDE 40 noise 3 shift 3, autoguided x2 (packed default; ours)=benchmarks/results/shipped_principal_guided_sde40_noise3_qm9_10k.json" \
+        "unite shipped QM9 model, principal frame, 488 + 196 CPU-min, Heun 10 shift 3, unguided (ours)=benchmarks/results/shipped_principal_unguided_heun10_qm9_10k.json" \
         --out benchmarks/leaderboard.md [--html page.html --plots "NAME=plots/"]
 
 Each JSON is the `--json` output of `unite-mol evaluate`; published rows come from benchmarks/published_qm9.yaml.
