@@ -1,19 +1,22 @@
 """Autoguidance of a QM9 model: the same noise draws sampled unguided and guided by weaker models of the same lineage
-(earlier checkpoints, or packed models it was warm-started from) at several scales, scored by the EDM and RDKit-native
-protocols (`mol_diagnose.score`), with the sampling speed.
+(earlier checkpoints, or packed models it was warm-started from) at several scales and t-intervals, scored by the EDM
+and RDKit-native protocols (`mol_diagnose.score`), with the sampling speed.
 
     python benchmarks/autoguidance.py --ckpt MODEL --guide WEAK [WEAK ...] --scales 1.5 2 2.5 --n 1000 --seeds 0 1 \
-        --steps 10 5 --grid-shift 3 --json benchmarks/results/autoguidance_qm9_1k.json
+        --steps 10 5 --grid-shift 3 [--solver sde --sde-noise 3] [--intervals 0,1 0,0.8] --json benchmarks/results/x.json
 
 A guided evaluation runs the model and its guide, so Heun with S steps guided costs what 2·S steps unguided cost:
-compare a guided row with the unguided row of twice its steps for equal compute.
+compare a guided row with the unguided row of twice its steps for equal compute. Outside its interval a step runs
+the model alone.
 """
 import argparse
 from dataclasses import asdict, dataclass
+from itertools import product
 
+from unite_core.cli import t_interval
 from unite_core.flow import Solver
 from unite_core.jsonio import write_json
-from unite_mol.generator import load
+from unite_mol.generator import MolGenerator, load
 
 from mol_diagnose import Row, score, timed_sample
 
@@ -22,35 +25,48 @@ from mol_diagnose import Row, score, timed_sample
 class GuidedRow:
     guide: str | None  # None: unguided
     scale: float
+    interval: tuple[float, float]  # autoguided for t in it
     steps: int
     seed: int
     molecules_per_s: float
     figures: Row
 
 
+def guided_row(gen: MolGenerator, guide: str | None, scale: float, interval: tuple[float, float], steps: int, seed: int,
+               args: argparse.Namespace) -> GuidedRow:
+    solver = Solver[args.solver]
+    made, speed = timed_sample(gen, args.n, steps=steps, solver=solver, grid_shift=args.grid_shift, seed=seed, guide_scale=scale,
+                               sde_noise=args.sde_noise, guide_interval=interval)
+    how = "unguided" if guide is None else f"{guide} x{scale:g} for t in [{interval[0]:g}, {interval[1]:g}]"
+    return GuidedRow(guide, scale, interval, steps, seed, speed, score(f"{how}, {solver.value} {steps}, seed {seed}", made))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ckpt", default="qm9", help="the model (run, checkpoint, packed file or 'qm9')")
-    parser.add_argument("--guide", nargs="+", required=True, help="weaker models of the same latent space")
+    parser.add_argument("--guide", nargs="+", help="weaker models of the same latent space (default: the one packed with --ckpt)")
     parser.add_argument("--scales", nargs="+", type=float, default=[1.5, 2.0, 2.5])
-    parser.add_argument("--steps", nargs="+", type=int, default=[10], help="Heun steps")
+    parser.add_argument("--intervals", nargs="+", default=["0,1"], help="LO,HI: autoguided for t in [LO, HI]")
+    parser.add_argument("--steps", nargs="+", type=int, default=[10])
+    parser.add_argument("--solver", choices=[s.name for s in Solver], default="heun")
+    parser.add_argument("--sde-noise", type=float, help="--solver sde: C (default: the model's)")
     parser.add_argument("--grid-shift", type=float, default=3.0)
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--n", type=int, default=1000)
     parser.add_argument("--json", type=str)
     args = parser.parse_args()
-    rows = []
-    for guide in [None, *args.guide]:
+    intervals = [t_interval(text, "--intervals") for text in args.intervals]
+    plain = load(args.ckpt)
+    rows = [guided_row(plain, None, 1.0, (0.0, 1.0), steps, seed, args) for steps, seed in product(args.steps, args.seeds)]
+    for guide in args.guide or [None]:  # None: the weaker model packed with the model
         gen = load(args.ckpt, guide=guide)
-        for scale in [1.0] if guide is None else args.scales:
-            for steps in args.steps:
-                for seed in args.seeds:
-                    made, speed = timed_sample(gen, args.n, steps=steps, solver=Solver.heun, grid_shift=args.grid_shift, seed=seed,
-                                               guide_scale=scale)
-                    what = f"{'unguided' if guide is None else f'{guide} x{scale:g}'}, heun {steps}, seed {seed}"
-                    rows.append(GuidedRow(guide, scale, steps, seed, speed, score(what, made)))
+        if gen.guide is None:
+            parser.error(f"{args.ckpt} was packed without a guide: give --guide")
+        rows += [guided_row(gen, guide or "packed", scale, interval, steps, seed, args)
+                 for scale, interval, steps, seed in product(args.scales, intervals, args.steps, args.seeds)]
     if args.json:
-        write_json(args.json, {"checkpoint": args.ckpt, "grid_shift": args.grid_shift, "n": args.n, "rows": [asdict(r) for r in rows]})
+        write_json(args.json, {"checkpoint": args.ckpt, "grid_shift": args.grid_shift, "solver": args.solver, "sde_noise": args.sde_noise,
+                               "n": args.n, "rows": [asdict(r) for r in rows]})
 
 
 if __name__ == "__main__":

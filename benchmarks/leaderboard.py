@@ -9,8 +9,10 @@
         "unite QM9 model shipped until 2026-12-02, 488 CPU-min, Heun 10 shift 3, autoguided x2 (ours)=benchmarks/results/shipped_guided_qm9_10k.json" \
         "unite QM9 model shipped until 2026-12-02, 488 CPU-min, SDE 40 noise 8 shift 3, autoguided x2 (its packed default; ours)=benchmarks/results/shipped_guided_sde40_qm9_10k.json" \
         "unite QM9 model, principal frame, 488 + 94 CPU-min, Heun 20 shift 3, autoguided x2 (not shipped; ours)=benchmarks/results/principal_warm_guided_heun20_qm9_10k.json" \
-        "unite shipped QM9 model, principal frame, 488 + 196 CPU-min, SDE 40 noise 3 shift 3, autoguided x2 (packed default; ours)=benchmarks/results/shipped_principal_guided_sde40_noise3_qm9_10k.json" \
-        "unite shipped QM9 model, principal frame, 488 + 196 CPU-min, Heun 10 shift 3, unguided (ours)=benchmarks/results/shipped_principal_unguided_heun10_qm9_10k.json" \
+        "unite QM9 model shipped on 2026-12-02, principal frame, 488 + 196 CPU-min, SDE 40 noise 3 shift 3, autoguided x2 (its packed default; ours)=benchmarks/results/shipped_principal_guided_sde40_noise3_qm9_10k.json" \
+        "unite QM9 model shipped on 2026-12-02, principal frame, 488 + 196 CPU-min, Heun 10 shift 3, unguided (ours)=benchmarks/results/shipped_principal_unguided_heun10_qm9_10k.json" \
+        "unite shipped QM9 model, principal frame, 488 + 296 CPU-min, SDE 40 noise 3 shift 3, autoguided x2 (packed default; ours)=benchmarks/results/shipped_principal_44988steps_guided_sde40_noise3_qm9_10k.json" \
+        "unite shipped QM9 model, principal frame, 488 + 296 CPU-min, Heun 10 shift 3, unguided (ours)=benchmarks/results/shipped_principal_44988steps_unguided_heun10_qm9_10k.json" \
         --out benchmarks/leaderboard.md [--html page.html --plots "NAME=plots/"]
 
 Each JSON is the `--json` output of `unite-mol evaluate`; published rows come from benchmarks/published_qm9.yaml.

@@ -209,3 +209,19 @@ def test_autoguidance_extrapolates_from_the_weak_prediction_and_scale_one_is_the
     x_cond, x_null = x * 0.5 + cond.float()[:, None, None], x * 0.5 - 1.0
     guided = lambda s: x * 0.25 + 2.0 * (s - x * 0.25)  # noqa: E731
     torch.testing.assert_close(both, (guided(x_null) + 3.0 * (guided(x_cond) - guided(x_null)) - x) / 0.5)
+
+
+def test_autoguidance_outside_its_interval_is_the_strong_model_alone_and_the_weak_one_is_not_run():
+    x, cond, mask = torch.randn(2, 3, 2), torch.tensor([1, 2]), torch.ones(2, 3, dtype=torch.bool)
+    weak_times = []
+    weak = lambda x, t, cond, drop, mask: weak_times.append(float(t[0])) or x * 0.25  # noqa: E731
+    strong, guided = _Recorder(), AutoGuided(_Recorder(), weak, 2.0, interval=(0.2, 0.7))
+    rest = (cond, torch.zeros(2, dtype=torch.bool), mask)
+    for t in (0.1, 0.2, 0.5, 0.7, 0.9):
+        at = (x, torch.full((2,), t), *rest)
+        want = strong(*at) if not 0.2 <= t <= 0.7 else torch.lerp(weak(*at), strong(*at), 2.0)
+        torch.testing.assert_close(guided(*at), want)
+    assert weak_times == pytest.approx([0.2, 0.2, 0.5, 0.5, 0.7, 0.7])  # the weak model only inside [0.2, 0.7] (once for `want`, once guided)
+    for bad in [(0.5, 0.5), (-0.1, 1.0), (0.2, 1.5)]:
+        with pytest.raises(ValueError, match=r"^sampler.guide_interval \(--guide-interval\) must be LO, HI with 0 <= LO < HI <= 1"):
+            with_overrides(SamplerConfig(), guide_interval=bad)

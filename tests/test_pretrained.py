@@ -162,7 +162,15 @@ def test_a_model_packed_with_its_guide_samples_autoguided(packed, tmp_path):
     assert gen.guide is not None and gen.config.sampler.guide_scale == 1.5
     assert load_guide(gen.config, tmp_path / "g.pt").guide is None  # g.pt as another model's guide: its own guide is not built
     done = _run("-m", "unite_mol", "sample", "--ckpt", str(tmp_path / "g.pt"), "--n", "2", "--steps", "2", "--out", str(tmp_path / "x.xyz"))
-    assert done.returncode == 0 and "autoguided at scale 1.5 by the weaker model packed with it" in done.stderr, done.stderr
+    assert done.returncode == 0 and "autoguided at scale 1.5 for t in [0, 1] by the weaker model packed with it" in done.stderr, done.stderr
+    done = _run("-m", "unite_mol", "pack", "--ckpt", str(run), "--guide", str(path), "--guide-interval", "0,0.8", "--out", str(tmp_path / "i.pt"))
+    assert done.returncode == 0 and "autoguided at 2 for t in [0, 0.8]" in done.stdout, done.stderr
+    assert tuple(unite_mol.load(tmp_path / "i.pt").config.sampler.guide_interval) == (0.0, 0.8)
+    done = _run("-m", "unite_mol", "sample", "--ckpt", str(tmp_path / "i.pt"), "--guide-interval", "0.5,1", "--n", "2", "--steps", "2",
+                "--out", str(tmp_path / "z.xyz"))
+    assert done.returncode == 0 and "autoguided at scale 2 for t in [0.5, 1]" in done.stderr, done.stderr
+    done = _run("-m", "unite_mol", "sample", "--ckpt", str(tmp_path / "i.pt"), "--guide-interval", "0.9,0.1", "--out", str(tmp_path / "z.xyz"))
+    assert done.returncode == 2 and done.stderr.strip() == "unite-mol: error: --guide-interval '0.9,0.1': want LO,HI with 0 <= LO < HI <= 1"
     done = _run("-m", "unite_mol", "sample", "--ckpt", str(run), "--guide", str(path), "--n", "2", "--steps", "2", "--out", str(tmp_path / "y.xyz"))
     assert done.returncode == 2 and done.stderr.strip() == ("unite-mol: error: --guide needs --guide-scale W (the prediction is "
                                                             "weak + W·(model − weak); 2 is a good start)")

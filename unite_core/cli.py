@@ -73,25 +73,28 @@ def add_sampler_options(p: argparse.ArgumentParser, batch_size: int | None = 500
     p.add_argument("--batch-size", type=int, default=batch_size, help=batch_help)
 
 
-def cfg_interval(text: str) -> tuple[float, float]:
-    """`--cfg-interval LO,HI` with 0 <= LO < HI <= 1."""
+def t_interval(text: str, flag: str) -> tuple[float, float]:
+    """`FLAG LO,HI` (--cfg-interval, --guide-interval) with 0 <= LO < HI <= 1."""
     try:
         lo, hi = (float(x) for x in text.split(","))
     except ValueError:
-        raise ValueError(f"--cfg-interval {text!r}: want two numbers LO,HI") from None
+        raise ValueError(f"{flag} {text!r}: want two numbers LO,HI") from None
     if not 0 <= lo < hi <= 1:
-        raise ValueError(f"--cfg-interval {text!r}: want LO,HI with 0 <= LO < HI <= 1")
+        raise ValueError(f"{flag} {text!r}: want LO,HI with 0 <= LO < HI <= 1")
     return lo, hi
 
 
-def sampler_from_args(base: "SamplerConfig", args: argparse.Namespace, guide_scale: float | None = None) -> "SamplerConfig":
+def sampler_from_args(
+    base: "SamplerConfig", args: argparse.Namespace, guide_scale: float | None = None, guide_interval: str | None = None,
+) -> "SamplerConfig":
     """A run's sampler settings with the command line's --steps, --solver, --grid-shift and --sde-noise (and an
-    adapter's autoguidance scale) where given, and its --cfg and --cfg-interval."""
+    adapter's autoguidance scale and --guide-interval) where given, and its --cfg and --cfg-interval."""
     from unite_core.flow import Solver, with_overrides
 
     solver = args.solver and Solver[args.solver]
-    interval = cfg_interval(args.cfg_interval)
-    return with_overrides(base, args.steps, solver, args.grid_shift, args.cfg, interval, guide_scale, args.sde_noise)
+    interval = t_interval(args.cfg_interval, "--cfg-interval")
+    guided = None if guide_interval is None else t_interval(guide_interval, "--guide-interval")
+    return with_overrides(base, args.steps, solver, args.grid_shift, args.cfg, interval, guide_scale, args.sde_noise, guided)
 
 
 def add_commands(

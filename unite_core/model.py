@@ -288,6 +288,8 @@ class UNITE(nn.Module):
             raise ValueError(f"guide_scale={sampler.guide_scale:g} needs a guide model (a less trained checkpoint of the same run)")
         shape, device = (*latent_mask.shape, self.objective.latent_dim), latent_mask.device
         noise = lambda: torch.randn(shape, generator=generator, device=device) * latent_mask[..., None]  # noqa: E731  (B, L, C)
-        predict = self.predict if sampler.guide_scale == 1.0 else AutoGuided(self.predict, guide.predict, sampler.guide_scale)
+        predict = self.predict
+        if sampler.guide_scale != 1.0:
+            predict = AutoGuided(self.predict, guide.predict, sampler.guide_scale, sampler.guide_interval)
         drift = GuidedDrift(predict, cond, latent_mask, sampler, self_condition=self.flow.self_condition > 0)
         return integrate(drift, noise(), sampler, noise)

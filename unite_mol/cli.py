@@ -26,10 +26,11 @@ def _sample(args: argparse.Namespace) -> int:
         raise ValueError("--guide needs --guide-scale W (the prediction is weak + W·(model − weak); 2 is a good start)")
     generator = load(ckpt, args.device, args.dataset_id, args.raw_weights, args.guide)
     crystals = _check_output(out, generator.part.periodic)
-    sampler = sampler_from_args(generator.config.sampler, args, args.guide_scale)  # what sample() will use, for the report
+    sampler = sampler_from_args(generator.config.sampler, args, args.guide_scale, args.guide_interval)  # what sample() will use
     if sampler.guide_scale != 1.0 and generator.guide is not None:
-        print(f"autoguided at scale {sampler.guide_scale:g} by {args.guide or 'the weaker model packed with it'} (--guide-scale 1: off)",
-              file=sys.stderr)
+        lo, hi = sampler.guide_interval
+        guide = args.guide or "the weaker model packed with it"
+        print(f"autoguided at scale {sampler.guide_scale:g} for t in [{lo:g}, {hi:g}] by {guide} (--guide-scale 1: off)", file=sys.stderr)
     start = time.perf_counter()
     structures = generator.sample_with(args.n, sampler, args.seed, args.batch_size, progress=True)
     seconds = time.perf_counter() - start
@@ -110,7 +111,7 @@ def _export(argv: list[str]) -> int:
 
 
 def _pack(argv: list[str]) -> int:
-    from unite_core.cli import add_solver_options
+    from unite_core.cli import add_solver_options, t_interval
     from unite_core.config import from_yaml
     from unite_core.flow import Solver
     from unite_mol.pretrained import pack
@@ -121,12 +122,15 @@ def _pack(argv: list[str]) -> int:
     parser.add_argument("--out", type=Path, required=True, help="e.g. unite_mol/pretrained/qm9.pt to replace the shipped model")
     parser.add_argument("--guide", help="also pack this weaker model of the same run (run, checkpoint or packed file) to autoguide with")
     parser.add_argument("--guide-scale", type=float, default=2.0, help="the autoguidance scale the packed model samples with")
+    parser.add_argument("--guide-interval", default="0,1", help="LO,HI: the packed model is autoguided for t in [LO, HI]")
     add_solver_options(parser)  # what the packed model samples with by default
     args = parser.parse_args(argv)
     packed = pack(args.ckpt, args.out, args.guide, args.guide_scale, args.solver and Solver[args.solver], args.steps, args.grid_shift,
-                  args.sde_noise)
-    guided = "" if packed.guide is None else f", autoguided at {args.guide_scale:g} by {args.guide} (step {packed.guide.step})"
+                  args.sde_noise, t_interval(args.guide_interval, "--guide-interval"))
     sampler = from_yaml(packed.config_yaml, MolConfig).sampler
+    lo, hi = sampler.guide_interval
+    guided = "" if packed.guide is None else (f", autoguided at {args.guide_scale:g} for t in [{lo:g}, {hi:g}] by {args.guide} "
+                                              f"(step {packed.guide.step})")
     print(f"{args.ckpt} (step {packed.step}{guided}) -> {args.out} ({args.out.stat().st_size / 2**20:.1f} MiB); samples with "
           f"{sampler.solver.value}, {sampler.steps} steps, grid shift {sampler.grid_shift:g}")
     return 0
@@ -262,6 +266,8 @@ def main(argv: list[str]) -> int:
     p_sample.add_argument("--guide", help="autoguidance: a less trained checkpoint (or packed model) of the same run")
     p_sample.add_argument("--guide-scale", type=float, help="autoguidance scale W: weak + W·(model − weak); 1 = off (default: the "
                           "model's own, 1 unless it was packed with a guide)")
+    p_sample.add_argument("--guide-interval", help="LO,HI: autoguide only for t in [LO, HI], the model alone elsewhere (default: the "
+                          "model's own, 0,1 unless it was packed with another)")
     _add_model_options(p_sample)
     args = parser.parse_args(argv)
     if args.command == "train":

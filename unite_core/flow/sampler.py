@@ -32,6 +32,7 @@ class SamplerConfig:
     cfg_scale: float = 1.0
     cfg_interval: tuple[float, float] = (0.1, 1.0)
     guide_scale: float = 1.0  # autoguidance by a weaker model of the same latent space (1 = off; needs the guide model)
+    guide_interval: tuple[float, float] = (0.0, 1.0)  # autoguidance for t in [lo, hi]; the model alone elsewhere
     t_clamp: float = 0.05
     grid_shift: float = 1.0
     sde_noise: float = 8.0  # solver sde: diffusion w(t) = sde_noise * (1 - t)
@@ -41,17 +42,20 @@ class SamplerConfig:
     def __post_init__(self):
         if not self.sde_noise >= 0:
             raise ValueError(f"sampler.sde_noise (--sde-noise) must be >= 0, got {self.sde_noise}")
+        interval = list(self.guide_interval)
+        if len(interval) != 2 or not 0 <= interval[0] < interval[1] <= 1:
+            raise ValueError(f"sampler.guide_interval (--guide-interval) must be LO, HI with 0 <= LO < HI <= 1, got {interval}")
 
 
 def with_overrides(
     base: SamplerConfig, steps: int | None = None, solver: Solver | None = None, grid_shift: float | None = None,
     cfg_scale: float = 1.0, cfg_interval: tuple[float, float] = (0.1, 1.0), guide_scale: float | None = None,
-    sde_noise: float | None = None,
+    sde_noise: float | None = None, guide_interval: tuple[float, float] | None = None,
 ) -> SamplerConfig:
-    """A run's sampler settings with the steps / solver / grid shift / autoguidance scale / SDE noise that are given
-    (None keeps the run's) and this classifier-free guidance."""
+    """A run's sampler settings with the steps / solver / grid shift / autoguidance scale / SDE noise / autoguidance
+    interval that are given (None keeps the run's) and this classifier-free guidance."""
     given = {"steps": steps, "solver": solver and Solver(solver), "grid_shift": grid_shift, "guide_scale": guide_scale,
-             "sde_noise": sde_noise}
+             "sde_noise": sde_noise, "guide_interval": guide_interval}
     return replace(base, **{k: v for k, v in given.items() if v is not None}, cfg_scale=cfg_scale, cfg_interval=cfg_interval)
 
 
@@ -65,14 +69,19 @@ class SampleResult:
 class AutoGuided:
     """Autoguidance (Karras et al. 2024, "Guiding a diffusion model with a bad version of itself"): the clean
     prediction x̂ = x̂_weak + s·(x̂_strong − x̂_weak), where `weak` is a less trained (or smaller) model of the same
-    latent space; s = 1 is the strong model alone."""
+    latent space; s = 1 is the strong model alone. Only for t in `interval` (as guidance in a limited interval,
+    Kynkäänniemi et al. 2024); elsewhere the strong model alone, and the weak one is not run."""
 
     strong: Predictor
     weak: Predictor
     scale: float
+    interval: tuple[float, float] = (0.0, 1.0)
 
-    def __call__(self, *args: torch.Tensor) -> torch.Tensor:
-        return torch.lerp(self.weak(*args), self.strong(*args), self.scale)  # (B, L, C)
+    def __call__(self, x: torch.Tensor, t: torch.Tensor, *rest: torch.Tensor) -> torch.Tensor:
+        lo, hi = self.interval
+        if not lo <= float(t[0]) <= hi:  # one t per evaluation
+            return self.strong(x, t, *rest)
+        return torch.lerp(self.weak(x, t, *rest), self.strong(x, t, *rest), self.scale)  # (B, L, C)
 
 
 @dataclass
