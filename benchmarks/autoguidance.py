@@ -3,11 +3,12 @@
 and RDKit-native protocols (`mol_diagnose.score`), with the sampling speed.
 
     python benchmarks/autoguidance.py --ckpt MODEL --guide WEAK [WEAK ...] --scales 1.5 2 2.5 --n 1000 --seeds 0 1 \
-        --steps 10 5 --grid-shift 3 [--solver sde --sde-noise 3] [--intervals 0,1 0,0.8] --json benchmarks/results/x.json
+        --steps 10 5 --grid-shift 3 [--solver sde --sde-noise 3] [--intervals 0,1 0,0.8] [--every 1 4] \
+        --json benchmarks/results/x.json
 
 A guided evaluation runs the model and its guide, so Heun with S steps guided costs what 2·S steps unguided cost:
 compare a guided row with the unguided row of twice its steps for equal compute. Outside its interval a step runs
-the model alone.
+the model alone; with `--every K` the guide runs at one evaluation in K (1 + 1/K model calls an evaluation).
 """
 import argparse
 from dataclasses import asdict, dataclass
@@ -26,19 +27,20 @@ class GuidedRow:
     guide: str | None  # None: unguided
     scale: float
     interval: tuple[float, float]  # autoguided for t in it
+    every: int  # the guide at one evaluation in `every`
     steps: int
     seed: int
     molecules_per_s: float
     figures: Row
 
 
-def guided_row(gen: MolGenerator, guide: str | None, scale: float, interval: tuple[float, float], steps: int, seed: int,
-               args: argparse.Namespace) -> GuidedRow:
+def guided_row(gen: MolGenerator, guide: str | None, scale: float, interval: tuple[float, float], every: int, steps: int,
+               seed: int, args: argparse.Namespace) -> GuidedRow:
     solver = Solver[args.solver]
     made, speed = timed_sample(gen, args.n, steps=steps, solver=solver, grid_shift=args.grid_shift, seed=seed, guide_scale=scale,
-                               sde_noise=args.sde_noise, guide_interval=interval)
-    how = "unguided" if guide is None else f"{guide} x{scale:g} for t in [{interval[0]:g}, {interval[1]:g}]"
-    return GuidedRow(guide, scale, interval, steps, seed, speed, score(f"{how}, {solver.value} {steps}, seed {seed}", made))
+                               sde_noise=args.sde_noise, guide_interval=interval, guide_every=every)
+    how = "unguided" if guide is None else f"{guide} x{scale:g} for t in [{interval[0]:g}, {interval[1]:g}], once in {every}"
+    return GuidedRow(guide, scale, interval, every, steps, seed, speed, score(f"{how}, {solver.value} {steps}, seed {seed}", made))
 
 
 def main() -> None:
@@ -47,6 +49,7 @@ def main() -> None:
     parser.add_argument("--guide", nargs="+", help="weaker models of the same latent space (default: the one packed with --ckpt)")
     parser.add_argument("--scales", nargs="+", type=float, default=[1.5, 2.0, 2.5])
     parser.add_argument("--intervals", nargs="+", default=["0,1"], help="LO,HI: autoguided for t in [LO, HI]")
+    parser.add_argument("--every", nargs="+", type=int, default=[1], help="K: the guide at one evaluation in K")
     parser.add_argument("--steps", nargs="+", type=int, default=[10])
     parser.add_argument("--solver", choices=[s.name for s in Solver], default="heun")
     parser.add_argument("--sde-noise", type=float, help="--solver sde: C (default: the model's)")
@@ -57,13 +60,13 @@ def main() -> None:
     args = parser.parse_args()
     intervals = [t_interval(text, "--intervals") for text in args.intervals]
     plain = load(args.ckpt)
-    rows = [guided_row(plain, None, 1.0, (0.0, 1.0), steps, seed, args) for steps, seed in product(args.steps, args.seeds)]
+    rows = [guided_row(plain, None, 1.0, (0.0, 1.0), 1, steps, seed, args) for steps, seed in product(args.steps, args.seeds)]
     for guide in args.guide or [None]:  # None: the weaker model packed with the model
         gen = load(args.ckpt, guide=guide)
         if gen.guide is None:
             parser.error(f"{args.ckpt} was packed without a guide: give --guide")
-        rows += [guided_row(gen, guide or "packed", scale, interval, steps, seed, args)
-                 for scale, interval, steps, seed in product(args.scales, intervals, args.steps, args.seeds)]
+        rows += [guided_row(gen, guide or "packed", scale, interval, every, steps, seed, args)
+                 for scale, interval, every, steps, seed in product(args.scales, intervals, args.every, args.steps, args.seeds)]
     if args.json:
         write_json(args.json, {"checkpoint": args.ckpt, "grid_shift": args.grid_shift, "solver": args.solver, "sde_noise": args.sde_noise,
                                "n": args.n, "rows": [asdict(r) for r in rows]})

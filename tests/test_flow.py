@@ -225,3 +225,20 @@ def test_autoguidance_outside_its_interval_is_the_strong_model_alone_and_the_wea
     for bad in [(0.5, 0.5), (-0.1, 1.0), (0.2, 1.5)]:
         with pytest.raises(ValueError, match=r"^sampler.guide_interval \(--guide-interval\) must be LO, HI with 0 <= LO < HI <= 1"):
             with_overrides(SamplerConfig(), guide_interval=bad)
+
+
+def test_autoguidance_every_k_runs_the_weak_model_once_in_k_evaluations_and_reuses_its_correction():
+    x, cond, mask = torch.randn(2, 3, 2), torch.tensor([1, 2]), torch.ones(2, 3, dtype=torch.bool)
+    weak_times = []
+    weak = lambda x, t, cond, drop, mask: weak_times.append(float(t[0])) or x * 0.25  # noqa: E731
+    strong, guided = _Recorder(), AutoGuided(_Recorder(), weak, 2.0, interval=(0.2, 1.0), every=3)
+    rest = (cond, torch.zeros(2, dtype=torch.bool), mask)
+    for i, t in enumerate((0.1, 0.3, 0.4, 0.5, 0.6, 0.7)):
+        at = (x + i, torch.full((2,), t), *rest)  # a new state at each evaluation
+        if t in (0.3, 0.6):  # evaluations 0 and 3 of the interval: the weak model's correction is renewed
+            correction = strong(*at) - at[0] * 0.25
+        want = strong(*at) if t < 0.2 else strong(*at) + correction
+        torch.testing.assert_close(guided(*at), want)
+    assert weak_times == pytest.approx([0.3, 0.6])
+    with pytest.raises(ValueError, match=r"^sampler.guide_every \(--guide-every\) must be a whole number >= 1, got 0$"):
+        with_overrides(SamplerConfig(), guide_every=0)

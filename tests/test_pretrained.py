@@ -147,6 +147,8 @@ def test_autoguidance_by_itself_changes_nothing_and_by_a_weaker_model_changes_th
     assert all((s.positions == t.positions).all() for s, t in zip(a, same))
     moved = guided.sample(4, steps=2, seed=3, guide_scale=2.0)
     assert any(not torch.allclose(torch.as_tensor(s.positions), torch.as_tensor(t.positions)) for s, t in zip(a, moved))
+    sparse = guided.sample(4, steps=2, seed=3, guide_scale=2.0, guide_every=2)  # Heun 2: the guide at evaluations 0 and 2 of 4
+    assert any(not torch.allclose(torch.as_tensor(s.positions), torch.as_tensor(t.positions)) for s, t in zip(moved, sparse))
     with pytest.raises(ValueError, match=r"^guide_scale=2 needs a guide model"):
         plain.sample(2, steps=2, guide_scale=2.0)
 
@@ -171,6 +173,14 @@ def test_a_model_packed_with_its_guide_samples_autoguided(packed, tmp_path):
     assert done.returncode == 0 and "autoguided at scale 2 for t in [0.5, 1]" in done.stderr, done.stderr
     done = _run("-m", "unite_mol", "sample", "--ckpt", str(tmp_path / "i.pt"), "--guide-interval", "0.9,0.1", "--out", str(tmp_path / "z.xyz"))
     assert done.returncode == 2 and done.stderr.strip() == "unite-mol: error: --guide-interval '0.9,0.1': want LO,HI with 0 <= LO < HI <= 1"
+    done = _run("-m", "unite_mol", "pack", "--ckpt", str(run), "--guide", str(path), "--guide-every", "3", "--out", str(tmp_path / "e.pt"))
+    assert done.returncode == 0 and "run at one evaluation in 3" in done.stdout, done.stderr
+    assert unite_mol.load(tmp_path / "e.pt").config.sampler.guide_every == 3
+    done = _run("-m", "unite_mol", "sample", "--ckpt", str(tmp_path / "e.pt"), "--n", "2", "--steps", "2", "--out", str(tmp_path / "e.xyz"))
+    assert done.returncode == 0 and "the weaker model packed with it, run at one evaluation in 3" in done.stderr, done.stderr
+    done = _run("-m", "unite_mol", "sample", "--ckpt", str(tmp_path / "e.pt"), "--guide-every", "0", "--out", str(tmp_path / "e.xyz"))
+    assert done.returncode == 2 and done.stderr.strip() == ("unite-mol: error: sampler.guide_every (--guide-every) must be a whole "
+                                                            "number >= 1, got 0")
     done = _run("-m", "unite_mol", "sample", "--ckpt", str(run), "--guide", str(path), "--n", "2", "--steps", "2", "--out", str(tmp_path / "y.xyz"))
     assert done.returncode == 2 and done.stderr.strip() == ("unite-mol: error: --guide needs --guide-scale W (the prediction is "
                                                             "weak + W·(model − weak); 2 is a good start)")

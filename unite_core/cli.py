@@ -86,15 +86,16 @@ def t_interval(text: str, flag: str) -> tuple[float, float]:
 
 def sampler_from_args(
     base: "SamplerConfig", args: argparse.Namespace, guide_scale: float | None = None, guide_interval: str | None = None,
+    guide_every: int | None = None,
 ) -> "SamplerConfig":
     """A run's sampler settings with the command line's --steps, --solver, --grid-shift and --sde-noise (and an
-    adapter's autoguidance scale and --guide-interval) where given, and its --cfg and --cfg-interval."""
+    adapter's autoguidance scale, --guide-interval and --guide-every) where given, and its --cfg and --cfg-interval."""
     from unite_core.flow import Solver, with_overrides
 
     solver = args.solver and Solver[args.solver]
     interval = t_interval(args.cfg_interval, "--cfg-interval")
     guided = None if guide_interval is None else t_interval(guide_interval, "--guide-interval")
-    return with_overrides(base, args.steps, solver, args.grid_shift, args.cfg, interval, guide_scale, args.sde_noise, guided)
+    return with_overrides(base, args.steps, solver, args.grid_shift, args.cfg, interval, guide_scale, args.sde_noise, guided, guide_every)
 
 
 def add_commands(

@@ -290,6 +290,6 @@ class UNITE(nn.Module):
         noise = lambda: torch.randn(shape, generator=generator, device=device) * latent_mask[..., None]  # noqa: E731  (B, L, C)
         predict = self.predict
         if sampler.guide_scale != 1.0:
-            predict = AutoGuided(self.predict, guide.predict, sampler.guide_scale, sampler.guide_interval)
+            predict = AutoGuided(self.predict, guide.predict, sampler.guide_scale, sampler.guide_interval, sampler.guide_every)
         drift = GuidedDrift(predict, cond, latent_mask, sampler, self_condition=self.flow.self_condition > 0)
         return integrate(drift, noise(), sampler, noise)

@@ -26,11 +26,12 @@ def _sample(args: argparse.Namespace) -> int:
         raise ValueError("--guide needs --guide-scale W (the prediction is weak + W·(model − weak); 2 is a good start)")
     generator = load(ckpt, args.device, args.dataset_id, args.raw_weights, args.guide)
     crystals = _check_output(out, generator.part.periodic)
-    sampler = sampler_from_args(generator.config.sampler, args, args.guide_scale, args.guide_interval)  # what sample() will use
+    sampler = sampler_from_args(generator.config.sampler, args, args.guide_scale, args.guide_interval, args.guide_every)  # sample()'s
     if sampler.guide_scale != 1.0 and generator.guide is not None:
         lo, hi = sampler.guide_interval
         guide = args.guide or "the weaker model packed with it"
-        print(f"autoguided at scale {sampler.guide_scale:g} for t in [{lo:g}, {hi:g}] by {guide} (--guide-scale 1: off)", file=sys.stderr)
+        print(f"autoguided at scale {sampler.guide_scale:g} for t in [{lo:g}, {hi:g}] by {guide}{_once_in(sampler.guide_every)} "
+              "(--guide-scale 1: off)", file=sys.stderr)
     start = time.perf_counter()
     structures = generator.sample_with(args.n, sampler, args.seed, args.batch_size, progress=True)
     seconds = time.perf_counter() - start
@@ -42,6 +43,10 @@ def _sample(args: argparse.Namespace) -> int:
     else:
         _write_molecules(out, structures, implicit_hydrogens=not generator.part.hydrogens)
     return 0
+
+
+def _once_in(every: int) -> str:
+    return "" if every == 1 else f", run at one evaluation in {every}"
 
 
 def _check_output(out: Path, crystals: bool) -> bool:
@@ -123,14 +128,15 @@ def _pack(argv: list[str]) -> int:
     parser.add_argument("--guide", help="also pack this weaker model of the same run (run, checkpoint or packed file) to autoguide with")
     parser.add_argument("--guide-scale", type=float, default=2.0, help="the autoguidance scale the packed model samples with")
     parser.add_argument("--guide-interval", default="0,1", help="LO,HI: the packed model is autoguided for t in [LO, HI]")
+    parser.add_argument("--guide-every", type=int, default=1, help="K: the packed model runs its guide at every K-th evaluation")
     add_solver_options(parser)  # what the packed model samples with by default
     args = parser.parse_args(argv)
     packed = pack(args.ckpt, args.out, args.guide, args.guide_scale, args.solver and Solver[args.solver], args.steps, args.grid_shift,
-                  args.sde_noise, t_interval(args.guide_interval, "--guide-interval"))
+                  args.sde_noise, t_interval(args.guide_interval, "--guide-interval"), args.guide_every)
     sampler = from_yaml(packed.config_yaml, MolConfig).sampler
     lo, hi = sampler.guide_interval
     guided = "" if packed.guide is None else (f", autoguided at {args.guide_scale:g} for t in [{lo:g}, {hi:g}] by {args.guide} "
-                                              f"(step {packed.guide.step})")
+                                              f"(step {packed.guide.step}){_once_in(sampler.guide_every)}")
     print(f"{args.ckpt} (step {packed.step}{guided}) -> {args.out} ({args.out.stat().st_size / 2**20:.1f} MiB); samples with "
           f"{sampler.solver.value}, {sampler.steps} steps, grid shift {sampler.grid_shift:g}")
     return 0
@@ -268,6 +274,8 @@ def main(argv: list[str]) -> int:
                           "model's own, 1 unless it was packed with a guide)")
     p_sample.add_argument("--guide-interval", help="LO,HI: autoguide only for t in [LO, HI], the model alone elsewhere (default: the "
                           "model's own, 0,1 unless it was packed with another)")
+    p_sample.add_argument("--guide-every", type=int, help="K: run the guide at every K-th evaluation only and reuse its correction in "
+                          "between (1 + 1/K model calls an evaluation; default: the model's own, 1 unless it was packed with another)")
     _add_model_options(p_sample)
     args = parser.parse_args(argv)
     if args.command == "train":

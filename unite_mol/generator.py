@@ -33,12 +33,13 @@ class MolGenerator:
         self, n: int, steps: int | None = None, solver: Solver | None = None, cfg: float = 1.0, seed: int = 0,
         batch_size: int | None = None, progress: bool = False, cfg_interval: tuple[float, float] = (0.1, 1.0), grid_shift: float | None = None,
         guide_scale: float | None = None, sde_noise: float | None = None, guide_interval: tuple[float, float] | None = None,
+        guide_every: int | None = None,
     ) -> list[Structure]:
         """n structures: atom counts from the histogram, ODE (or SDE) from noise (`steps`, `solver`, `grid_shift`,
-        `guide_scale`, `sde_noise` and `guide_interval` default to the run's sampler settings; a guide scale other than 1
-        needs `guide`), decode."""
+        `guide_scale`, `sde_noise`, `guide_interval` and `guide_every` default to the run's sampler settings; a guide scale
+        other than 1 needs `guide`), decode."""
         sampler = with_overrides(self.config.sampler, steps, solver, grid_shift, cfg, cfg_interval, guide_scale, sde_noise,
-                                 guide_interval)
+                                 guide_interval, guide_every)
         return self.sample_with(n, sampler, seed, batch_size, progress)
 
     def sample_with(self, n: int, sampler: SamplerConfig, seed: int = 0, batch_size: int | None = None,
