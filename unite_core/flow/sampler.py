@@ -43,9 +43,11 @@ class SamplerConfig:
     def __post_init__(self):
         if not self.sde_noise >= 0:
             raise ValueError(f"sampler.sde_noise (--sde-noise) must be >= 0, got {self.sde_noise}")
-        interval = list(self.guide_interval)
-        if len(interval) != 2 or not 0 <= interval[0] < interval[1] <= 1:
-            raise ValueError(f"sampler.guide_interval (--guide-interval) must be LO, HI with 0 <= LO < HI <= 1, got {interval}")
+        for name in ("cfg_interval", "guide_interval"):
+            interval = list(getattr(self, name))
+            if len(interval) != 2 or not 0 <= interval[0] < interval[1] <= 1:
+                flag = "--" + name.replace("_", "-")
+                raise ValueError(f"sampler.{name} ({flag}) must be LO, HI with 0 <= LO < HI <= 1, got {interval}")
         if not (isinstance(self.guide_every, int) and self.guide_every >= 1):
             raise ValueError(f"sampler.guide_every (--guide-every) must be a whole number >= 1, got {self.guide_every}")
 
