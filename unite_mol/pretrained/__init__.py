@@ -50,8 +50,9 @@ def pack(
 ) -> PackedModel:
     """A run's (or checkpoint's) EMA weights, bf16, with its config and atom-count histograms (one per dataset) -> `out`;
     with `guide` (a run, checkpoint or packed model of the same latent space) also its weights, and the packed model
-    samples autoguided at `guide_scale` for t in `guide_interval`, running the guide at every `guide_every`-th evaluation. `solver`, `steps`, `grid_shift`, `sde_noise`: the
-    sampler settings the packed model uses by default, where given (else the run's)."""
+    samples autoguided at `guide_scale` for t in `guide_interval`, the guide run at one evaluation in `guide_every`.
+    `solver`, `steps`, `grid_shift`, `sde_noise`: the sampler settings the packed model uses by default, where given (else
+    the run's)."""
     from unite_core.config import to_yaml
     from unite_core.train import load_run, run_dir_of
     from unite_mol.data import run_atom_counts
