@@ -225,6 +225,10 @@ def test_autoguidance_outside_its_interval_is_the_strong_model_alone_and_the_wea
     for bad in [(0.5, 0.5), (-0.1, 1.0), (0.2, 1.5)]:
         with pytest.raises(ValueError, match=r"^sampler.guide_interval \(--guide-interval\) must be LO, HI with 0 <= LO < HI <= 1"):
             with_overrides(SamplerConfig(), guide_interval=bad)
+
+
+def test_a_cfg_interval_out_of_range_is_refused_by_the_config_itself():
+    for bad in [(0.5, 0.5), (-0.1, 1.0), (0.2, 1.5)]:
         with pytest.raises(ValueError, match=r"^sampler.cfg_interval \(--cfg-interval\) must be LO, HI with 0 <= LO < HI <= 1"):
             SamplerConfig(cfg_interval=bad)  # as from a YAML file; the command line's is checked when parsed
 
