@@ -156,7 +156,7 @@ def test_autoguidance_by_itself_changes_nothing_and_by_a_weaker_model_changes_th
 def test_a_model_packed_with_its_guide_samples_autoguided(packed, tmp_path):
     run, path = packed
     done = _run("-m", "unite_mol", "pack", "--ckpt", str(run), "--guide", str(path), "--guide-scale", "1.5", "--out", str(tmp_path / "g.pt"))
-    assert done.returncode == 0 and "autoguided at 1.5" in done.stdout, done.stderr
+    assert done.returncode == 0 and "autoguided at scale 1.5" in done.stdout, done.stderr
     p = read_packed(tmp_path / "g.pt")
     assert p.guide is not None and p.guide.step == read_packed(path).step and p.guide.ema.keys() == p.ema.keys()
     assert read_packed(path).guide is None  # packed without one
@@ -166,7 +166,7 @@ def test_a_model_packed_with_its_guide_samples_autoguided(packed, tmp_path):
     done = _run("-m", "unite_mol", "sample", "--ckpt", str(tmp_path / "g.pt"), "--n", "2", "--steps", "2", "--out", str(tmp_path / "x.xyz"))
     assert done.returncode == 0 and "autoguided at scale 1.5 for t in [0, 1] by the weaker model packed with it" in done.stderr, done.stderr
     done = _run("-m", "unite_mol", "pack", "--ckpt", str(run), "--guide", str(path), "--guide-interval", "0,0.8", "--out", str(tmp_path / "i.pt"))
-    assert done.returncode == 0 and "autoguided at 2 for t in [0, 0.8]" in done.stdout, done.stderr
+    assert done.returncode == 0 and "autoguided at scale 2 for t in [0, 0.8]" in done.stdout, done.stderr
     assert tuple(unite_mol.load(tmp_path / "i.pt").config.sampler.guide_interval) == (0.0, 0.8)
     done = _run("-m", "unite_mol", "sample", "--ckpt", str(tmp_path / "i.pt"), "--guide-interval", "0.5,1", "--n", "2", "--steps", "2",
                 "--out", str(tmp_path / "z.xyz"))

@@ -4,8 +4,12 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from unite_core.cli import add_commands, run_cli, sampler_from_args, train_command
+
+if TYPE_CHECKING:
+    from unite_core.flow import SamplerConfig
 
 
 def _sample(args: argparse.Namespace) -> int:
@@ -28,10 +32,7 @@ def _sample(args: argparse.Namespace) -> int:
     crystals = _check_output(out, generator.part.periodic)
     sampler = sampler_from_args(generator.config.sampler, args, args.guide_scale, args.guide_interval, args.guide_every)  # sample()'s
     if sampler.guide_scale != 1.0 and generator.guide is not None:
-        lo, hi = sampler.guide_interval
-        guide = args.guide or "the weaker model packed with it"
-        print(f"autoguided at scale {sampler.guide_scale:g} for t in [{lo:g}, {hi:g}] by {guide}{_once_in(sampler.guide_every)} "
-              "(--guide-scale 1: off)", file=sys.stderr)
+        print(f"{_guidance(sampler, args.guide or 'the weaker model packed with it')} (--guide-scale 1: off)", file=sys.stderr)
     start = time.perf_counter()
     structures = generator.sample_with(args.n, sampler, args.seed, args.batch_size, progress=True)
     seconds = time.perf_counter() - start
@@ -45,8 +46,11 @@ def _sample(args: argparse.Namespace) -> int:
     return 0
 
 
-def _once_in(every: int) -> str:
-    return "" if every == 1 else f", run at one evaluation in {every}"
+def _guidance(sampler: "SamplerConfig", guide: str) -> str:
+    """What autoguides the sampler, in one phrase (sample's and pack's messages)."""
+    lo, hi = sampler.guide_interval
+    every = "" if sampler.guide_every == 1 else f", run at one evaluation in {sampler.guide_every}"
+    return f"autoguided at scale {sampler.guide_scale:g} for t in [{lo:g}, {hi:g}] by {guide}{every}"
 
 
 def _check_output(out: Path, crystals: bool) -> bool:
@@ -134,9 +138,7 @@ def _pack(argv: list[str]) -> int:
     packed = pack(args.ckpt, args.out, args.guide, args.guide_scale, args.solver and Solver[args.solver], args.steps, args.grid_shift,
                   args.sde_noise, t_interval(args.guide_interval, "--guide-interval"), args.guide_every)
     sampler = from_yaml(packed.config_yaml, MolConfig).sampler
-    lo, hi = sampler.guide_interval
-    guided = "" if packed.guide is None else (f", autoguided at {args.guide_scale:g} for t in [{lo:g}, {hi:g}] by {args.guide} "
-                                              f"(step {packed.guide.step}){_once_in(sampler.guide_every)}")
+    guided = "" if packed.guide is None else f", {_guidance(sampler, f'{args.guide} (step {packed.guide.step})')}"
     print(f"{args.ckpt} (step {packed.step}{guided}) -> {args.out} ({args.out.stat().st_size / 2**20:.1f} MiB); samples with "
           f"{sampler.solver.value}, {sampler.steps} steps, grid shift {sampler.grid_shift:g}")
     return 0
