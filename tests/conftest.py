@@ -1,4 +1,7 @@
-"""Shared fixtures: deterministic seeds and a tiny toy-modality UNITE config."""
+"""Shared fixtures: deterministic seeds, a tiny toy-modality UNITE config and the unite-mol command run in-process."""
+import io
+from contextlib import chdir, redirect_stderr, redirect_stdout
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -36,3 +39,26 @@ def qm9_rows(n: int) -> list:
 
     table = pd.read_csv(qm9_csv_files()[0], usecols=["Index", "SMILES", "Elements", "XYZ_Ang"], nrows=n)
     return [_parse_row(e, x) for e, x in zip(table["Elements"], table["XYZ_Ang"])]
+
+
+@dataclass
+class Ran:
+    """A command's exit status and what it printed, named as subprocess.CompletedProcess names them."""
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def mol(*argv: str, cwd: Path = REPO) -> Ran:
+    """`unite-mol ARGV` run from `cwd` in this process, as its console script runs it (one-line errors, exit statuses)
+    without the ~3 s of imports a subprocess pays; test_cli runs the real entry points in subprocesses."""
+    from unite_core.cli import run_cli
+    from unite_mol.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with chdir(cwd), redirect_stdout(out), redirect_stderr(err):
+        try:
+            code = run_cli("unite-mol", main, list(argv))
+        except SystemExit as stop:  # argparse's usage errors and --help
+            code = int(stop.code or 0)
+    return Ran(code, out.getvalue(), err.getvalue())

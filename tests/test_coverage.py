@@ -7,6 +7,7 @@ from unite_mol.data.crystals import read_crystals
 from unite_mol.evaluate.coverage import CoverageCutoffs, Fingerprint, coverage, featurizers, fingerprint
 from unite_mol.structure import Structure
 
+from conftest import mol
 from test_cli import _run
 from test_crystals import SHARED, _rows, _write_csv, rock_salt, rock_salt_copies
 
@@ -55,17 +56,17 @@ def test_fingerprints_ignore_rotation_translation_and_supercells():
 def test_evaluate_coverage_of_test_crystals_against_themselves(tmp_path):
     test = _write_csv(tmp_path / "test.csv", _rows(SHARED / "perov_5" / "test.csv", 12))
     cache = tmp_path / "cache"
-    first = _run("-m", "unite_mol", "evaluate", str(test), "--test", str(test), "--coverage", "perov5", "--workers", "1", "--cache", str(cache),
+    first = mol("evaluate", str(test), "--test", str(test), "--coverage", "perov5", "--workers", "1", "--cache", str(cache),
                  "--json", str(tmp_path / "ev.json"))
     assert first.returncode == 0, first.stderr
     assert "COV-R % (test crystals recalled)" in first.stdout and "100.00" in first.stdout.split("COV-R")[1].splitlines()[0]
     assert len(read_crystals(test, skip_bad=True).structures) == 12
     kept = list(cache.glob("coverage_*.npz"))
     assert len(kept) == 1  # the test crystals' fingerprints, computed once ...
-    again = _run("-m", "unite_mol", "evaluate", str(test), "--test", str(test), "--coverage", "perov5", "--workers", "1", "--cache", str(cache))
+    again = mol("evaluate", str(test), "--test", str(test), "--coverage", "perov5", "--workers", "1", "--cache", str(cache))
     table = lambda out: out.split("COV-R")[1].split("\n\n")[0]  # noqa: E731  (the figures, not the timing after them)
     assert table(again.stdout) == table(first.stdout)  # ... and read back to the same figures
-    done = _run("-m", "unite_mol", "evaluate", str(test), "--coverage", "carbon24", "--workers", "1")
+    done = mol("evaluate", str(test), "--coverage", "carbon24", "--workers", "1")
     assert done.returncode == 2 and "needs the test crystals (--test)" in done.stderr, done.stderr  # carbon24 is a choice
 
 
@@ -73,7 +74,7 @@ def test_crystal_leaderboard_puts_our_coverage_beside_the_published_rows(tmp_pat
     from conftest import REPO
 
     test = _write_csv(tmp_path / "test.csv", _rows(SHARED / "perov_5" / "test.csv", 6))
-    done = _run("-m", "unite_mol", "evaluate", str(test), "--test", str(test), "--coverage", "perov5", "--workers", "1",
+    done = mol("evaluate", str(test), "--test", str(test), "--coverage", "perov5", "--workers", "1",
                 "--cache", str(tmp_path / "cache"), "--json", str(tmp_path / "ev.json"))
     assert done.returncode == 0, done.stderr
     board = _run(str(REPO / "benchmarks" / "crystal_leaderboard.py"), f"perov_5:ours={tmp_path / 'ev.json'}", "--out", str(tmp_path / "b.md"))

@@ -12,7 +12,8 @@ from unite_mol.evaluate.crystal import (check_crystal, compositionally_valid, no
 from unite_mol.formats import BadRecord
 from unite_mol.structure import ATOMIC_NUMBER, Structure
 
-from test_cli import _run
+from conftest import mol
+
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -176,7 +177,7 @@ def test_evaluate_detects_crystals_and_prints_the_cdvae_protocol(tmp_path):
     folder.mkdir()
     for i, a in enumerate((5.64, 5.7)):
         (folder / f"{i}.cif").write_text(to_pymatgen(rock_salt(a)).to(fmt="cif"))
-    done = _run("-m", "unite_mol", "evaluate", str(folder), "--test", str(folder), "--workers", "1", "--json", str(tmp_path / "r.json"),
+    done = mol("evaluate", str(folder), "--test", str(folder), "--workers", "1", "--json", str(tmp_path / "r.json"),
                 "--plot", str(tmp_path / "plots"))
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "plots" / "grid.png").stat().st_size > 1000  # the unit cells drawn
@@ -369,30 +370,30 @@ def test_train_a_crystal_run_and_sample_cifs(tmp_path):
     data.mkdir()
     _write_csv(data / "val.csv", _rows(SHARED / "perov_5/val.csv", 48))
     _write_csv(data / "test.csv", _rows(SHARED / "perov_5/test.csv", 12))
-    common = ["-m", "unite_mol", "train", "dataset=perov5", f"data.path={data}", f"data.cache={tmp_path / 'cache'}", *TINY,
+    common = ["train", "dataset=perov5", f"data.path={data}", f"data.cache={tmp_path / 'cache'}", *TINY,
               "trainer=smoke", "trainer.max_steps=2", "trainer.eval_every=2", "trainer.batch_size=16", "trainer.progress=false",
               "eval_samples=4", "eval_molecules=6", "sampler.steps=2", f"run.dir={tmp_path / 'run'}"]
-    done = _run(*common)
+    done = mol(*common)
     assert done.returncode == 2 and "no train.csv (set data.train_split=val" in done.stderr
-    done = _run(*common, "data.train_split=val")
+    done = mol(*common, "data.train_split=val")
     assert done.returncode == 0, done.stderr
     assert "recon_lattice" not in (tmp_path / "run" / "eval.csv").read_text() and "sample_structural" in (tmp_path / "run" / "eval.csv").read_text()
     assert len(read_crystals(tmp_path / "run" / "samples.extxyz", check=False).structures) == 4
-    done = _run("-m", "unite_mol", "sample", "--ckpt", str(tmp_path / "run"), "--n", "5", "--steps", "2", "--out", str(tmp_path / "x.cif"))
+    done = mol("sample", "--ckpt", str(tmp_path / "run"), "--n", "5", "--steps", "2", "--out", str(tmp_path / "x.cif"))
     assert done.returncode == 0, done.stderr
     assert "5 crystals" in done.stdout and "CDVAE validity" in done.stdout
     assert (tmp_path / "x.cif").read_text().count("data_") == 5
-    done = _run("-m", "unite_mol", "sample", "--ckpt", str(tmp_path / "run"), "--n", "5", "--steps", "2", "--out", str(tmp_path / "x.zip"))
+    done = mol("sample", "--ckpt", str(tmp_path / "run"), "--n", "5", "--steps", "2", "--out", str(tmp_path / "x.zip"))
     assert done.returncode == 0 and "flag the invalid ones" in done.stdout, done.stderr
-    done = _run("-m", "unite_mol", "evaluate", str(tmp_path / "x.zip"), "--workers", "1")  # what `sample` tells the user to run
+    done = mol("evaluate", str(tmp_path / "x.zip"), "--workers", "1")  # what `sample` tells the user to run
     assert done.returncode == 0 and "CDVAE protocol, 5 crystals" in done.stdout, done.stderr
-    done = _run("-m", "unite_mol", "sample", "--ckpt", str(tmp_path / "run"), "--n", "5", "--out", str(tmp_path / "x.sdf"))
+    done = mol("sample", "--ckpt", str(tmp_path / "run"), "--n", "5", "--out", str(tmp_path / "x.sdf"))
     assert done.returncode == 2 and "crystals are written as .cif" in done.stderr
-    done = _run("-m", "unite_mol", "reconstruct", str(data / "test.csv"), "--ckpt", str(tmp_path / "run"), "--out", str(tmp_path / "r.cif"))
+    done = mol("reconstruct", str(data / "test.csv"), "--ckpt", str(tmp_path / "run"), "--out", str(tmp_path / "r.cif"))
     assert done.returncode == 0 and "12 crystals encoded and decoded" in done.stdout, done.stderr
-    done = _run("-m", "unite_mol", "evaluate", str(tmp_path / "r.cif"), "--reference", str(data / "test.csv"), "--workers", "1")
+    done = mol("evaluate", str(tmp_path / "r.cif"), "--reference", str(data / "test.csv"), "--workers", "1")
     assert done.returncode == 0 and "reconstruction: match rate % (valid and matched)" in done.stdout, done.stderr
-    done = _run("-m", "unite_mol", "evaluate", str(tmp_path / "x.cif"), "--reference", str(data / "test.csv"), "--workers", "1")
+    done = mol("evaluate", str(tmp_path / "x.cif"), "--reference", str(data / "test.csv"), "--workers", "1")
     assert done.returncode == 2 and "test.csv has 12 crystals but the evaluated files have 5" in done.stderr, done.stderr
 
 
@@ -407,16 +408,16 @@ def test_train_on_a_folder_of_cif_and_poscar_files(tmp_path):
         pmg = PmgStructure.from_str(row["cif"], fmt="cif")
         pmg.to(filename=str(folder / "vasp" / f"POSCAR_{i}") if i % 2 else str(folder / f"{i}.cif"), fmt="poscar" if i % 2 else "cif")
     (folder / "vasp" / "POSCAR_bad").write_text("not a poscar\n1.0\n")
-    common = ["-m", "unite_mol", "train", f"data.path={folder}", *TINY, "data.max_atoms=5", "trainer=smoke", "trainer.max_steps=2",
+    common = ["train", f"data.path={folder}", *TINY, "data.max_atoms=5", "trainer=smoke", "trainer.max_steps=2",
               "trainer.eval_every=2", "trainer.batch_size=16", "trainer.progress=false", "eval_samples=3", "eval_molecules=2",
               "sampler.steps=2", f"run.dir={tmp_path / 'run'}"]
-    done = _run(*common, "dataset=files")
+    done = mol(*common, "dataset=files")
     assert done.returncode == 2 and "no .sdf, .xyz or .extxyz (crystals: data.crystal_files=true) files" in done.stderr
-    done = _run(*common, "dataset=crystal_files")
+    done = mol(*common, "dataset=crystal_files")
     assert done.returncode == 2 and "POSCAR_bad: unparsable POSCAR" in done.stderr.splitlines()[-1]
-    done = _run(*common, "dataset=crystal_files", "data.skip_bad=true")
+    done = mol(*common, "dataset=crystal_files", "data.skip_bad=true")
     assert done.returncode == 0, done.stderr
-    done = _run("-m", "unite_mol", "sample", "--ckpt", str(tmp_path / "run"), "--n", "3", "--steps", "2", "--out", str(tmp_path / "x.extxyz"))
+    done = mol("sample", "--ckpt", str(tmp_path / "run"), "--n", "3", "--steps", "2", "--out", str(tmp_path / "x.extxyz"))
     assert done.returncode == 0, done.stderr
     sampled = read_crystals(tmp_path / "x.extxyz", check=False).structures
     assert len(sampled) == 3 and all(c.is_crystal for c in sampled)

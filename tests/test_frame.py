@@ -11,8 +11,7 @@ from unite_mol.formats import read_structures, write_structures
 from unite_mol.run import build_model
 from unite_mol.structure import Structure
 
-from conftest import qm9_rows
-from test_cli import _run
+from conftest import mol, qm9_rows
 from test_mol_cli import TINY
 from test_mol_model import tiny_mol
 
@@ -76,12 +75,12 @@ def test_a_principal_frame_model_reconstructs_a_molecule_the_same_however_it_is_
     write_structures(tmp_path / "mols.xyz", rows)
     write_structures(tmp_path / "moved.xyz", _moved(rows, 2))
     run = tmp_path / "run"
-    done = _run("-m", "unite_mol", "train", "dataset=files", f"data.path={tmp_path / 'mols.xyz'}", "data.frame=principal", *TINY,
+    done = mol("train", "dataset=files", f"data.path={tmp_path / 'mols.xyz'}", "data.frame=principal", *TINY,
                 "trainer=smoke", "trainer.max_steps=2", "trainer.batch_size=16", "trainer.progress=false", "eval_samples=2",
                 "eval_molecules=4", "sampler.steps=2", f"run.dir={run}")
     assert done.returncode == 0, done.stderr
     for name in ("mols", "moved"):
-        done = _run("-m", "unite_mol", "reconstruct", str(tmp_path / f"{name}.xyz"), "--ckpt", str(run), "--out", str(tmp_path / f"r_{name}.xyz"))
+        done = mol("reconstruct", str(tmp_path / f"{name}.xyz"), "--ckpt", str(run), "--out", str(tmp_path / f"r_{name}.xyz"))
         assert done.returncode == 0, done.stderr
     unique = _one_frame(rows, 2)
     a, b = (read_structures(tmp_path / f"r_{name}.xyz").structures for name in ("mols", "moved"))

@@ -13,8 +13,7 @@ from unite_mol.decoder import LatticeReadout
 from unite_mol.run import MolConfig, build_model
 from unite_mol.sampling import Kind, generate_structures
 
-from conftest import qm9_rows
-from test_cli import _run
+from conftest import mol, qm9_rows
 from test_crystals import SHARED, _rows, _write_csv
 from test_mol_cli import TINY
 from test_mol_model import tiny_mol
@@ -107,20 +106,20 @@ def _joint_args(tmp_path) -> list[str]:
 
 def test_train_a_joint_run_then_sample_and_pack_each_dataset(tmp_path):
     run = tmp_path / "run"
-    done = _run("-m", "unite_mol", "train", *_joint_args(tmp_path), "trainer.max_steps=4", "trainer.eval_every=4", f"run.dir={run}")
+    done = mol("train", *_joint_args(tmp_path), "trainer.max_steps=4", "trainer.eval_every=4", f"run.dir={run}")
     assert done.returncode == 0, done.stderr
     header = (run / "eval.csv").read_text().splitlines()[0]
     assert "sample_sanitized" in header and "d1_sample_structural" in header and "d1_recon_fractional_error" in header
     assert (run / "samples.sdf").is_file() and (run / "samples_d1.extxyz").is_file()
-    done = _run("-m", "unite_mol", "pack", "--ckpt", str(run), "--out", str(tmp_path / "joint.pt"))
+    done = mol("pack", "--ckpt", str(run), "--out", str(tmp_path / "joint.pt"))
     assert done.returncode == 0, done.stderr
     for ckpt in (run, tmp_path / "joint.pt"):
-        done = _run("-m", "unite_mol", "sample", "--ckpt", str(ckpt), "--dataset-id", "1", "--n", "3", "--steps", "2",
+        done = mol("sample", "--ckpt", str(ckpt), "--dataset-id", "1", "--n", "3", "--steps", "2",
                     "--out", str(tmp_path / "x.cif"))
         assert done.returncode == 0 and "3 crystals" in done.stdout, done.stderr
-    done = _run("-m", "unite_mol", "sample", "--ckpt", str(run), "--n", "3", "--steps", "2", "--out", str(tmp_path / "x.sdf"))
+    done = mol("sample", "--ckpt", str(run), "--n", "3", "--steps", "2", "--out", str(tmp_path / "x.sdf"))
     assert done.returncode == 0 and "RDKit-sanitisable" in done.stdout, done.stderr
-    done = _run("-m", "unite_mol", "sample", "--ckpt", str(run), "--dataset-id", "1", "--n", "3", "--out", str(tmp_path / "y.sdf"))
+    done = mol("sample", "--ckpt", str(run), "--dataset-id", "1", "--n", "3", "--out", str(tmp_path / "y.sdf"))
     assert done.returncode == 2 and "crystals are written as .cif" in done.stderr
 
 

@@ -4,8 +4,7 @@ import pytest
 from unite_mol.chem import perceive
 from unite_mol.formats import read_structures, write_structures
 
-from conftest import qm9_rows
-from test_cli import _run
+from conftest import mol, qm9_rows
 
 TINY = ["model=tiny", "decoder.depth=1", "decoder.width=32", "decoder.heads=2", "env.scalars=8", "env.hidden_irreps=4x0e+2x1o+2x2e"]
 
@@ -16,18 +15,18 @@ TINY = ["model=tiny", "decoder.depth=1", "decoder.width=32", "decoder.heads=2", 
     ("pairing=concat", "key 'pairing': Invalid value 'concat', expected one of [sum, rope, slot]"),
 ])
 def test_bad_mol_config_is_one_line(override, expected):
-    done = _run("-m", "unite_mol", "train", override, "--print-config")
+    done = mol("train", override, "--print-config")
     lines = done.stderr.strip().splitlines()
     assert done.returncode == 2 and len(lines) == 1 and lines[0].startswith("unite-mol: error: config: ") and expected in lines[0], done.stderr
 
 
 def test_a_negative_loss_weight_is_one_line():
-    done = _run("-m", "unite_mol", "train", "recon.bonds=-1", "--print-config")
+    done = mol("train", "recon.bonds=-1", "--print-config")
     assert done.returncode == 2 and done.stderr.strip() == "unite-mol: error: recon.bonds must be >= 0, got -1.0", done.stderr
 
 
 def test_print_config_takes_the_issue_overrides():
-    done = _run("-m", "unite_mol", "train", "dataset=qm9", "model=B", "trainer.max_steps=7", "trainer.minutes=3", "flow.k=5", "run.dir=runs/x", "--print-config")
+    done = mol("train", "dataset=qm9", "model=B", "trainer.max_steps=7", "trainer.minutes=3", "flow.k=5", "run.dir=runs/x", "--print-config")
     assert done.returncode == 0, done.stderr
     for text in ("preset: B", "max_steps: 7", "minutes: 3.0", "k: 5", "dir: runs/x", "source: qm9"):
         assert text in done.stdout, text
@@ -35,22 +34,22 @@ def test_print_config_takes_the_issue_overrides():
 
 @pytest.mark.parametrize("dataset", ["carbon24", "mp20", "perov5", "crystal_files"])
 def test_every_crystal_preset_gets_as_far_as_its_data(tmp_path, dataset):
-    done = _run("-m", "unite_mol", "train", f"dataset={dataset}", f"data.path={tmp_path / 'nowhere'}", f"run.dir={tmp_path / 'r'}")
+    done = mol("train", f"dataset={dataset}", f"data.path={tmp_path / 'nowhere'}", f"run.dir={tmp_path / 'r'}")
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "nowhere" in done.stderr, done.stderr
 
 
 def test_a_model_setting_that_does_not_fit_the_data_is_one_line_before_any_loading(tmp_path):
-    done = _run("-m", "unite_mol", "train", "dataset=qm9", "lattice=token", f"data.cache={tmp_path / 'cache'}", f"run.dir={tmp_path / 'r'}")
+    done = mol("train", "dataset=qm9", "lattice=token", f"data.cache={tmp_path / 'cache'}", f"run.dir={tmp_path / 'r'}")
     assert done.returncode == 2 and done.stderr.strip() == "unite-mol: error: lattice=token is for crystals (a crystal dataset or data.crystal_files=true)"
     assert not (tmp_path / "cache").exists() and not (tmp_path / "r").exists()
 
 
 def test_missing_data_and_checkpoint_are_one_line(tmp_path):
-    done = _run("-m", "unite_mol", "train", "dataset=files", f"data.path={tmp_path / 'nowhere'}", f"run.dir={tmp_path / 'r'}")
+    done = mol("train", "dataset=files", f"data.path={tmp_path / 'nowhere'}", f"run.dir={tmp_path / 'r'}")
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "nowhere" in done.stderr, done.stderr
-    done = _run("-m", "unite_mol", "sample", "--ckpt", str(tmp_path / "nowhere"), "--out", str(tmp_path / "x.sdf"))
+    done = mol("sample", "--ckpt", str(tmp_path / "nowhere"), "--out", str(tmp_path / "x.sdf"))
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "nowhere" in done.stderr, done.stderr
-    done = _run("-m", "unite_mol", "sample", "--out", str(tmp_path / "x.pdb"))
+    done = mol("sample", "--out", str(tmp_path / "x.pdb"))
     assert done.returncode == 2 and "x.pdb" in done.stderr and done.stderr.count("\n") == 1, done.stderr
 
 
@@ -59,7 +58,7 @@ def test_train_on_files_then_sample_every_format(tmp_path):
     write_structures(tmp_path / "data" / "qm9_head.xyz", rows[:120])
     write_structures(tmp_path / "data" / "more.sdf", rows[120:], [perceive(s) for s in rows[120:]])
     run = tmp_path / "run"
-    done = _run("-m", "unite_mol", "train", "dataset=files", f"data.path={tmp_path / 'data'}", "data.max_atoms=29", *TINY,
+    done = mol("train", "dataset=files", f"data.path={tmp_path / 'data'}", "data.max_atoms=29", *TINY,
                 "trainer=smoke", "trainer.max_steps=4", "trainer.eval_every=4", "trainer.batch_size=16", "trainer.progress=false",
                 "eval_samples=6", "eval_molecules=8", "sampler.steps=3", f"run.dir={run}")
     assert done.returncode == 0, done.stderr
@@ -68,17 +67,17 @@ def test_train_on_files_then_sample_every_format(tmp_path):
     assert "recon_rmsd" in (run / "eval.csv").read_text() and len(read_structures(run / "samples.sdf").structures) == 6
     for suffix in ("sdf", "xyz", "extxyz"):
         out = tmp_path / f"x.{suffix}"
-        done = _run("-m", "unite_mol", "sample", "--ckpt", str(run), "--n", "9", "--steps", "2", "--batch-size", "4", "--out", str(out))
+        done = mol("sample", "--ckpt", str(run), "--n", "9", "--steps", "2", "--batch-size", "4", "--out", str(out))
         assert done.returncode == 0, done.stderr
         assert "9 molecules" in done.stdout and "RDKit-sanitisable" in done.stdout
         assert len(read_structures(out).structures) == 9  # every sample written, sanitisable or not
-    done = _run("-m", "unite_mol", "sample", "--ckpt", str(run), "--n", "2", "--out", str(tmp_path / "d.xyz"))
+    done = mol("sample", "--ckpt", str(run), "--n", "2", "--out", str(tmp_path / "d.xyz"))
     assert done.returncode == 0 and "heun, 3 steps, grid shift 3)" in done.stdout, done.stdout  # the run's own sampler settings
-    done = _run("-m", "unite_mol", "reconstruct", str(tmp_path / "data" / "qm9_head.xyz"), "--ckpt", str(run), "--out", str(tmp_path / "r.sdf"))
+    done = mol("reconstruct", str(tmp_path / "data" / "qm9_head.xyz"), "--ckpt", str(run), "--out", str(tmp_path / "r.sdf"))
     assert done.returncode == 0 and "120 molecules encoded and decoded" in done.stdout, done.stderr
     rebuilt = read_structures(tmp_path / "r.sdf").structures
     assert [len(s.numbers) for s in rebuilt] == [len(s.numbers) for s in rows[:120]]
-    done = _run("-m", "unite_mol", "reconstruct", str(tmp_path / "data" / "qm9_head.xyz"), "--ckpt", str(run), "--out", str(tmp_path / "r.cif"))
+    done = mol("reconstruct", str(tmp_path / "data" / "qm9_head.xyz"), "--ckpt", str(run), "--out", str(tmp_path / "r.cif"))
     assert done.returncode == 2 and "r.cif: unknown structure file type" in done.stderr, done.stderr
 
 
@@ -91,14 +90,14 @@ def test_a_model_without_hydrogens_trains_samples_and_reconstructs_heavy_atoms(t
     rows = qm9_rows(60)
     write_structures(tmp_path / "mols.xyz", rows)
     run = tmp_path / "run"
-    done = _run("-m", "unite_mol", "train", "dataset=files", f"data.path={tmp_path / 'mols.xyz'}", "data.hydrogens=false",
+    done = mol("train", "dataset=files", f"data.path={tmp_path / 'mols.xyz'}", "data.hydrogens=false",
                 "data.elements=[C,N,O,F]", "data.max_atoms=9", *TINY, "trainer=smoke", "trainer.max_steps=2", "trainer.batch_size=16",
                 "trainer.progress=false", "eval_samples=2", "eval_molecules=4", "sampler.steps=2", f"run.dir={run}")
     assert done.returncode == 0, done.stderr
-    done = _run("-m", "unite_mol", "sample", "--ckpt", str(run), "--n", "5", "--steps", "2", "--out", str(tmp_path / "x.sdf"))
+    done = mol("sample", "--ckpt", str(run), "--n", "5", "--steps", "2", "--out", str(tmp_path / "x.sdf"))
     assert done.returncode == 0 and "valences filled with implicit hydrogens" in done.stdout, done.stderr
     assert all((s.numbers != 1).all() for s in read_structures(tmp_path / "x.sdf").structures)
-    done = _run("-m", "unite_mol", "reconstruct", str(tmp_path / "mols.xyz"), "--ckpt", str(run), "--out", str(tmp_path / "r.xyz"))
+    done = mol("reconstruct", str(tmp_path / "mols.xyz"), "--ckpt", str(run), "--out", str(tmp_path / "r.xyz"))
     assert done.returncode == 0, done.stderr
     rebuilt = read_structures(tmp_path / "r.xyz").structures
     assert [len(s.numbers) for s in rebuilt] == [int((r.numbers != 1).sum()) for r in rows]

@@ -11,8 +11,7 @@ from unite_mol.generator import load_guide
 from unite_mol.pretrained import SHIPPED, read_packed
 from unite_mol.run import MolConfig, build_model, load_init
 
-from conftest import qm9_rows
-from test_cli import _run
+from conftest import mol, qm9_rows
 from test_mol_cli import TINY
 
 
@@ -21,11 +20,11 @@ def packed(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("pack")
     write_structures(tmp / "mols.xyz", qm9_rows(60))
     run = tmp / "run"
-    done = _run("-m", "unite_mol", "train", "dataset=files", f"data.path={tmp / 'mols.xyz'}", *TINY, "trainer=smoke",
+    done = mol("train", "dataset=files", f"data.path={tmp / 'mols.xyz'}", *TINY, "trainer=smoke",
                 "trainer.max_steps=2", "trainer.batch_size=16", "trainer.progress=false", "eval_molecules=4", "eval_samples=2",
                 "sampler.steps=2", f"run.dir={run}")
     assert done.returncode == 0, done.stderr
-    done = _run("-m", "unite_mol", "pack", "--ckpt", str(run), "--out", str(tmp / "model.pt"))
+    done = mol("pack", "--ckpt", str(run), "--out", str(tmp / "model.pt"))
     assert done.returncode == 0, done.stderr
     return run, tmp / "model.pt"
 
@@ -54,7 +53,7 @@ def test_pack_can_set_the_sampler_the_packed_model_uses(packed, tmp_path):  # wi
     sampler = unite_mol.load(tmp_path / "sde.pt").config.sampler
     assert (sampler.solver, sampler.steps, sampler.sde_noise) == (Solver.sde, 3, 4.0)
     assert (sampler.grid_shift, sampler.cfg_scale, sampler.guide_scale) == (cfg.sampler.grid_shift, cfg.sampler.cfg_scale, 1.0)
-    done = _run("-m", "unite_mol", "pack", "--ckpt", str(run), "--sde-noise", "-1", "--out", str(tmp_path / "bad.pt"))
+    done = mol("pack", "--ckpt", str(run), "--sde-noise", "-1", "--out", str(tmp_path / "bad.pt"))
     assert done.returncode == 2 and done.stderr.strip() == "unite-mol: error: sampler.sde_noise (--sde-noise) must be >= 0, got -1.0"
     assert not (tmp_path / "bad.pt").exists()
 
@@ -71,13 +70,13 @@ def test_a_run_samples_and_packs_after_its_data_is_gone(tmp_path):
     data = tmp_path / "mols.xyz"
     write_structures(data, qm9_rows(40))
     run = tmp_path / "run"
-    done = _run("-m", "unite_mol", "train", "dataset=files", f"data.path={data}", *TINY, "trainer=smoke", "trainer.max_steps=1",
+    done = mol("train", "dataset=files", f"data.path={data}", *TINY, "trainer=smoke", "trainer.max_steps=1",
                 "trainer.batch_size=16", "trainer.progress=false", "eval_molecules=4", "eval_samples=2", "sampler.steps=2", f"run.dir={run}")
     assert done.returncode == 0, done.stderr
     expected = unite_mol.load(run).atom_counts
     data.unlink()  # e.g. the run folder copied off the machine that trained it
     assert (unite_mol.load(run).atom_counts == expected).all() and expected.argmax() > 5
-    done = _run("-m", "unite_mol", "pack", "--ckpt", str(run), "--out", str(tmp_path / "model.pt"))
+    done = mol("pack", "--ckpt", str(run), "--out", str(tmp_path / "model.pt"))
     assert done.returncode == 0, done.stderr
     assert read_packed(tmp_path / "model.pt").atom_counts[0, : len(expected)].tolist() == expected.tolist()
 
@@ -91,7 +90,7 @@ def test_raw_weights_load_from_a_run_but_not_from_a_packed_file(packed):
     assert not torch.equal(raw.model.state_dict()[name], ema.model.state_dict()[name])
     with pytest.raises(ValueError, match="EMA weights only"):
         unite_mol.load(path, raw=True)
-    done = _run("-m", "unite_mol", "sample", "--ckpt", str(run), "--raw-weights", "--n", "2", "--steps", "2", "--out", str(run / "raw.xyz"))
+    done = mol("sample", "--ckpt", str(run), "--raw-weights", "--n", "2", "--steps", "2", "--out", str(run / "raw.xyz"))
     assert done.returncode == 0 and len(read_structures(run / "raw.xyz").structures) == 2, done.stderr
 
 
@@ -108,7 +107,7 @@ def test_init_from_starts_a_new_run_from_a_packed_models_weights(packed, tmp_pat
         load_init(build_model(cfg), cfg)
     data = tmp_path / "mols.xyz"
     write_structures(data, qm9_rows(40))
-    done = _run("-m", "unite_mol", "train", "dataset=files", f"data.path={data}", *TINY, "trainer=smoke", "trainer.max_steps=1",
+    done = mol("train", "dataset=files", f"data.path={data}", *TINY, "trainer=smoke", "trainer.max_steps=1",
                 "trainer.batch_size=16", "trainer.progress=false", "eval_molecules=4", "eval_samples=2", "sampler.steps=2",
                 f"init_from={path}", f"run.dir={tmp_path / 'warm'}")
     assert done.returncode == 0 and "starting from its EMA weights" in done.stdout, done.stderr
@@ -129,7 +128,7 @@ def test_the_shipped_qm9_model_loads_and_samples_without_a_run(tmp_path):
     assert gen.guide is not None and gen.config.sampler.guide_scale == 2.0  # it samples autoguided by its packed ancestor
     made = gen.sample(3, steps=2, seed=1)
     assert len(made) == 3 and all(0 < len(s.numbers) <= 29 for s in made)
-    done = _run("-m", "unite_mol", "sample", "--n", "4", "--steps", "2", "--out", str(tmp_path / "x.sdf"), cwd=tmp_path)
+    done = mol("sample", "--n", "4", "--steps", "2", "--out", str(tmp_path / "x.sdf"), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "shipped QM9 model" in done.stderr and len(read_structures(tmp_path / "x.sdf").structures) == 4
 
@@ -155,7 +154,7 @@ def test_autoguidance_by_itself_changes_nothing_and_by_a_weaker_model_changes_th
 
 def test_a_model_packed_with_its_guide_samples_autoguided(packed, tmp_path):
     run, path = packed
-    done = _run("-m", "unite_mol", "pack", "--ckpt", str(run), "--guide", str(path), "--guide-scale", "1.5", "--out", str(tmp_path / "g.pt"))
+    done = mol("pack", "--ckpt", str(run), "--guide", str(path), "--guide-scale", "1.5", "--out", str(tmp_path / "g.pt"))
     assert done.returncode == 0 and "autoguided at scale 1.5" in done.stdout, done.stderr
     p = read_packed(tmp_path / "g.pt")
     assert p.guide is not None and p.guide.step == read_packed(path).step and p.guide.ema.keys() == p.ema.keys()
@@ -163,25 +162,25 @@ def test_a_model_packed_with_its_guide_samples_autoguided(packed, tmp_path):
     gen = unite_mol.load(tmp_path / "g.pt")
     assert gen.guide is not None and gen.config.sampler.guide_scale == 1.5
     assert load_guide(gen.config, tmp_path / "g.pt").guide is None  # g.pt as another model's guide: its own guide is not built
-    done = _run("-m", "unite_mol", "sample", "--ckpt", str(tmp_path / "g.pt"), "--n", "2", "--steps", "2", "--out", str(tmp_path / "x.xyz"))
+    done = mol("sample", "--ckpt", str(tmp_path / "g.pt"), "--n", "2", "--steps", "2", "--out", str(tmp_path / "x.xyz"))
     assert done.returncode == 0 and "autoguided at scale 1.5 for t in [0, 1] by the weaker model packed with it" in done.stderr, done.stderr
-    done = _run("-m", "unite_mol", "pack", "--ckpt", str(run), "--guide", str(path), "--guide-interval", "0,0.8", "--out", str(tmp_path / "i.pt"))
+    done = mol("pack", "--ckpt", str(run), "--guide", str(path), "--guide-interval", "0,0.8", "--out", str(tmp_path / "i.pt"))
     assert done.returncode == 0 and "autoguided at scale 2 for t in [0, 0.8]" in done.stdout, done.stderr
     assert tuple(unite_mol.load(tmp_path / "i.pt").config.sampler.guide_interval) == (0.0, 0.8)
-    done = _run("-m", "unite_mol", "sample", "--ckpt", str(tmp_path / "i.pt"), "--guide-interval", "0.5,1", "--n", "2", "--steps", "2",
+    done = mol("sample", "--ckpt", str(tmp_path / "i.pt"), "--guide-interval", "0.5,1", "--n", "2", "--steps", "2",
                 "--out", str(tmp_path / "z.xyz"))
     assert done.returncode == 0 and "autoguided at scale 2 for t in [0.5, 1]" in done.stderr, done.stderr
-    done = _run("-m", "unite_mol", "sample", "--ckpt", str(tmp_path / "i.pt"), "--guide-interval", "0.9,0.1", "--out", str(tmp_path / "z.xyz"))
+    done = mol("sample", "--ckpt", str(tmp_path / "i.pt"), "--guide-interval", "0.9,0.1", "--out", str(tmp_path / "z.xyz"))
     assert done.returncode == 2 and done.stderr.strip() == "unite-mol: error: --guide-interval '0.9,0.1': want LO,HI with 0 <= LO < HI <= 1"
-    done = _run("-m", "unite_mol", "pack", "--ckpt", str(run), "--guide", str(path), "--guide-every", "3", "--out", str(tmp_path / "e.pt"))
+    done = mol("pack", "--ckpt", str(run), "--guide", str(path), "--guide-every", "3", "--out", str(tmp_path / "e.pt"))
     assert done.returncode == 0 and "run at one evaluation in 3" in done.stdout, done.stderr
     assert unite_mol.load(tmp_path / "e.pt").config.sampler.guide_every == 3
-    done = _run("-m", "unite_mol", "sample", "--ckpt", str(tmp_path / "e.pt"), "--n", "2", "--steps", "2", "--out", str(tmp_path / "e.xyz"))
+    done = mol("sample", "--ckpt", str(tmp_path / "e.pt"), "--n", "2", "--steps", "2", "--out", str(tmp_path / "e.xyz"))
     assert done.returncode == 0 and "the weaker model packed with it, run at one evaluation in 3" in done.stderr, done.stderr
-    done = _run("-m", "unite_mol", "sample", "--ckpt", str(tmp_path / "e.pt"), "--guide-every", "0", "--out", str(tmp_path / "e.xyz"))
+    done = mol("sample", "--ckpt", str(tmp_path / "e.pt"), "--guide-every", "0", "--out", str(tmp_path / "e.xyz"))
     assert done.returncode == 2 and done.stderr.strip() == ("unite-mol: error: sampler.guide_every (--guide-every) must be a whole "
                                                             "number >= 1, got 0")
-    done = _run("-m", "unite_mol", "sample", "--ckpt", str(run), "--guide", str(path), "--n", "2", "--steps", "2", "--out", str(tmp_path / "y.xyz"))
+    done = mol("sample", "--ckpt", str(run), "--guide", str(path), "--n", "2", "--steps", "2", "--out", str(tmp_path / "y.xyz"))
     assert done.returncode == 2 and done.stderr.strip() == ("unite-mol: error: --guide needs --guide-scale W (the prediction is "
                                                             "weak + W·(model − weak); 2 is a good start)")
 
@@ -192,11 +191,11 @@ def test_a_guide_of_other_latents_is_one_line_and_a_run_cannot_train_guided(pack
     write_structures(data, qm9_rows(40))
     common = ["dataset=files", f"data.path={data}", *TINY, "trainer=smoke", "trainer.max_steps=1", "trainer.batch_size=16",
               "trainer.progress=false", "eval_molecules=4", "eval_samples=2", "sampler.steps=2"]
-    done = _run("-m", "unite_mol", "train", *common, "objective.latent_dim=4", f"run.dir={tmp_path / 'other'}")
+    done = mol("train", *common, "objective.latent_dim=4", f"run.dir={tmp_path / 'other'}")
     assert done.returncode == 0, done.stderr
     with pytest.raises(ValueError, match=rf"^objective.latent_dim=\d+ differs from guide {tmp_path / 'other'}'s 4$"):
         unite_mol.load(run, guide=tmp_path / "other")
-    done = _run("-m", "unite_mol", "train", *common, "sampler.guide_scale=2", f"run.dir={tmp_path / 'guided'}")
+    done = mol("train", *common, "sampler.guide_scale=2", f"run.dir={tmp_path / 'guided'}")
     assert done.returncode == 2 and done.stderr.strip().startswith("unite-mol: error: sampler.guide_scale: autoguidance needs"), done.stderr
 
 

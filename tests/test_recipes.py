@@ -10,8 +10,7 @@ from unite_mol.formats import write_structures
 from unite_mol.run import MolConfig, build_model, load_stage_one
 from unite_mol.sampling import Kind, generate_structures
 
-from conftest import qm9_rows
-from test_cli import _run
+from conftest import mol, qm9_rows
 from test_mol_cli import TINY
 from test_mol_model import VOCAB, _rng, tiny_mol
 
@@ -105,18 +104,18 @@ def test_latent_flow_freezes_the_stage_one_tokenizer_and_trains_a_fresh_ge(batch
 
 def test_staged_runs_through_the_cli_and_checks_its_stage_one(tmp_path):
     write_structures(tmp_path / "one.xyz", qm9_rows(60))
-    common = ["-m", "unite_mol", "train", "dataset=files", f"data.path={tmp_path / 'one.xyz'}", *TINY, "trainer=smoke",
+    common = ["train", "dataset=files", f"data.path={tmp_path / 'one.xyz'}", *TINY, "trainer=smoke",
               "trainer.max_steps=2", "trainer.eval_every=2", "trainer.batch_size=16", "trainer.progress=false",
               "eval_molecules=4", "eval_samples=3", "sampler.steps=2"]
     one, two = tmp_path / "stage_one", tmp_path / "stage_two"
-    done = _run(*common, "objective.recipe=tokenizer", f"run.dir={one}")
+    done = mol(*common, "objective.recipe=tokenizer", f"run.dir={one}")
     assert done.returncode == 0, done.stderr
     assert "samples.sdf" not in done.stdout and "recon_rmsd" in (one / "eval.csv").read_text()  # nothing to sample yet
-    done = _run(*common, "objective.recipe=latent_flow", f"run.dir={two}")
+    done = mol(*common, "objective.recipe=latent_flow", f"run.dir={two}")
     assert done.returncode == 2 and "needs tokenizer_run" in done.stderr
-    done = _run(*common, "objective.recipe=latent_flow", f"tokenizer_run={one}", f"run.dir={two}")
+    done = mol(*common, "objective.recipe=latent_flow", f"tokenizer_run={one}", f"run.dir={two}")
     assert done.returncode == 0, done.stderr
-    done = _run("-m", "unite_mol", "sample", "--ckpt", str(two), "--n", "5", "--steps", "2", "--out", str(tmp_path / "x.sdf"))
+    done = mol("sample", "--ckpt", str(two), "--n", "5", "--steps", "2", "--out", str(tmp_path / "x.sdf"))
     assert done.returncode == 0, done.stderr
 
     state, cfg = load_run(two, MolConfig, "a molecule")

@@ -9,8 +9,7 @@ from unite_mol.formats import read_structures, write_structures
 from unite_mol.relax import ForceField, relax
 from unite_mol.structure import Structure
 
-from conftest import qm9_rows
-from test_cli import _run
+from conftest import mol, qm9_rows
 from test_crystals import rock_salt, shaken_rock_salt
 
 
@@ -33,7 +32,7 @@ def test_relax_cli_writes_every_molecule_in_order(tmp_path):
     rows = _noised(qm9_rows(8), 0.05)
     rows.append(Structure(np.array([6, 6, 1]), np.zeros((3, 3), dtype=np.float32)))  # atoms on one point: no force field
     write_structures(tmp_path / "in.xyz", rows)
-    done = _run("-m", "unite_mol", "relax", str(tmp_path / "in.xyz"), "--out", str(tmp_path / "out.sdf"), "--workers", "1")
+    done = mol("relax", str(tmp_path / "in.xyz"), "--out", str(tmp_path / "out.sdf"), "--workers", "1")
     assert done.returncode == 0, done.stderr
     out = read_structures(tmp_path / "out.sdf").structures
     assert [list(s.numbers) for s in out] == [list(s.numbers) for s in rows]
@@ -59,12 +58,12 @@ def test_crystal_relaxation_lowers_the_energy_and_skips_what_chgnet_cannot_take(
 def test_relax_cli_writes_every_crystal_in_order(tmp_path):
     crystals = [shaken_rock_salt(1), _squashed()]
     write_crystals(tmp_path / "in.cif", crystals, [check_crystal(s) for s in crystals])
-    done = _run("-m", "unite_mol", "relax", str(tmp_path / "in.cif"), "--out", str(tmp_path / "out.extxyz"), "--steps", "20", "--workers", "1")
+    done = mol("relax", str(tmp_path / "in.cif"), "--out", str(tmp_path / "out.extxyz"), "--steps", "20", "--workers", "1")
     assert done.returncode == 0, done.stderr
     assert "1 of 2 crystals relaxed (CHGNet" in done.stdout
     out = read_crystals(tmp_path / "out.extxyz", check=False).structures
     assert [list(s.numbers) for s in out] == [list(s.numbers) for s in crystals]
     assert not np.allclose(out[0].positions, crystals[0].positions, atol=1e-3)
     assert np.allclose(out[1].cell, crystals[1].cell)  # written unchanged
-    refused = _run("-m", "unite_mol", "relax", str(tmp_path / "in.cif"), "--out", str(tmp_path / "x.cif"), "--forcefield", "uff")
+    refused = mol("relax", str(tmp_path / "in.cif"), "--out", str(tmp_path / "x.cif"), "--forcefield", "uff")
     assert refused.returncode != 0 and "crystals are relaxed with CHGNet" in refused.stderr
