@@ -161,7 +161,7 @@ def test_a_model_packed_with_its_guide_samples_autoguided(packed, tmp_path):
     assert read_packed(path).guide is None  # packed without one
     gen = unite_mol.load(tmp_path / "g.pt")
     assert gen.guide is not None and gen.config.sampler.guide_scale == 1.5
-    assert load_guide(gen.config, tmp_path / "g.pt").guide is None  # g.pt as another model's guide: its own guide is not built
+    assert load_guide(gen.config, None, tmp_path / "g.pt").guide is None  # g.pt as another model's guide: its own guide is not built
     done = mol("sample", "--ckpt", str(tmp_path / "g.pt"), "--n", "2", "--steps", "2", "--out", str(tmp_path / "x.xyz"))
     assert done.returncode == 0 and "autoguided at scale 1.5 for t in [0, 1] by the weaker model packed with it" in done.stderr, done.stderr
     done = mol("pack", "--ckpt", str(run), "--guide", str(path), "--guide-interval", "0,0.8", "--out", str(tmp_path / "i.pt"))

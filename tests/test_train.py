@@ -8,7 +8,7 @@ from unite_core.io import atomic_path
 from unite_core.rng import BatchRandom
 from unite_core.toy.data import ToyShapes, collate
 from unite_core.toy.run import build_model, train
-from unite_core.train import NonFiniteLoss, Precision, list_checkpoints, load_checkpoint
+from unite_core.train import NonFiniteLoss, OptimConfig, Precision, list_checkpoints, load_checkpoint
 from unite_core.train.batches import StepBatches
 from unite_core.train.checkpoint import save_checkpoint
 from unite_core.train.ema import EMA
@@ -254,6 +254,20 @@ def test_muon_takes_the_block_matrices(tmp_path):
     model(batch, BatchRandom.for_step(0, 0, 0, slice(0, 8), 8, torch.device("cpu"))).total.backward()
     muon.step()
     adamw.step()
+
+
+def test_the_condition_table_learns_at_its_own_rate_and_otherwise_in_the_one_group_checkpoints_hold(tmp_path):
+    cfg = tiny_toy(tmp_path)
+    model = build_model(cfg)
+    (plain,) = build_optimizers(model, cfg.optim)
+    assert len(plain.param_groups) == 1 and len(plain.param_groups[0]["params"]) == len(list(model.parameters()))
+    cfg.optim.cond_lr_scale = 10.0
+    (fast,) = build_optimizers(model, cfg.optim)
+    rest, table = fast.param_groups
+    assert table["params"] == [model.ge.c_embed.table.weight] and table["lr"] == pytest.approx(10 * rest["lr"])
+    assert len(rest["params"]) == len(list(model.parameters())) - 1
+    with pytest.raises(ValueError, match=r"^optim.cond_lr_scale must be > 0, got 0$"):
+        OptimConfig(cond_lr_scale=0)
 
 
 def test_csv_log_drops_rows_after_the_resumed_step_and_a_torn_line(tmp_path):

@@ -34,7 +34,7 @@ def _sample(args: argparse.Namespace) -> int:
     if sampler.guide_scale != 1.0 and generator.guide is not None:
         print(f"{_guidance(sampler, args.guide or 'the weaker model packed with it')} (--guide-scale 1: off)", file=sys.stderr)
     start = time.perf_counter()
-    structures = generator.sample_with(args.n, sampler, args.seed, args.batch_size, progress=True)
+    structures = generator.sample_with(args.n, sampler, args.seed, args.batch_size, progress=True, formula=args.formula)
     seconds = time.perf_counter() - start
     sde = f" noise {sampler.sde_noise:g}" if sampler.solver is Solver.sde else ""
     print(f"{args.n} {'crystals' if crystals else 'molecules'} in {seconds:.1f} s ({args.n / seconds:.1f}/s, {sampler.solver.value}{sde}, "
@@ -278,6 +278,8 @@ def main(argv: list[str]) -> int:
                           "model's own, 0,1 unless it was packed with another)")
     p_sample.add_argument("--guide-every", type=int, help="K: run the guide at every K-th evaluation only and reuse its correction in "
                           "between (1 + 1/K model calls an evaluation; default: the model's own, 1 unless it was packed with another)")
+    p_sample.add_argument("--formula", help="a condition=formula model: every sample of this training formula, e.g. C7H10O2 "
+                          "(default: formulas drawn from the training histogram)")
     _add_model_options(p_sample)
     args = parser.parse_args(argv)
     if args.command == "train":

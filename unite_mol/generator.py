@@ -13,7 +13,8 @@ from unite_core.train import load_run, run_dir_of
 from unite_mol.data import MolDataConfig, Packed, run_atom_counts, to_frame
 from unite_mol.pretrained import read_packed, resolve
 from unite_mol.run import GUIDE_KEYS, MolConfig, build_model, require_same
-from unite_mol.sampling import Kind, draw_counts, generate_structures
+from unite_mol.formula import Condition, Formulas
+from unite_mol.sampling import Kind, draw_starts, generate_structures
 from unite_mol.batch import ElementVocab, collate
 from unite_mol.structure import Structure
 
@@ -28,25 +29,27 @@ class MolGenerator:
     step: int  # training step of the checkpoint
     part: MolDataConfig  # the dataset it samples (a joint run has several; its dataset_id is the condition)
     guide: UNITE | None = None  # autoguidance: a less trained model of the same latent space (EMA weights, eval mode)
+    formulas: Formulas | None = None  # condition=formula: the training formulas (condition k is the k-th)
 
     def sample(
         self, n: int, steps: int | None = None, solver: Solver | None = None, cfg: float = 1.0, seed: int = 0,
         batch_size: int | None = None, progress: bool = False, cfg_interval: tuple[float, float] = (0.1, 1.0), grid_shift: float | None = None,
         guide_scale: float | None = None, sde_noise: float | None = None, guide_interval: tuple[float, float] | None = None,
-        guide_every: int | None = None,
+        guide_every: int | None = None, formula: str | None = None,
     ) -> list[Structure]:
-        """n structures: atom counts from the histogram, ODE (or SDE) from noise (`steps`, `solver`, `grid_shift`,
-        `guide_scale`, `sde_noise`, `guide_interval` and `guide_every` default to the run's sampler settings; a guide scale
-        other than 1 needs `guide`), decode."""
+        """n structures: atom counts from the histogram (a formula-conditioned model: training formulas from theirs, or
+        all of `formula`), ODE (or SDE) from noise (`steps`, `solver`, `grid_shift`, `guide_scale`, `sde_noise`,
+        `guide_interval` and `guide_every` default to the run's sampler settings; a guide scale other than 1 needs
+        `guide`; `cfg` > 1 is classifier-free guidance by the condition), decode."""
         sampler = with_overrides(self.config.sampler, steps, solver, grid_shift, cfg, cfg_interval, guide_scale, sde_noise,
                                  guide_interval, guide_every)
-        return self.sample_with(n, sampler, seed, batch_size, progress)
+        return self.sample_with(n, sampler, seed, batch_size, progress, formula)
 
     def sample_with(self, n: int, sampler: SamplerConfig, seed: int = 0, batch_size: int | None = None,
-                    progress: bool = False) -> list[Structure]:
+                    progress: bool = False, formula: str | None = None) -> list[Structure]:
         """`sample` with every sampler setting given at once. Batches (`batch_size`, default CPU_BATCH on a CPU, else
         GPU_BATCH) are formed from similar atom counts (less padding); the result keeps the drawn order."""
-        counts = draw_counts(self.atom_counts, n, torch.Generator().manual_seed(seed))
+        counts, conds = draw_starts(n, self.atom_counts, self.formulas, torch.Generator().manual_seed(seed), formula)
         device = next(self.model.parameters()).device
         if batch_size is not None and batch_size < 1:
             raise ValueError(f"batch size must be at least 1, got {batch_size}")
@@ -59,7 +62,8 @@ class MolGenerator:
         with tqdm(total=n, unit="mol", desc="sampling", disable=not progress) as bar:
             for lo in range(0, n, batch_size):
                 rows = order[lo : lo + batch_size]
-                made = generate_structures(self.model, counts[rows], kind, sampler, vocab, gen, self.guide)
+                made = generate_structures(self.model, counts[rows], kind, sampler, vocab, gen, self.guide,
+                                           None if conds is None else conds[rows])
                 for i, s in zip(rows.tolist(), made):
                     out[i] = s
                 bar.update(len(rows))
@@ -108,21 +112,27 @@ def load(checkpoint: str | Path, device: str = "cpu", dataset_id: int | None = N
         cfg, weights, step = from_yaml(p.config_yaml, MolConfig), p.ema, p.step
         part = cfg.part(dataset_id)
         counts = np.trim_zeros(p.atom_counts[cfg.parts.index(part)].numpy(), "b")  # rows are padded to one length
+        formulas = None if p.formulas is None else Formulas(**p.formulas)
         if p.guide is not None and guide is None and packed_guide:
             guide_model = _eval_model(from_yaml(p.guide.config_yaml, MolConfig), p.guide.ema, device)
     else:
         state, cfg = load_run(checkpoint, MolConfig, "a molecule")
         part = cfg.part(dataset_id)
         weights, counts, step = state.model if raw else state.ema, run_atom_counts(run_dir_of(checkpoint), part), state.step
+        formulas = Formulas.load(run_dir_of(checkpoint)) if cfg.condition is Condition.formula else None
     if guide is not None:
-        guide_model = load_guide(cfg, guide, device, dataset_id).model
-    return MolGenerator(cfg, _eval_model(cfg, weights, device), counts, step, part, guide_model)
+        guide_model = load_guide(cfg, formulas, guide, device, dataset_id).model
+    return MolGenerator(cfg, _eval_model(cfg, weights, device), counts, step, part, guide_model, formulas)
 
 
-def load_guide(cfg: MolConfig, guide: str | Path, device: str = "cpu", dataset_id: int | None = None) -> MolGenerator:
-    """The weaker model (anything `load` takes) that autoguides a model of config `cfg`: its latent slots must be cfg's."""
+def load_guide(cfg: MolConfig, formulas: Formulas | None, guide: str | Path, device: str = "cpu",
+               dataset_id: int | None = None) -> MolGenerator:
+    """The weaker model (anything `load` takes) that autoguides a model of config `cfg` (and, formula-conditioned, these
+    `formulas`): its latent slots and conditions must be cfg's."""
     weak = load(guide, device, dataset_id, packed_guide=False)  # a guide's own guide is never used
     require_same(cfg, weak.config, GUIDE_KEYS, f"guide {guide}")
+    if weak.formulas != formulas:
+        raise ValueError(f"guide {guide}: its training formulas (its conditions) differ from the model's")
     return weak
 
 

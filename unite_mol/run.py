@@ -1,5 +1,6 @@
 """Train UNITE on molecules: the run configuration, the model it builds, and what each evaluation logs."""
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from enum import Enum
 from functools import partial
 from pathlib import Path
 
@@ -19,8 +20,9 @@ from unite_mol.decoder import AtomDecoder, LatticeReadout
 from unite_mol.direct import DirectAtoms, DirectConfig
 from unite_mol.embed import EnvConfig
 from unite_mol.evaluate.crystal import check_crystal
+from unite_mol.formula import Condition, Formulas
 from unite_mol.metrics import as_dict, reconstruct, reconstruct_crystals, score_crystal_samples, score_samples
-from unite_mol.sampling import Kind, draw_counts, generate_structures
+from unite_mol.sampling import Kind, draw_starts, generate_structures
 from unite_mol.batch import ElementVocab
 from unite_mol.structure import Structure
 from unite_mol.tokenizer import AtomTokenizer, Pairing
@@ -51,7 +53,8 @@ class MolConfig:
     recon: ReconWeights = field(default_factory=ReconWeights)
     objective: ObjectiveConfig = field(default_factory=lambda: ObjectiveConfig(latent_dim=8))
     flow: FlowConfig = field(default_factory=FlowConfig)
-    num_conditions: int = 1  # condition vocabulary (dataset ids now; property bins later)
+    condition: Condition = Condition.dataset  # formula: the GE is told each structure's formula, sampling draws one
+    num_conditions: int = 1  # condition vocabulary: dataset ids (condition=formula: set to the training formulas' number)
     tokenizer_run: str | None = None  # objective.recipe=latent_flow: the stage-1 run whose frozen tokenizer it learns on
     init_from: str | None = None  # a new run starts from these EMA weights (a run, checkpoint, packed file or "qm9")
     direct: DirectConfig = field(default_factory=DirectConfig)  # objective.recipe=direct
@@ -85,6 +88,8 @@ class MolConfig:
 
 
 def _check_parts(cfg: MolConfig) -> None:
+    if cfg.condition is Condition.formula and cfg.joint:
+        raise ValueError("condition=formula conditions one dataset on its formulas; a joint run's condition is the dataset id")
     ids = [part.dataset_id for part in cfg.parts]
     if len(set(ids)) < len(ids) or not all(0 <= i < cfg.num_conditions for i in ids):
         raise ValueError(f"data.dataset_id / joint[*].dataset_id {ids} must differ and lie below num_conditions={cfg.num_conditions}")
@@ -134,18 +139,26 @@ def load_stage_one(model: UNITE, cfg: MolConfig) -> None:
 
 WEIGHT_KEYS = ("elements", "max_atoms", "model", "env", "pairing", "lattice", "decoder", "objective.latent_dim", "num_conditions")
 # what a guide model (autoguidance) must share with the model it guides: the latent slots and what the GE is given
-GUIDE_KEYS = ("data.frame", "elements", "max_atoms", "lattice", "objective.latent_dim", "num_conditions", "flow.self_condition")
+GUIDE_KEYS = ("data.frame", "elements", "max_atoms", "lattice", "objective.latent_dim", "condition", "num_conditions",
+              "flow.self_condition")
 
 
 def load_init(model: UNITE, cfg: MolConfig) -> int:
-    """init_from: copy another model's EMA weights into `model` (same architecture); its training step is returned.
-    The optimiser, schedule and EMA of the new run start afresh (a warm start, not a resume)."""
+    """init_from: copy another model's EMA weights into `model` (same architecture, or one condition where `model` has
+    several: each starts as it); its training step is returned. The optimiser, schedule and EMA of the new run start
+    afresh (a warm start, not a resume)."""
     from unite_mol.generator import load
 
     source = load(cfg.init_from)
-    require_same(cfg, source.config, WEIGHT_KEYS, f"init_from={cfg.init_from}")
+    weights, widen = source.model.state_dict(), source.config.num_conditions == 1 < cfg.num_conditions
+    keys = tuple(k for k in WEIGHT_KEYS if k != "num_conditions") if widen else WEIGHT_KEYS
+    require_same(cfg, source.config, keys, f"init_from={cfg.init_from}")
+    if widen:  # e.g. an unconditional model -> condition=formula: every condition starts as its one
+        for key in [k for k in weights if k.endswith("c_embed.table.weight")]:
+            one, null = weights[key][:1], weights[key][1:]  # (1, D), (1, D)
+            weights[key] = torch.cat([one.expand(cfg.num_conditions, -1), null])  # (num_conditions + 1, D)
     try:
-        model.load_state_dict(source.model.state_dict())
+        model.load_state_dict(weights)
     except RuntimeError as err:  # e.g. another objective.recipe: other modules, same settings
         raise ValueError(f"init_from={cfg.init_from}: its weights do not fit this model ({str(err).splitlines()[0]})") from None
     return source.step
@@ -156,7 +169,12 @@ def require_same(cfg: MolConfig, other: MolConfig, keys: tuple[str, ...], source
     for key in keys:
         ours, theirs = _get(cfg, key), _get(other, key)
         if ours != theirs:
-            raise ValueError(f"{key}={ours} differs from {source}'s {theirs}")
+            raise ValueError(f"{key}={_shown(ours)} differs from {source}'s {_shown(theirs)}")
+
+
+def _shown(value):
+    """A setting as it is written in a config: an Enum by its value."""
+    return value.value if isinstance(value, Enum) else value
 
 
 def _get(cfg: MolConfig, dotted: str):
@@ -168,10 +186,12 @@ def _get(cfg: MolConfig, dotted: str):
 
 class MolEvaluator:
     """At each evaluation, for each dataset of the run: reconstruct validation structures, generate a few hundred, write
-    them and a grid (the first dataset as samples.*; dataset k of a joint run as samples_dk.*, its figures prefixed dk_)."""
+    them and a grid (the first dataset as samples.*; dataset k of a joint run as samples_dk.*, its figures prefixed dk_).
+    A formula-conditioned run (`formulas`) samples formulas drawn from their training histogram."""
 
-    def __init__(self, cfg: MolConfig, sets: list[tuple[MolDataConfig, MolData]], run_dir: Path):
-        self.cfg, self.run_dir, self.vocab = cfg, run_dir, ElementVocab(cfg.elements)
+    def __init__(self, cfg: MolConfig, sets: list[tuple[MolDataConfig, MolData]], run_dir: Path,
+                 formulas: Formulas | None = None):
+        self.cfg, self.run_dir, self.vocab, self.formulas = cfg, run_dir, ElementVocab(cfg.elements), formulas
         self.sets = [(part, data, self._val(data)) for part, data in sets]
 
     def _val(self, data: MolData) -> list[Structure]:
@@ -199,8 +219,8 @@ class MolEvaluator:
             metrics = as_dict(reconstruct_crystals(*args) if crystals else reconstruct(*args)[0], "recon_")
         if self.cfg.objective.recipe is Recipe.tokenizer:
             return metrics  # no flow to sample from
-        counts = draw_counts(atom_counts, self.cfg.eval_samples, torch.Generator().manual_seed(step))
-        structures = generate_structures(model, counts, Kind.of(part, self.vocab), self.cfg.sampler, self.vocab, gen)
+        counts, conds = draw_starts(self.cfg.eval_samples, atom_counts, self.formulas, torch.Generator().manual_seed(step))
+        structures = generate_structures(model, counts, Kind.of(part, self.vocab), self.cfg.sampler, self.vocab, gen, conds=conds)
         if crystals:
             checks = [check_crystal(s) for s in structures]
             write_crystals(self.run_dir / f"{stem}.extxyz", structures, checks)
@@ -220,12 +240,18 @@ def train(cfg: MolConfig) -> FitResult:
     model = build_model(cfg)  # a bad model setting fails before the data is read
     sets = [(part, load_data(part)) for part in cfg.parts]
     save_atom_counts(Path(cfg.run.dir), cfg.parts, [data for _, data in sets])
+    formulas, conds = None, [part.dataset_id for part in cfg.parts]
+    if cfg.condition is Condition.formula:
+        formulas, labels = Formulas.of(sets[0][1].train)
+        formulas.save(Path(cfg.run.dir))
+        conds, cfg = [labels], replace(cfg, num_conditions=len(formulas))
+        model = build_model(cfg)  # one condition per training formula
     if cfg.objective.recipe is Recipe.latent_flow:
         load_stage_one(model, cfg)
     if cfg.init_from is not None and not list_checkpoints(Path(cfg.run.dir)):
         print(f"init_from={cfg.init_from}: starting from its EMA weights (step {load_init(model, cfg)})")
-    evaluator = MolEvaluator(cfg, sets, Path(cfg.run.dir))
-    dataset = JointDataset([data.train for _, data in sets], [part.dataset_id for part in cfg.parts], [part.repeat for part in cfg.parts])
+    evaluator = MolEvaluator(cfg, sets, Path(cfg.run.dir), formulas)
+    dataset = JointDataset([data.train for _, data in sets], conds, [part.repeat for part in cfg.parts])
     collate_fn = partial(collate_labelled, vocab=ElementVocab(cfg.elements))
     groups = dataset.groups if cfg.joint else None  # one dataset per batch
     return fit(model, dataset, collate_fn, cfg.trainer, cfg.optim, cfg.run, to_yaml(cfg), evaluator, MolConfig, dataset.sizes, groups)

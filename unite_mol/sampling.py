@@ -1,4 +1,5 @@
-"""From noise to structures: atom counts from the training histogram, ODE in latent space, decode."""
+"""From noise to structures: atom counts (or, condition=formula, formulas) from the training histogram, ODE in latent
+space, decode."""
 from dataclasses import dataclass
 
 import numpy as np
@@ -8,12 +9,25 @@ from unite_core.flow import SamplerConfig
 from unite_core.model import UNITE
 from unite_mol.batch import ElementVocab
 from unite_mol.data import MolDataConfig
+from unite_mol.formula import Formulas
 from unite_mol.structure import Structure
 
 
 def draw_counts(histogram: np.ndarray, n: int, generator: torch.Generator) -> torch.Tensor:
     """n atom counts drawn from a histogram (index = atoms)."""
     return torch.multinomial(torch.as_tensor(histogram, dtype=torch.float), n, replacement=True, generator=generator)
+
+
+def draw_starts(n: int, histogram: np.ndarray, formulas: Formulas | None, generator: torch.Generator,
+                formula: str | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(n,) atom counts and (n,) conditions to sample: counts from the histogram (conditions None: the dataset's), or for
+    a formula-conditioned model formulas from its training histogram (or `formula` for all n), their atoms the counts."""
+    if formulas is None:
+        if formula is not None:
+            raise ValueError(f"formula {formula}: this model is not formula-conditioned (it was trained with condition=dataset)")
+        return draw_counts(histogram, n, generator), None
+    conds = formulas.draw(n, generator) if formula is None else torch.full((n,), formulas.index(formula))  # (n,)
+    return formulas.atoms()[conds], conds
 
 
 @dataclass(frozen=True)
@@ -34,14 +48,14 @@ class Kind:
 @torch.no_grad()
 def generate_structures(
     model: UNITE, counts: torch.Tensor, kind: Kind, sampler: SamplerConfig, vocab: ElementVocab, generator: torch.Generator,
-    guide: UNITE | None = None,
+    guide: UNITE | None = None, conds: torch.Tensor | None = None,
 ) -> list[Structure]:
     """One structure of `kind` per atom count: latents by the GE's ODE (autoguided by `guide` if sampler.guide_scale
-    != 1), then elements (argmax) and positions (Å)."""
+    != 1) given each one's condition (`conds`; None: kind.cond), then elements (argmax) and positions (Å)."""
     device = next(model.parameters()).device
     atoms = torch.arange(int(counts.max()), device=device)[None] < counts.to(device)[:, None]  # (B, N)
     mask = model.decoder.latent_mask(atoms, kind.periodic)  # (B, L): a crystal's lattice token, if it has one, then its atoms
-    labels = torch.full((len(counts),), kind.cond, dtype=torch.long, device=device)
-    z = model.generate(mask, labels, sampler, generator, guide).x  # (B, L, C)
+    labels = torch.full((len(counts),), kind.cond, dtype=torch.long) if conds is None else conds  # (B,)
+    z = model.generate(mask, labels.to(device), sampler, generator, guide).x  # (B, L, C)
     allowed = None if kind.types is None else torch.tensor(kind.types)
     return model.decoder(z, mask).structures(counts.tolist(), vocab, allowed)

@@ -27,9 +27,15 @@ class OptimConfig:
     betas: tuple[float, float] = (0.9, 0.999)
     weight_decay: float = 0.0
     muon: bool = False  # Muon for the 2-D weights inside transformer blocks, AdamW for the rest
+    cond_lr_scale: float = 1.0  # the condition embedding table learns at lr x this (a warm start that adds conditions:
+    # their rows start equal, and part faster); 1 keeps one parameter group, as checkpoints written before it hold
     warmup_steps: int = 100
     min_lr_ratio: float = 0.1  # cosine decays to lr * min_lr_ratio at max_steps
     grad_clip: float = 3.0
+
+    def __post_init__(self):
+        if not self.cond_lr_scale > 0:
+            raise ValueError(f"optim.cond_lr_scale must be > 0, got {self.cond_lr_scale}")
 
 
 @dataclass

@@ -11,13 +11,24 @@ def _is_block_matrix(name: str, p: torch.Tensor) -> bool:
     return p.dim() == 2 and ".blocks." in f".{name}"
 
 
+def _is_condition_table(name: str) -> bool:
+    return name.endswith("c_embed.table.weight")
+
+
 def build_optimizers(model: nn.Module, cfg: OptimConfig) -> list[torch.optim.Optimizer]:
     params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-    adamw = lambda ps: torch.optim.AdamW(ps, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
+
+    def adamw(named: list[tuple[str, torch.Tensor]]) -> torch.optim.AdamW:
+        groups = [{"params": [p for _, p in named]}]  # one group unless cond_lr_scale: the layout older checkpoints hold
+        if cfg.cond_lr_scale != 1.0:
+            groups = [{"params": [p for n, p in named if not _is_condition_table(n)]},
+                      {"params": [p for n, p in named if _is_condition_table(n)], "lr": cfg.lr * cfg.cond_lr_scale}]
+        return torch.optim.AdamW(groups, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
+
     if not cfg.muon:
-        return [adamw([p for _, p in params])]
+        return [adamw(params)]
     matrices = [p for n, p in params if _is_block_matrix(n, p)]
-    rest = [p for n, p in params if not _is_block_matrix(n, p)]
+    rest = [(n, p) for n, p in params if not _is_block_matrix(n, p)]
     # match_rms_adamw rescales Muon's update to AdamW's RMS, so one lr serves both optimisers
     muon = torch.optim.Muon(matrices, lr=cfg.lr, weight_decay=cfg.weight_decay, adjust_lr_fn="match_rms_adamw")
     return [muon, adamw(rest)]

@@ -41,6 +41,7 @@ class PackedModel:
     step: int
     source: str  # the run it was packed from
     guide: PackedGuide | None = None  # files packed before autoguidance have none
+    formulas: dict[str, list] | None = None  # condition=formula: the training formulas (Formulas.to_dict)
 
 
 def pack(
@@ -48,7 +49,8 @@ def pack(
     solver: Solver | None = None, steps: int | None = None, grid_shift: float | None = None, sde_noise: float | None = None,
     guide_interval: tuple[float, float] = (0.0, 1.0), guide_every: int = 1,
 ) -> PackedModel:
-    """A run's (or checkpoint's) EMA weights, bf16, with its config and atom-count histograms (one per dataset) -> `out`;
+    """A run's (or checkpoint's) EMA weights, bf16, with its config and atom-count histograms (one per dataset; and a
+    formula-conditioned run's training formulas) -> `out`;
     with `guide` (a run, checkpoint or packed model of the same latent space) also its weights, and the packed model
     samples autoguided at `guide_scale` for t in `guide_interval`, the guide run at one evaluation in `guide_every`.
     `solver`, `steps`, `grid_shift`, `sde_noise`: the sampler settings the packed model uses by default, where given (else
@@ -56,6 +58,7 @@ def pack(
     from unite_core.config import to_yaml
     from unite_core.train import load_run, run_dir_of
     from unite_mol.data import run_atom_counts
+    from unite_mol.formula import Condition, Formulas
     from unite_mol.generator import load_guide
     from unite_mol.run import MolConfig
 
@@ -64,16 +67,18 @@ def pack(
     for row, part in zip(counts, cfg.parts):
         histogram = torch.as_tensor(np.asarray(run_atom_counts(run_dir_of(ckpt), part)), dtype=torch.float64)
         row[: len(histogram)] = histogram
+    formulas = Formulas.load(run_dir_of(ckpt)) if cfg.condition is Condition.formula else None
     packed_guide = None
     if guide is not None:
-        weak = load_guide(cfg, guide)
+        weak = load_guide(cfg, formulas, guide)
         packed_guide = PackedGuide(to_yaml(weak.config), _bf16(weak.model.state_dict()), weak.step, str(guide))
     guided = guide is not None  # the autoguidance settings count only with a guide
     sampler = with_overrides(cfg.sampler, steps, solver, grid_shift, cfg.sampler.cfg_scale, cfg.sampler.cfg_interval,
                              guide_scale=guide_scale if guided else None, sde_noise=sde_noise,
                              guide_interval=guide_interval if guided else None, guide_every=guide_every if guided else None)
     config_yaml = state.config_yaml if sampler == cfg.sampler else to_yaml(replace(cfg, sampler=sampler))
-    packed = PackedModel(FORMAT, config_yaml, _bf16(state.ema), counts, state.step, str(ckpt), packed_guide)
+    packed = PackedModel(FORMAT, config_yaml, _bf16(state.ema), counts, state.step, str(ckpt), packed_guide,
+                         None if formulas is None else formulas.to_dict())
     with atomic_path(out) as tmp:
         torch.save(asdict(packed), tmp)
     return packed
@@ -105,6 +110,7 @@ def read_packed(path: Path) -> PackedModel:
         raise UnreadableCheckpoint(f"{path}: not a readable packed model ({type(err).__name__})") from None
     if isinstance(raw, dict):
         raw.setdefault("guide", None)  # packed before autoguidance
+        raw.setdefault("formulas", None)  # packed before condition=formula
     if not isinstance(raw, dict) or raw.get("format") != FORMAT or raw.keys() != set(PackedModel.__dataclass_fields__):
         raise UnreadableCheckpoint(f"{path}: not a packed model of this version ({FORMAT!r})")
     raw["ema"] = _float(raw["ema"])
