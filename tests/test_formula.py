@@ -1,4 +1,5 @@
 """condition=formula: the GE is told each molecule's formula; sampling draws training formulas, or one given."""
+import shutil
 from collections import Counter
 from dataclasses import replace
 
@@ -101,6 +102,11 @@ def test_a_packed_formula_model_keeps_its_formulas_and_only_a_guide_of_the_same_
     with pytest.raises(ValueError, match=r"^condition=formula differs from guide .*plain's dataset$"):
         unite_mol.load(run, guide=formula_run / "plain")
     assert unite_mol.load(run, guide=tmp_path / "f.pt").guide is not None
+    other = tmp_path / "other"  # a run of as many formulas, trained on other molecules
+    shutil.copytree(run, other)
+    Formulas(list(reversed(packed.formulas.names)), packed.formulas.counts).save(other)
+    with pytest.raises(ValueError, match=rf"^guide {other}: its training formulas \(its conditions\) differ from the model's$"):
+        unite_mol.load(run, guide=other)
 
 
 def test_a_joint_run_cannot_condition_on_formulas():
