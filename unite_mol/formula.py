@@ -74,10 +74,6 @@ class Formulas:
         """(F,) atoms in each formula."""
         return torch.tensor([sum(parse_formula(name).values()) for name in self.names])
 
-    def draw(self, n: int, generator: torch.Generator) -> torch.Tensor:
-        """(n,) conditions drawn from the training histogram of formulas."""
-        return torch.multinomial(torch.tensor(self.counts, dtype=torch.float), n, replacement=True, generator=generator)
-
     def index(self, formula: str) -> int:
         """The condition of `formula` (any element order: C7H10O2 = H10C7O2); a formula not trained on is a one-line error."""
         name = hill(parse_formula(formula))

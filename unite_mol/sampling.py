@@ -14,7 +14,7 @@ from unite_mol.structure import Structure
 
 
 def draw_counts(histogram: np.ndarray, n: int, generator: torch.Generator) -> torch.Tensor:
-    """n atom counts drawn from a histogram (index = atoms)."""
+    """n indices drawn from a histogram: atom counts (index = atoms), or a formula model's conditions (index = formula)."""
     return torch.multinomial(torch.as_tensor(histogram, dtype=torch.float), n, replacement=True, generator=generator)
 
 
@@ -26,7 +26,7 @@ def draw_starts(n: int, histogram: np.ndarray, formulas: Formulas | None, genera
         if formula is not None:
             raise ValueError(f"formula {formula}: this model is not formula-conditioned (it was trained with condition=dataset)")
         return draw_counts(histogram, n, generator), None
-    conds = formulas.draw(n, generator) if formula is None else torch.full((n,), formulas.index(formula))  # (n,)
+    conds = draw_counts(formulas.counts, n, generator) if formula is None else torch.full((n,), formulas.index(formula))  # (n,)
     return formulas.atoms()[conds], conds
 
 
