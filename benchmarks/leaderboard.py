@@ -11,10 +11,12 @@
         "unite QM9 model, principal frame, 488 + 94 CPU-min, Heun 20 shift 3, autoguided x2 (not shipped; ours)=benchmarks/results/principal_warm_guided_heun20_qm9_10k.json" \
         "unite QM9 model shipped on 2026-12-02, principal frame, 488 + 196 CPU-min, SDE 40 noise 3 shift 3, autoguided x2 (its packed default; ours)=benchmarks/results/shipped_principal_guided_sde40_noise3_qm9_10k.json" \
         "unite QM9 model shipped on 2026-12-02, principal frame, 488 + 196 CPU-min, Heun 10 shift 3, unguided (ours)=benchmarks/results/shipped_principal_unguided_heun10_qm9_10k.json" \
-        "unite shipped QM9 model, principal frame, 488 + 296 CPU-min, SDE 40 noise 3 shift 3, autoguided x2 (packed default; ours)=benchmarks/results/shipped_principal_44988steps_guided_sde40_noise3_qm9_10k.json" \
-        "unite shipped QM9 model, principal frame, 488 + 296 CPU-min, Heun 10 shift 3, unguided (ours)=benchmarks/results/shipped_principal_44988steps_unguided_heun10_qm9_10k.json" \
-        "unite shipped QM9 model, principal frame, 488 + 296 CPU-min, SDE 30 noise 3 shift 3, autoguided x2, guide at one evaluation in 2 (45 calls; ours)=benchmarks/results/shipped_principal_44988steps_guided_sde30_every2_qm9_10k.json" \
-        "unite shipped QM9 model, principal frame, 488 + 296 CPU-min, SDE 20 noise 3 shift 3, autoguided x2, guide at one evaluation in 4 (25 calls, 118 s; ours)=benchmarks/results/shipped_principal_44988steps_guided_sde20_every4_qm9_10k.json" \
+        "unite QM9 model shipped on 2026-12-03 (44,988 steps), principal frame, 488 + 296 CPU-min, SDE 40 noise 3 shift 3, autoguided x2 (its packed default; ours)=benchmarks/results/shipped_principal_44988steps_guided_sde40_noise3_qm9_10k.json" \
+        "unite QM9 model shipped on 2026-12-03 (44,988 steps), principal frame, 488 + 296 CPU-min, Heun 10 shift 3, unguided (ours)=benchmarks/results/shipped_principal_44988steps_unguided_heun10_qm9_10k.json" \
+        "unite QM9 model shipped on 2026-12-03 (44,988 steps), principal frame, 488 + 296 CPU-min, SDE 30 noise 3 shift 3, autoguided x2, guide at one evaluation in 2 (45 calls; ours)=benchmarks/results/shipped_principal_44988steps_guided_sde30_every2_qm9_10k.json" \
+        "unite QM9 model shipped on 2026-12-03 (44,988 steps), principal frame, 488 + 296 CPU-min, SDE 20 noise 3 shift 3, autoguided x2, guide at one evaluation in 4 (25 calls, 118 s; ours)=benchmarks/results/shipped_principal_44988steps_guided_sde20_every4_qm9_10k.json" \
+        "unite QM9 model shipped on 2026-12-03 (44,988 steps), principal frame, 488 + 296 CPU-min, SDE 40 noise 3 shift 3, autoguided x2, temperature 0.5 (ours)=benchmarks/results/shipped_principal_44988steps_guided_sde40_noise3_t05_qm9_10k.json" \
+        "unite shipped QM9 model (58,068 steps), principal frame, 488 + 478 CPU-min, SDE 40 noise 3 shift 3, temperature 0.5, unguided (packed default; ours)=benchmarks/results/shipped_58068steps_sde40_noise3_t05_qm9_10k.json" \
         --out benchmarks/leaderboard.md [--html page.html --plots "NAME=plots/"]
 
 Each JSON is the `--json` output of `unite-mol evaluate`; published rows come from benchmarks/published_qm9.yaml.

@@ -83,6 +83,18 @@ def test_sde_keeps_the_odes_marginals_and_forgets_a_wrong_start():
             assert abs(sde.x.mean().item() - 1.5) < (0.02 if shift == 0 or c == 8 else 0.6)
 
 
+def test_temperature_narrows_what_the_ode_samples_by_its_factor():
+    """The exact drift's ODE maps N(0, 1) to the data N(1.5, 0.5²) affinely, so a start drawn at temperature τ
+    (N(0, τ²)) ends at N(1.5, (0.5·τ)²): the mode stays, the spread shrinks by τ."""
+    x0 = torch.randn(40000, 1, 1, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    for tau in (1.0, 0.5):
+        x = integrate(gaussian_drift(1.5, 0.5), tau * x0, SamplerConfig(solver=Solver.heun, steps=100)).x
+        assert abs(x.mean().item() - 1.5) < 0.02 and abs(x.std().item() - 0.5 * tau) < 0.01
+    for bad in (0.0, -1.0, float("nan")):
+        with pytest.raises(ValueError, match=r"sampler.temperature \(--temperature\) must be > 0"):
+            with_overrides(SamplerConfig(), temperature=bad)
+
+
 def test_sde_without_noise_is_euler_and_needs_a_noise_source():
     a, x0 = torch.randn(2, 3, 5, 4, dtype=torch.float64)
     drift = lambda x, t: a * x + t  # noqa: E731

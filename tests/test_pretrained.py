@@ -49,12 +49,17 @@ def test_pack_can_set_the_sampler_the_packed_model_uses(packed, tmp_path):  # wi
 
     run, _ = packed
     _, cfg = load_run(run, MolConfig, "a molecule")
-    pack(run, tmp_path / "sde.pt", solver=Solver.sde, steps=3, sde_noise=4.0)
+    pack(run, tmp_path / "sde.pt", solver=Solver.sde, steps=3, sde_noise=4.0, temperature=0.5)
     sampler = unite_mol.load(tmp_path / "sde.pt").config.sampler
-    assert (sampler.solver, sampler.steps, sampler.sde_noise) == (Solver.sde, 3, 4.0)
+    assert (sampler.solver, sampler.steps, sampler.sde_noise, sampler.temperature) == (Solver.sde, 3, 4.0, 0.5)
     assert (sampler.grid_shift, sampler.cfg_scale, sampler.guide_scale) == (cfg.sampler.grid_shift, cfg.sampler.cfg_scale, 1.0)
     done = mol("pack", "--ckpt", str(run), "--sde-noise", "-1", "--out", str(tmp_path / "bad.pt"))
     assert done.returncode == 2 and done.stderr.strip() == "unite-mol: error: sampler.sde_noise (--sde-noise) must be >= 0, got -1.0"
+    assert not (tmp_path / "bad.pt").exists()
+    done = mol("pack", "--ckpt", str(run), "--temperature", "0", "--out", str(tmp_path / "bad.pt"))
+    assert done.returncode == 2 and done.stderr.strip() == "unite-mol: error: sampler.temperature (--temperature) must be > 0, got 0.0"
+    done = mol("sample", "--ckpt", str(tmp_path / "sde.pt"), "--n", "2", "--out", str(tmp_path / "x.xyz"))
+    assert done.returncode == 0 and "sde noise 4, 3 steps" in done.stdout and "temperature 0.5" in done.stdout, done.stdout
     assert not (tmp_path / "bad.pt").exists()
 
 
@@ -125,7 +130,8 @@ def test_the_shipped_qm9_model_loads_and_samples_without_a_run(tmp_path):
     assert path.is_file() and path.stat().st_size <= 10 * 2**20
     gen = unite_mol.load("qm9")
     assert gen.config.data.source == "qm9" and gen.config.data.elements == ["H", "C", "N", "O", "F"]
-    assert gen.guide is not None and gen.config.sampler.guide_scale == 2.0  # it samples autoguided by its packed ancestor
+    assert gen.guide is not None and gen.config.sampler.guide_scale == 1.0  # its packed ancestor guides on request (--guide-scale 2)
+    assert gen.config.sampler.temperature == 0.5
     made = gen.sample(3, steps=2, seed=1)
     assert len(made) == 3 and all(0 < len(s.numbers) <= 29 for s in made)
     done = mol("sample", "--n", "4", "--steps", "2", "--out", str(tmp_path / "x.sdf"), cwd=tmp_path)
@@ -183,6 +189,17 @@ def test_a_model_packed_with_its_guide_samples_autoguided(packed, tmp_path):
     done = mol("sample", "--ckpt", str(run), "--guide", str(path), "--n", "2", "--steps", "2", "--out", str(tmp_path / "y.xyz"))
     assert done.returncode == 2 and done.stderr.strip() == ("unite-mol: error: --guide needs --guide-scale W (the prediction is "
                                                             "weak + W·(model − weak); 2 is a good start)")
+
+
+def test_a_guide_packed_at_scale_one_is_off_until_asked_for(packed, tmp_path):
+    run, path = packed
+    done = mol("pack", "--ckpt", str(run), "--guide", str(path), "--guide-scale", "1", "--out", str(tmp_path / "g.pt"))
+    assert done.returncode == 0 and "off unless sampled with --guide-scale W" in done.stdout, done.stdout
+    assert "autoguided" not in done.stdout
+    done = mol("sample", "--ckpt", str(tmp_path / "g.pt"), "--n", "2", "--steps", "2", "--out", str(tmp_path / "x.xyz"))
+    assert done.returncode == 0 and "autoguided" not in done.stderr, done.stderr
+    done = mol("sample", "--ckpt", str(tmp_path / "g.pt"), "--guide-scale", "2", "--n", "2", "--steps", "2", "--out", str(tmp_path / "y.xyz"))
+    assert done.returncode == 0 and "autoguided at scale 2 for t in [0, 1] by the weaker model packed with it" in done.stderr, done.stderr
 
 
 def test_a_guide_of_other_latents_is_one_line_and_a_run_cannot_train_guided(packed, tmp_path):

@@ -120,6 +120,22 @@ def test_generate_by_sde_is_seeded_keeps_padding_zero_and_differs_from_the_ode(t
     assert not torch.allclose(out.x, ode.x)
 
 
+def test_temperature_scales_the_start_and_every_sde_injection(tmp_path):
+    model, batch = _model_and_batch(tmp_path)
+    model.eval()
+    mask, cond = batch.mask, batch.label
+    keep = torch.zeros_like(cond, dtype=torch.bool)
+    drift = lambda x, t: (model.predict(x, torch.full((8,), t), cond, keep, mask) - x) / max(1 - t, 0.05) * mask[..., None]
+    for solver in (Solver.heun, Solver.sde):
+        sampler = SamplerConfig(solver=solver, steps=4, sde_noise=4.0, temperature=0.3)
+        out = model.generate(mask, cond, sampler, torch.Generator().manual_seed(1))
+        g = torch.Generator().manual_seed(1)
+        noise = lambda: 0.3 * torch.randn(*mask.shape, model.objective.latent_dim, generator=g) * mask[..., None]  # noqa: E731
+        with torch.no_grad():
+            torch.testing.assert_close(out.x, integrate(drift, noise(), sampler, noise).x)
+        assert torch.all(out.x[~mask] == 0)
+
+
 def test_v_prediction_adds_the_network_output_to_x_t_scaled_by_1_minus_t(tmp_path):
     model, batch = _model_and_batch(tmp_path)
     model.flow.prediction = Prediction.v

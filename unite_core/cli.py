@@ -54,13 +54,16 @@ def train_command(config_name: str, schema: type, train: Callable[[Any], "FitRes
 
 
 def add_solver_options(p: argparse.ArgumentParser) -> None:
-    """--steps, --solver, --grid-shift, --sde-noise: how to integrate, each defaulting to the run's sampler settings."""
+    """--steps, --solver, --grid-shift, --sde-noise, --temperature: how to integrate, each defaulting to the run's sampler
+    settings."""
     from unite_core.flow import Solver
 
     p.add_argument("--steps", type=int, help="ODE steps (default: the run's sampler.steps)")
     p.add_argument("--solver", choices=[s.name for s in Solver], help="default: the run's sampler.solver")
     p.add_argument("--grid-shift", type=float, help="> 1 puts the steps closer to the data end (default: the run's sampler.grid_shift)")
     p.add_argument("--sde-noise", type=float, help="--solver sde: diffusion w(t) = C (1 - t) (default: the run's sampler.sde_noise)")
+    p.add_argument("--temperature", type=float, help="scale of the noise the sampler draws (start, SDE injections); < 1 samples "
+                   "nearer the modes (default: the run's sampler.temperature)")
 
 
 def add_sampler_options(p: argparse.ArgumentParser, batch_size: int | None = 500, batch_help: str | None = None) -> None:
@@ -88,14 +91,15 @@ def sampler_from_args(
     base: "SamplerConfig", args: argparse.Namespace, guide_scale: float | None = None, guide_interval: str | None = None,
     guide_every: int | None = None,
 ) -> "SamplerConfig":
-    """A run's sampler settings with the command line's --steps, --solver, --grid-shift and --sde-noise (and an
+    """A run's sampler settings with the command line's --steps, --solver, --grid-shift, --sde-noise and --temperature (and an
     adapter's autoguidance scale, --guide-interval and --guide-every) where given, and its --cfg and --cfg-interval."""
     from unite_core.flow import Solver, with_overrides
 
     solver = args.solver and Solver[args.solver]
     interval = t_interval(args.cfg_interval, "--cfg-interval")
     guided = None if guide_interval is None else t_interval(guide_interval, "--guide-interval")
-    return with_overrides(base, args.steps, solver, args.grid_shift, args.cfg, interval, guide_scale, args.sde_noise, guided, guide_every)
+    return with_overrides(base, args.steps, solver, args.grid_shift, args.cfg, interval, guide_scale, args.sde_noise, guided, guide_every,
+                         args.temperature)
 
 
 def add_commands(

@@ -283,11 +283,13 @@ class UNITE(nn.Module):
     def generate(self, latent_mask: torch.Tensor, cond: torch.Tensor, sampler: SamplerConfig, generator: torch.Generator,
                  guide: "UNITE | None" = None) -> SampleResult:
         """ODE (or SDE) from noise to latents (B, L, C); the adapter decodes them with `self.decoder`. With `guide` (a weaker
-        model of this latent space) and sampler.guide_scale != 1, the predictions are autoguided."""
+        model of this latent space) and sampler.guide_scale != 1, the predictions are autoguided. Every noise drawn (the start,
+        the SDE's injections) is scaled by sampler.temperature."""
         if sampler.guide_scale != 1.0 and guide is None:
             raise ValueError(f"guide_scale={sampler.guide_scale:g} needs a guide model (a less trained checkpoint of the same run)")
         shape, device = (*latent_mask.shape, self.objective.latent_dim), latent_mask.device
-        noise = lambda: torch.randn(shape, generator=generator, device=device) * latent_mask[..., None]  # noqa: E731  (B, L, C)
+        scale = sampler.temperature * latent_mask[..., None]  # (B, L, 1)
+        noise = lambda: torch.randn(shape, generator=generator, device=device) * scale  # noqa: E731  (B, L, C)
         predict = self.predict
         if sampler.guide_scale != 1.0:
             predict = AutoGuided(self.predict, guide.predict, sampler.guide_scale, sampler.guide_interval, sampler.guide_every)

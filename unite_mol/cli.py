@@ -13,7 +13,6 @@ if TYPE_CHECKING:
 
 
 def _sample(args: argparse.Namespace) -> int:
-    from unite_core.flow import Solver
     from unite_mol.data.crystals import CRYSTAL_OUTPUTS
     from unite_mol.formats import STRUCTURE_SUFFIXES, FileFormat
     from unite_mol.generator import load
@@ -36,14 +35,22 @@ def _sample(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     structures = generator.sample_with(args.n, sampler, args.seed, args.batch_size, progress=True, formula=args.formula)
     seconds = time.perf_counter() - start
-    sde = f" noise {sampler.sde_noise:g}" if sampler.solver is Solver.sde else ""
-    print(f"{args.n} {'crystals' if crystals else 'molecules'} in {seconds:.1f} s ({args.n / seconds:.1f}/s, {sampler.solver.value}{sde}, "
-          f"{sampler.steps} steps, grid shift {sampler.grid_shift:g}) from step {generator.step} -> {out}")
+    print(f"{args.n} {'crystals' if crystals else 'molecules'} in {seconds:.1f} s ({args.n / seconds:.1f}/s, {_integration(sampler)}) "
+          f"from step {generator.step} -> {out}")
     if crystals:
         _write_crystals(out, structures)
     else:
         _write_molecules(out, structures, implicit_hydrogens=not generator.part.hydrogens)
     return 0
+
+
+def _integration(sampler: "SamplerConfig") -> str:
+    """How the sampler integrates, in one phrase (sample's and pack's messages)."""
+    from unite_core.flow import Solver
+
+    sde = f" noise {sampler.sde_noise:g}" if sampler.solver is Solver.sde else ""
+    temperature = f", temperature {sampler.temperature:g}" if sampler.temperature != 1.0 else ""
+    return f"{sampler.solver.value}{sde}, {sampler.steps} steps, grid shift {sampler.grid_shift:g}{temperature}"
 
 
 def _guidance(sampler: "SamplerConfig", guide: str) -> str:
@@ -136,11 +143,15 @@ def _pack(argv: list[str]) -> int:
     add_solver_options(parser)  # what the packed model samples with by default
     args = parser.parse_args(argv)
     packed = pack(args.ckpt, args.out, args.guide, args.guide_scale, args.solver and Solver[args.solver], args.steps, args.grid_shift,
-                  args.sde_noise, t_interval(args.guide_interval, "--guide-interval"), args.guide_every)
+                  args.sde_noise, t_interval(args.guide_interval, "--guide-interval"), args.guide_every, args.temperature)
     sampler = from_yaml(packed.config_yaml, MolConfig).sampler
-    guided = "" if packed.guide is None else f", {_guidance(sampler, f'{args.guide} (step {packed.guide.step})')}"
+    guided = ""
+    if packed.guide is not None:
+        guide = f"{args.guide} (step {packed.guide.step})"
+        on = sampler.guide_scale != 1.0
+        guided = f", {_guidance(sampler, guide)}" if on else f", with its guide {guide}, off unless sampled with --guide-scale W"
     print(f"{args.ckpt} (step {packed.step}{guided}) -> {args.out} ({args.out.stat().st_size / 2**20:.1f} MiB); samples with "
-          f"{sampler.solver.value}, {sampler.steps} steps, grid shift {sampler.grid_shift:g}")
+          f"{_integration(sampler)}")
     return 0
 
 

@@ -37,12 +37,15 @@ class SamplerConfig:
     t_clamp: float = 0.05
     grid_shift: float = 1.0
     sde_noise: float = 8.0  # solver sde: diffusion w(t) = sde_noise * (1 - t)
+    temperature: float = 1.0  # every noise the sampler draws (the start; the SDE's injections) is scaled by it: < 1 samples nearer the modes
     rtol: float = 1e-3
     atol: float = 1e-3
 
     def __post_init__(self):
         if not self.sde_noise >= 0:
             raise ValueError(f"sampler.sde_noise (--sde-noise) must be >= 0, got {self.sde_noise}")
+        if not self.temperature > 0:
+            raise ValueError(f"sampler.temperature (--temperature) must be > 0, got {self.temperature}")
         for name in ("cfg_interval", "guide_interval"):
             interval = list(getattr(self, name))
             if len(interval) != 2 or not 0 <= interval[0] < interval[1] <= 1:
@@ -56,11 +59,12 @@ def with_overrides(
     base: SamplerConfig, steps: int | None = None, solver: Solver | None = None, grid_shift: float | None = None,
     cfg_scale: float = 1.0, cfg_interval: tuple[float, float] = (0.1, 1.0), guide_scale: float | None = None,
     sde_noise: float | None = None, guide_interval: tuple[float, float] | None = None, guide_every: int | None = None,
+    temperature: float | None = None,
 ) -> SamplerConfig:
     """A run's sampler settings with the steps / solver / grid shift / autoguidance scale / SDE noise / autoguidance
-    interval / weak-model period that are given (None keeps the run's) and this classifier-free guidance."""
+    interval / weak-model period / temperature that are given (None keeps the run's) and this classifier-free guidance."""
     given = {"steps": steps, "solver": solver and Solver(solver), "grid_shift": grid_shift, "guide_scale": guide_scale,
-             "sde_noise": sde_noise, "guide_interval": guide_interval, "guide_every": guide_every}
+             "sde_noise": sde_noise, "guide_interval": guide_interval, "guide_every": guide_every, "temperature": temperature}
     return replace(base, **{k: v for k, v in given.items() if v is not None}, cfg_scale=cfg_scale, cfg_interval=cfg_interval)
 
 

@@ -47,13 +47,13 @@ class PackedModel:
 def pack(
     ckpt: str | Path, out: str | Path, guide: str | Path | None = None, guide_scale: float = 2.0,
     solver: Solver | None = None, steps: int | None = None, grid_shift: float | None = None, sde_noise: float | None = None,
-    guide_interval: tuple[float, float] = (0.0, 1.0), guide_every: int = 1,
+    guide_interval: tuple[float, float] = (0.0, 1.0), guide_every: int = 1, temperature: float | None = None,
 ) -> PackedModel:
     """A run's (or checkpoint's) EMA weights, bf16, with its config and atom-count histograms (one per dataset; and a
     formula-conditioned run's training formulas) -> `out`;
     with `guide` (a run, checkpoint or packed model of the same latent space) also its weights, and the packed model
     samples autoguided at `guide_scale` for t in `guide_interval`, the guide run at one evaluation in `guide_every`.
-    `solver`, `steps`, `grid_shift`, `sde_noise`: the sampler settings the packed model uses by default, where given (else
+    `solver`, `steps`, `grid_shift`, `sde_noise`, `temperature`: the sampler settings the packed model uses by default, where given (else
     the run's)."""
     from unite_core.config import to_yaml
     from unite_core.train import load_run, run_dir_of
@@ -75,7 +75,8 @@ def pack(
     guided = guide is not None  # the autoguidance settings count only with a guide
     sampler = with_overrides(cfg.sampler, steps, solver, grid_shift, cfg.sampler.cfg_scale, cfg.sampler.cfg_interval,
                              guide_scale=guide_scale if guided else None, sde_noise=sde_noise,
-                             guide_interval=guide_interval if guided else None, guide_every=guide_every if guided else None)
+                             guide_interval=guide_interval if guided else None, guide_every=guide_every if guided else None,
+                             temperature=temperature)
     config_yaml = state.config_yaml if sampler == cfg.sampler else to_yaml(replace(cfg, sampler=sampler))
     packed = PackedModel(FORMAT, config_yaml, _bf16(state.ema), counts, state.step, str(ckpt), packed_guide,
                          None if formulas is None else formulas.to_dict())
