@@ -58,9 +58,9 @@ def test_pack_can_set_the_sampler_the_packed_model_uses(packed, tmp_path):  # wi
     assert not (tmp_path / "bad.pt").exists()
     done = mol("pack", "--ckpt", str(run), "--temperature", "0", "--out", str(tmp_path / "bad.pt"))
     assert done.returncode == 2 and done.stderr.strip() == "unite-mol: error: sampler.temperature (--temperature) must be > 0, got 0.0"
+    assert not (tmp_path / "bad.pt").exists()
     done = mol("sample", "--ckpt", str(tmp_path / "sde.pt"), "--n", "2", "--out", str(tmp_path / "x.xyz"))
     assert done.returncode == 0 and "sde noise 4, 3 steps" in done.stdout and "temperature 0.5" in done.stdout, done.stdout
-    assert not (tmp_path / "bad.pt").exists()
 
 
 def test_a_packed_file_samples_like_its_run(packed, tmp_path):

@@ -52,7 +52,8 @@ def pack(
     """A run's (or checkpoint's) EMA weights, bf16, with its config and atom-count histograms (one per dataset; and a
     formula-conditioned run's training formulas) -> `out`;
     with `guide` (a run, checkpoint or packed model of the same latent space) also its weights, and the packed model
-    samples autoguided at `guide_scale` for t in `guide_interval`, the guide run at one evaluation in `guide_every`.
+    samples autoguided at `guide_scale` (1: packed but off) for t in `guide_interval`, the guide run at one evaluation in
+    `guide_every`.
     `solver`, `steps`, `grid_shift`, `sde_noise`, `temperature`: the sampler settings the packed model uses by default, where given (else
     the run's)."""
     from unite_core.config import to_yaml
