@@ -11,7 +11,7 @@ from unite_core.config import to_yaml
 from unite_core.flow import SamplerConfig
 from unite_core.model import UNITE, FlowConfig, ObjectiveConfig, Recipe
 from unite_core.nn import ModelConfig, TrunkConfig
-from unite_core.train import FitResult, OptimConfig, RunConfig, TrainerConfig, fit, list_checkpoints, load_run
+from unite_core.train import FitResult, OptimConfig, RunConfig, TrainerConfig, fit, is_condition_table, list_checkpoints, load_run
 from unite_mol.augment import RandomRotation
 from unite_mol.chem import perceive
 from unite_mol.data import Frame, JointDataset, MolData, MolDataConfig, collate_labelled, load_data, save_atom_counts
@@ -154,7 +154,7 @@ def load_init(model: UNITE, cfg: MolConfig) -> int:
     keys = tuple(k for k in WEIGHT_KEYS if k != "num_conditions") if widen else WEIGHT_KEYS
     require_same(cfg, source.config, keys, f"init_from={cfg.init_from}")
     if widen:  # e.g. an unconditional model -> condition=formula: every condition starts as its one
-        for key in [k for k in weights if k.endswith("c_embed.table.weight")]:
+        for key in [k for k in weights if is_condition_table(k)]:
             one, null = weights[key][:1], weights[key][1:]  # (1, D), (1, D)
             weights[key] = torch.cat([one.expand(cfg.num_conditions, -1), null])  # (num_conditions + 1, D)
     try:

@@ -11,7 +11,8 @@ def _is_block_matrix(name: str, p: torch.Tensor) -> bool:
     return p.dim() == 2 and ".blocks." in f".{name}"
 
 
-def _is_condition_table(name: str) -> bool:
+def is_condition_table(name: str) -> bool:
+    """Whether parameter `name` is a GE's condition embedding table (one row per condition, then the null row)."""
     return name.endswith("c_embed.table.weight")
 
 
@@ -21,8 +22,8 @@ def build_optimizers(model: nn.Module, cfg: OptimConfig) -> list[torch.optim.Opt
     def adamw(named: list[tuple[str, torch.Tensor]]) -> torch.optim.AdamW:
         groups = [{"params": [p for _, p in named]}]  # one group unless cond_lr_scale: the layout older checkpoints hold
         if cfg.cond_lr_scale != 1.0:
-            groups = [{"params": [p for n, p in named if not _is_condition_table(n)]},
-                      {"params": [p for n, p in named if _is_condition_table(n)], "lr": cfg.lr * cfg.cond_lr_scale}]
+            groups = [{"params": [p for n, p in named if not is_condition_table(n)]},
+                      {"params": [p for n, p in named if is_condition_table(n)], "lr": cfg.lr * cfg.cond_lr_scale}]
         return torch.optim.AdamW(groups, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
 
     if not cfg.muon:
