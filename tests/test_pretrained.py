@@ -131,7 +131,7 @@ def test_the_shipped_qm9_model_loads_and_samples_without_a_run(tmp_path):
     gen = unite_mol.load("qm9")
     assert gen.config.data.source == "qm9" and gen.config.data.elements == ["H", "C", "N", "O", "F"]
     assert gen.guide is not None and gen.config.sampler.guide_scale == 1.0  # its packed ancestor guides on request (--guide-scale 2)
-    assert gen.config.sampler.temperature == 0.5
+    assert (gen.config.sampler.sde_noise, gen.config.sampler.temperature) == (5.0, 0.4)
     made = gen.sample(3, steps=2, seed=1)
     assert len(made) == 3 and all(0 < len(s.numbers) <= 29 for s in made)
     done = mol("sample", "--n", "4", "--steps", "2", "--out", str(tmp_path / "x.sdf"), cwd=tmp_path)

@@ -59,7 +59,7 @@ class MolGenerator:
         kind = Kind.of(self.part, vocab)
         order = torch.argsort(counts, stable=True)
         out: list[Structure | None] = [None] * n
-        with tqdm(total=n, unit="mol", desc="sampling", disable=not progress) as bar:
+        with tqdm(total=n, unit="crystal" if self.part.periodic else "mol", desc="sampling", disable=not progress) as bar:
             for lo in range(0, n, batch_size):
                 rows = order[lo : lo + batch_size]
                 made = generate_structures(self.model, counts[rows], kind, sampler, vocab, gen, self.guide,
