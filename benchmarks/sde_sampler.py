@@ -47,7 +47,7 @@ def main() -> None:
     gen = load(args.ckpt)
     scales = args.guide_scales or sorted({1.0, gen.config.sampler.guide_scale})
     temperatures = args.temperatures or [gen.config.sampler.temperature]
-    runs = [(Solver.heun, args.heun, None)] * (args.heun > 0) + [(Solver.sde, args.sde_steps, c) for c in args.noise]
+    runs = ([(Solver.heun, args.heun, None)] if args.heun else []) + [(Solver.sde, args.sde_steps, c) for c in args.noise]
     rows = []
     for scale, (solver, steps, noise), tau, seed in product(scales, runs, temperatures, args.seeds):
         made, speed = timed_sample(gen, args.n, steps=steps, solver=solver, seed=seed, guide_scale=scale, sde_noise=noise, temperature=tau)
