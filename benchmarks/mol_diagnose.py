@@ -10,9 +10,10 @@ Rows, on the first `--n` molecules of the run's `--split` (EMA weights):
 - denoiser: one x-prediction of the GE from the true latent noised to t (0.95 ... 0.5), then decode;
 - ODE from t = 0.95 ... 0.1: the true latent noised to t, integrated to 1 (Heun, 10 uniform steps), then decode:
   where on the path the samples' molecules are lost;
-- samples: `--samples` molecules from noise (Heun, `--steps`).
+- samples: `--samples` molecules from noise (`--solver`, default Heun, `--steps`; the checkpoint's other sampler settings).
 Each row also gives the share of molecules whose elements alone allow no EDM-stable molecule (their valences sum
-to an odd number), and rows with a true molecule the share of atoms decoded as their true element.
+to an odd number), the median distance from each C to its nearest C (bond lengths: the data's is 1.51 Å), and rows
+with a true molecule the share of atoms decoded as their true element.
 Also the flow loss (velocity space, as trained) per t bin on these molecules, and with `--sweep` the samples'
 figures and speed for each solver × step count.
 """
@@ -37,6 +38,8 @@ from unite_mol.evaluate.scores import score_edm, score_native
 from unite_mol.generator import MolGenerator, load
 from unite_mol.structure import Structure
 
+from mol_failure_modes import nearest_c_of_each_c  # the script beside this one
+
 SIGMAS = (0.02, 0.05, 0.1, 0.2, 0.5)
 DECODER_TS = (0.85, 0.7)
 DENOISE_TS = (0.95, 0.9, 0.8, 0.5)
@@ -57,6 +60,7 @@ class Row:
     novel: float | None = None  # EDM protocol: valid SMILES absent from the training molecules / valid (with --novelty)
     odd_composition: float = 0.0  # molecules whose elements alone allow no stable molecule (odd valence sum)
     element_accuracy: float | None = None  # atoms decoded as their true element (rows with a true molecule)
+    c_c_median: float | None = None  # median over all C of the distance to the nearest other C, Å (bond lengths)
 
 
 @dataclass
@@ -77,6 +81,8 @@ def score(
     native = score_native([check_native(s) for s in structures], None)
     row = Row(what, edm.atom_stability, edm.molecule_stability, edm.validity, native.validity)
     row.odd_composition = 1 - edm.stable_composition
+    c_c = [d for s in structures for d in nearest_c_of_each_c(s)]
+    row.c_c_median = float(np.median(c_c)) if c_c else None
     if truth is not None and decoded is not None:
         atoms = truth.mask.sum()
         row.position_error = float(((decoded.positions - truth.positions).norm(dim=-1) * truth.mask).sum() / atoms)
@@ -84,7 +90,7 @@ def score(
     if truth is None and decoded is None:
         row.unique, row.novel = edm.uniqueness, edm.novelty if train_smiles is not None else None
     print(f"{what:<34} atom {row.atom_stable:6.3f}  molecule {row.molecule_stable:6.3f}  valid {row.valid:6.3f}  "
-          f"rdkit {row.rdkit_valid:6.3f}  odd composition {row.odd_composition:6.3f}"
+          f"rdkit {row.rdkit_valid:6.3f}  odd composition {row.odd_composition:6.3f}  C-C {row.c_c_median or float('nan'):.3f} Å"
           + (f"  error {row.position_error:.4f} Å  elements {row.element_accuracy:.4f}" if row.position_error is not None else "")
           + (f"  unique {row.unique:.3f}" if row.unique is not None else "") + (f"  novel {row.novel:.3f}" if row.novel is not None else ""),
           flush=True)
@@ -154,6 +160,8 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=500, help="molecules for the rows before sampling (0: samples only)")
     parser.add_argument("--samples", type=int, default=1000)
     parser.add_argument("--steps", type=int, default=50)
+    parser.add_argument("--solver", choices=[s.value for s in Solver], default="heun",
+                        help="the samples' solver (the checkpoint's other sampler settings: grid shift, SDE noise, temperature)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--sweep", action="store_true", help="also sample with euler / heun / adaptive at 10, 20, 50, 100 steps")
     parser.add_argument("--novelty", action="store_true", help="score the samples' novelty against the run's training molecules")
@@ -170,7 +178,7 @@ def main() -> None:
     out = Diagnosis(str(args.ckpt), gen.step, args.split, len(molecules))
     if molecules:
         out.rows, out.flow_loss_by_t = diagnose(gen.model, molecules, vocab, gen.config.data.dataset_id, args.seed)
-    runs = [(Solver.heun, args.steps)] if args.samples else []
+    runs = [(Solver(args.solver), args.steps)] if args.samples else []
     if args.sweep:
         runs = [(solver, steps) for solver in (Solver.euler, Solver.heun) for steps in SWEEP_STEPS] + [(Solver.adaptive, 20)]
     smiles = training_smiles(gen.config.data) if args.novelty and runs else None

@@ -26,6 +26,15 @@ def unsaturation(symbols: list[str]) -> float:
     return 1 + sum(min(ALLOWED_VALENCE[e]) - 2 for e in symbols) / 2
 
 
+def nearest_c_of_each_c(s: Structure, d: np.ndarray | None = None) -> list[float]:
+    """The distance from each C to its nearest other C (Å), given the distance matrix `d` or computing it."""
+    c = s.numbers == 6
+    if c.sum() < 2:
+        return []
+    d = distances(s) if d is None else d
+    return np.where(np.eye(len(c), dtype=bool), np.inf, d)[np.ix_(c, c)].min(1).tolist()
+
+
 def failure_modes(structures: list[Structure]) -> dict:
     atoms, under, over = Counter(), Counter(), Counter()
     unstable, h_heavy, c_c, even, dou = [], [], [], [], []
@@ -40,12 +49,10 @@ def failure_modes(structures: list[Structure]) -> dict:
             atoms[symbol] += 1
             if not ok:
                 (under if v < min(ALLOWED_VALENCE[symbol]) else over)[symbol] += 1
-        np.fill_diagonal(d, np.inf)
-        h, c = s.numbers == 1, s.numbers == 6
+        h = s.numbers == 1
         if h.any() and (~h).any():
             h_heavy += d[np.ix_(h, ~h)].min(1).tolist()
-        if c.sum() > 1:
-            c_c += d[np.ix_(c, c)].min(1).tolist()
+        c_c += nearest_c_of_each_c(s, d)
     return {
         "molecules": len(structures),
         "too_few_bonds": {e: under[e] / n for e, n in atoms.items()},
