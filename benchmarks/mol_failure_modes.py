@@ -31,8 +31,9 @@ def nearest_c_of_each_c(s: Structure, d: np.ndarray | None = None) -> list[float
     c = s.numbers == 6
     if c.sum() < 2:
         return []
-    d = distances(s) if d is None else d
-    return np.where(np.eye(len(c), dtype=bool), np.inf, d)[np.ix_(c, c)].min(1).tolist()
+    c_c = (distances(s) if d is None else d)[np.ix_(c, c)]  # (n_C, n_C), a copy: the caller's `d` stays as it is
+    np.fill_diagonal(c_c, np.inf)
+    return c_c.min(1).tolist()
 
 
 def failure_modes(structures: list[Structure]) -> dict:
