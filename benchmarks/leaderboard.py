@@ -19,7 +19,8 @@
         "unite QM9 model shipped on 2026-12-03 (58,068 steps), principal frame, 488 + 478 CPU-min, SDE 40 noise 3 shift 3, temperature 0.5, unguided (its packed default; ours)=benchmarks/results/shipped_58068steps_sde40_noise3_t05_qm9_10k.json" \
         "unite QM9 model shipped on 2026-12-03 (60,458 steps), principal frame, 488 + 514 CPU-min, SDE 40 noise 5 shift 3, temperature 0.4, unguided (its packed default; ours)=benchmarks/results/shipped_60458steps_sde40_noise5_t04_qm9_10k.json" \
         "unite QM9 model shipped on 2026-12-03 (65,858 steps), principal frame, 488 + 629 CPU-min, SDE 40 noise 5 shift 3, temperature 0.4, unguided (its packed default; ours)=benchmarks/results/shipped_65858steps_sde40_noise5_t04_qm9_10k.json" \
-        "unite shipped QM9 model (71,258 steps), principal frame, 488 + 731 CPU-min, SDE 40 noise 5 shift 3, temperature 0.4, unguided (packed default; ours)=benchmarks/results/shipped_71258steps_sde40_noise5_t04_qm9_10k.json" \
+        "unite QM9 model shipped on 2026-12-03 (71,258 steps), principal frame, 488 + 731 CPU-min, SDE 40 noise 5 shift 3, temperature 0.4, unguided (its packed default; ours)=benchmarks/results/shipped_71258steps_sde40_noise5_t04_qm9_10k.json" \
+        "unite shipped QM9 model (71,258 steps, decoder adapted 2,400 steps), principal frame, 488 + 749 CPU-min, SDE 40 noise 5 shift 3, temperature 0.4, unguided (packed default; ours)=benchmarks/results/shipped_71258steps_decoder2400_sde40_noise5_t04_qm9_10k.json" \
         --out benchmarks/leaderboard.md [--html page.html --plots "NAME=plots/"]
 
 Each JSON is the `--json` output of `unite-mol evaluate`; published rows come from benchmarks/published_qm9.yaml.

@@ -1,8 +1,10 @@
-"""The equal-compute baselines: staged (tokenizer, then a flow on its frozen latents) and direct (no tokenizer)."""
+"""The equal-compute baselines: staged (tokenizer, then a flow on its frozen latents) and direct (no tokenizer); and
+decoder adaptation (the decoder alone, on the GE's own denoised latents)."""
 import pytest
 import torch
 
-from unite_core.flow import SamplerConfig
+from unite_core.adapt import AdaptConfig, denoised
+from unite_core.flow import SamplerConfig, linear_path
 from unite_core.model import Recipe
 from unite_core.train import load_run
 from unite_mol.batch import collate
@@ -102,11 +104,16 @@ def test_latent_flow_freezes_the_stage_one_tokenizer_and_trains_a_fresh_ge(batch
     assert trainable == {"ge"} and _grads(model)["ge"]
 
 
-def test_staged_runs_through_the_cli_and_checks_its_stage_one(tmp_path):
+def _train_args(tmp_path) -> list[str]:
+    """`unite-mol train` on 60 QM9 molecules written to tmp_path, the tiny model, two steps."""
     write_structures(tmp_path / "one.xyz", qm9_rows(60))
-    common = ["train", "dataset=files", f"data.path={tmp_path / 'one.xyz'}", *TINY, "trainer=smoke",
-              "trainer.max_steps=2", "trainer.eval_every=2", "trainer.batch_size=16", "trainer.progress=false",
-              "eval_molecules=4", "eval_samples=3", "sampler.steps=2"]
+    return ["train", "dataset=files", f"data.path={tmp_path / 'one.xyz'}", *TINY, "trainer=smoke", "trainer.max_steps=2",
+            "trainer.eval_every=2", "trainer.batch_size=16", "trainer.progress=false", "eval_molecules=4", "eval_samples=3",
+            "sampler.steps=2"]
+
+
+def test_staged_runs_through_the_cli_and_checks_its_stage_one(tmp_path):
+    common = _train_args(tmp_path)
     one, two = tmp_path / "stage_one", tmp_path / "stage_two"
     done = mol(*common, "objective.recipe=tokenizer", f"run.dir={one}")
     assert done.returncode == 0, done.stderr
@@ -127,3 +134,53 @@ def test_staged_runs_through_the_cli_and_checks_its_stage_one(tmp_path):
     cfg.objective.latent_dim = 4
     with pytest.raises(ValueError, match="objective.latent_dim=4 differs from tokenizer_run"):
         load_stage_one(build_model(cfg), cfg)
+
+
+def test_denoised_follows_the_linear_path_back_to_the_true_latent():
+    g = torch.Generator().manual_seed(0)
+    z, noise = torch.randn(3, 5, 4, generator=g), torch.randn(3, 5, 4, generator=g)  # (B, L, C)
+    mask = torch.tensor([[True] * 5, [True] * 3 + [False] * 2, [True] * 4 + [False]])
+    z, noise = z * mask[..., None], noise * mask[..., None]
+    t0 = torch.tensor([0.2, 0.4, 0.6])
+    seen = []
+
+    def oracle(x, t):  # the exact clean latent, and a record of where on the path each call is
+        seen.append(t)
+        torch.testing.assert_close(x, linear_path(z, noise, t, mask).x_t)
+        return z
+
+    torch.testing.assert_close(denoised(oracle, z, noise, t0, mask, 4, t_clamp=0.05), z)
+    torch.testing.assert_close(torch.stack(seen), t0 + torch.arange(4)[:, None] * (1 - t0) / 4)
+
+
+def test_adapt_config_rejects_a_start_at_the_data():
+    with pytest.raises(ValueError, match="t_max < 1"):
+        AdaptConfig(t_min=0.5, t_max=1.0)
+    with pytest.raises(ValueError, match="steps must be an integer >= 1"):
+        AdaptConfig(steps=0)
+
+
+def test_decoder_recipe_trains_only_the_decoder_on_denoised_latents(batch):
+    cfg, model = recipe_model(Recipe.decoder)
+    cfg.objective.adapt.prob = 1.0  # every row denoised: one tokenize call, then adapt.steps denoise calls
+    _unzero(model)
+    calls = []
+    model.ge.register_forward_hook(lambda *_: calls.append(1))
+    losses = model(batch, _rng(len(batch)))
+    assert len(calls) == 1 + cfg.objective.adapt.steps and losses.flow == 0 and losses.recon > 0
+    losses.total.backward()
+    trainable = {n.split(".")[0] for n, p in model.named_parameters() if p.requires_grad}
+    assert trainable == {"decoder"} and _grads(model)["decoder"]
+
+
+def test_decoder_recipe_needs_a_trained_model_and_leaves_its_ge_untouched(tmp_path):
+    common = _train_args(tmp_path)
+    joint, adapted = tmp_path / "joint", tmp_path / "adapted"
+    done = mol(*common, "objective.recipe=decoder", f"run.dir={adapted}")
+    assert done.returncode == 2 and "give init_from=MODEL" in done.stderr
+    assert mol(*common, f"run.dir={joint}").returncode == 0
+    done = mol(*common, "objective.recipe=decoder", f"init_from={joint}", "optim.warmup_steps=0", f"run.dir={adapted}")
+    assert done.returncode == 0, done.stderr
+    before, after = load_run(joint, MolConfig, "a molecule")[0].ema, load_run(adapted, MolConfig, "a molecule")[0].ema
+    assert all(torch.equal(after[k], v) for k, v in before.items() if not k.startswith("decoder."))
+    assert any(not torch.equal(after[k], v) for k, v in before.items() if k.startswith("decoder."))

@@ -10,6 +10,7 @@ _EXPORTS = {
     **dict.fromkeys(["UNITE", "Augmentation", "FlowConfig", "KWeighting", "LossBreakdown", "ObjectiveConfig", "Prediction",
                      "Observation", "ReconLoss"], _MODEL),
     **dict.fromkeys(["GEConfig", "GenerativeEncoder", "presets"], _NN),
+    "AdaptConfig": "unite_core.adapt",
     "BatchRandom": "unite_core.rng",
 }
 __all__ = sorted(_EXPORTS)

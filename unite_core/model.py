@@ -11,6 +11,7 @@ import torch
 import torch.nn as nn
 from torch.utils.checkpoint import checkpoint
 
+from unite_core.adapt import AdaptConfig, denoised
 from unite_core.flow import AutoGuided, GuidedDrift, SampleResult, SamplerConfig, TimeSampler, integrate, linear_path, velocity_loss
 from unite_core.nn import GEConfig, GenerativeEncoder
 from unite_core.rng import BatchRandom
@@ -95,6 +96,7 @@ class Recipe(str, Enum):
     tokenizer = "tokenizer"  # staged, stage 1: the tokenize pass and the decoder only (an autoencoder, as ADiT's)
     latent_flow = "latent_flow"  # staged, stage 2: a fresh GE learns the flow on a frozen stage-1 tokenizer's latents
     direct = "direct"  # no tokenizer: the GE's flow runs on the adapter's fixed encoding of the data (`DataCodec`)
+    decoder = "decoder"  # after training: the decoder alone, adapted to the GE's own denoised latents (`unite_core.adapt`)
 
 
 @dataclass
@@ -124,6 +126,7 @@ class ObjectiveConfig:
     decoder_noise_t_min: float = 0.7  # decoder input z̃ = t·z + (1−t)·ε, t ~ U[t_min, 1], for that fraction
     recon_weight: float = 1.0
     flow_weight: float = 1.0
+    adapt: AdaptConfig = field(default_factory=AdaptConfig)  # recipe=decoder
 
 
 @dataclass
@@ -165,6 +168,9 @@ class UNITE(nn.Module):
         if recipe is Recipe.latent_flow:
             self.encoder_ge = GenerativeEncoder(ge, objective.latent_dim, max_latents, num_classes, observation_dim)
             for frozen in (self.encoder_ge, self.tokenizer, self.decoder, self.latent_norm):
+                frozen.requires_grad_(False)
+        if recipe is Recipe.decoder:
+            for frozen in (self.ge, self.tokenizer, self.latent_norm):
                 frozen.requires_grad_(False)
 
     def load_tokenizer(self, state: dict[str, torch.Tensor]) -> None:
@@ -213,6 +219,22 @@ class UNITE(nn.Module):
         t = obj.decoder_noise_t_min + (1 - obj.decoder_noise_t_min) * rng.rand()  # (B,)
         noisy = linear_path(z, self.slot_noise(rng, (), z.shape[1]), t, mask).x_t  # (B, L, C)
         return torch.where(chosen[:, None, None], noisy, z)
+
+    def adapted_inputs(self, lat: Latents, rng: BatchRandom) -> torch.Tensor:
+        """`Recipe.decoder`: the joint recipe's decoder inputs, a random fraction of them replaced by the GE's own
+        denoised latents (the true z noised to t0, integrated back to t = 1)."""
+        adapt = self.objective.adapt
+        inputs = self.noise_for_decoder(lat.z, lat.mask, rng)  # (B, L, C)
+        chosen = (rng.rand() < adapt.prob).nonzero().squeeze(1)  # (b,)
+        t0 = adapt.t_min + (adapt.t_max - adapt.t_min) * rng.rand()  # (B,)
+        noise = self.slot_noise(rng, (), lat.z.shape[1])  # (B, L, C)
+        if not len(chosen):
+            return inputs
+        mask, cond = lat.mask[chosen], lat.cond[chosen]
+        keep = torch.zeros_like(cond, dtype=torch.bool)  # the condition is never dropped, as in unguided sampling
+        predict = lambda x, t: self.predict(x, t, cond, keep, mask)  # noqa: E731
+        inputs[chosen] = denoised(predict, lat.z[chosen], noise[chosen], t0[chosen], mask, adapt.steps, self.flow.t_clamp)
+        return inputs
 
     def predict(self, x_t, t, cond, drop, mask, self_cond=None) -> torch.Tensor:
         """Denoise: the GE's clean prediction from z_t (and, self-conditioned, its previous estimate), normalised
@@ -268,7 +290,10 @@ class UNITE(nn.Module):
         recon = ReconLoss(zero, {})
         if recipe in (Recipe.joint, Recipe.tokenizer):
             recon = self.decoder.loss(self.decoder(self.noise_for_decoder(lat.z, lat.mask, rng), lat.mask), batch)
-        flow = zero if recipe is Recipe.tokenizer else self.flow_loss(lat.z.detach(), lat.mask, lat.cond, rng)
+        elif recipe is Recipe.decoder:
+            recon = self.decoder.loss(self.decoder(self.adapted_inputs(lat, rng), lat.mask), batch)
+        trains_flow = recipe in (Recipe.joint, Recipe.latent_flow, Recipe.direct)
+        flow = self.flow_loss(lat.z.detach(), lat.mask, lat.cond, rng) if trains_flow else zero
         total = self.objective.recon_weight * recon.total + self.objective.flow_weight * flow
         z_std = lat.z.detach()[lat.mask].float().std(0).mean()
         return LossBreakdown(total=total, recon=recon.total, flow=flow, recon_terms=recon.terms, z_std=z_std)

@@ -9,7 +9,7 @@ from omegaconf import MISSING
 from unite_core.config import to_yaml
 from unite_core.flow import SamplerConfig
 from unite_core.io import write_text_atomic
-from unite_core.model import UNITE, FlowConfig, ObjectiveConfig
+from unite_core.model import UNITE, FlowConfig, ObjectiveConfig, Recipe
 from unite_core.nn import ModelConfig, TrunkConfig
 from unite_core.train import FitResult, OptimConfig, RunConfig, TrainerConfig, fit, load_run, run_dir_of
 from unite_image.augment import RandomFlip
@@ -99,6 +99,9 @@ class ImageEvaluator:
 
 
 def train(cfg: ImageConfig) -> FitResult:
+    if cfg.objective.recipe is Recipe.decoder:
+        raise ValueError("objective.recipe=decoder adapts a trained model's decoder, and unite-image cannot start a run from one "
+                         "(unite-mol's init_from can)")
     torch.manual_seed(cfg.trainer.seed)
     perceptual = PerceptualLoss.from_config(cfg.perceptual)  # first: a missing weight file stops before any data work
     if cfg.data.build_demo and not Path(cfg.data.path).exists():

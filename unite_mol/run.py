@@ -236,6 +236,9 @@ def train(cfg: MolConfig) -> FitResult:
     if cfg.sampler.guide_scale != 1.0:
         raise ValueError("sampler.guide_scale: autoguidance needs a trained guide model, so it is for sampling (unite-mol sample "
                          "--guide MODEL --guide-scale W); a run's own evaluations sample unguided")
+    if cfg.objective.recipe is Recipe.decoder and cfg.init_from is None and not list_checkpoints(Path(cfg.run.dir)):
+        raise ValueError("objective.recipe=decoder adapts a trained model's decoder to its GE: give init_from=MODEL "
+                         "(a run, checkpoint, packed file or qm9)")
     torch.manual_seed(cfg.trainer.seed)
     model = build_model(cfg)  # a bad model setting fails before the data is read
     sets = [(part, load_data(part)) for part in cfg.parts]

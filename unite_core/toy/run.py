@@ -8,7 +8,7 @@ import torch
 from unite_core.config import to_yaml
 from unite_core.flow import SamplerConfig
 from unite_core.io import atomic_path
-from unite_core.model import UNITE, FlowConfig, ObjectiveConfig
+from unite_core.model import UNITE, FlowConfig, ObjectiveConfig, Recipe
 from unite_core.nn import ModelConfig, TrunkConfig
 from unite_core.toy.adapter import PointDecoder, PointTokenizer
 from unite_core.toy.data import CLASSES, ToyDataConfig, ToyShapes, collate, heldout_shapes
@@ -102,6 +102,9 @@ class ToyEvaluator:
 
 
 def train(cfg: ToyConfig) -> FitResult:
+    if cfg.objective.recipe is Recipe.decoder:
+        raise ValueError("objective.recipe=decoder adapts a trained model's decoder, and the toy cannot start a run from one "
+                         "(unite-mol's init_from can)")
     torch.manual_seed(cfg.trainer.seed)
     data = ToyShapes(cfg.data)
     model = build_model(cfg)
