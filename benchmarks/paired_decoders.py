@@ -16,7 +16,7 @@ from tqdm import tqdm
 from unite_core.jsonio import write_json
 from unite_mol.batch import ElementVocab
 from unite_mol.generator import MolGenerator, load
-from unite_mol.sampling import draw_counts
+from unite_mol.sampling import Kind, draw_counts, sample_latents
 
 from mol_diagnose import Row, score  # the script beside this one
 
@@ -42,15 +42,14 @@ def same_ge(first: MolGenerator, other: MolGenerator, name: str) -> None:
 
 @torch.no_grad()
 def sampled_latents(gen: MolGenerator, n: int, seed: int) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
-    """n latents from gen's GE and sampler, in batches of similar atom counts: (z (b, N, C), mask (b, N), counts (b,))."""
+    """n latents from gen's GE and sampler, in batches of similar atom counts: (z (b, L, C), mask (b, L), counts (b,))."""
     g = torch.Generator().manual_seed(seed)
     counts = draw_counts(gen.atom_counts, n, g).sort().values  # (n,): batches of similar size pad less
+    kind = Kind.of(gen.part, ElementVocab(gen.config.elements))
     out = []
     for lo in tqdm(range(0, n, BATCH), desc="sampling latents", unit="batch"):
         c = counts[lo : lo + BATCH]  # (b,)
-        mask = torch.arange(int(c.max()))[None] < c[:, None]  # (b, N)
-        cond = torch.full((len(c),), gen.part.dataset_id, dtype=torch.long)  # (b,)
-        out.append((gen.model.generate(mask, cond, gen.config.sampler, g, gen.guide).x, mask, c))
+        out.append((*sample_latents(gen.model, c, kind, gen.config.sampler, g, gen.guide), c))
     return out
 
 

@@ -46,16 +46,25 @@ class Kind:
 
 
 @torch.no_grad()
-def generate_structures(
-    model: UNITE, counts: torch.Tensor, kind: Kind, sampler: SamplerConfig, vocab: ElementVocab, generator: torch.Generator,
+def sample_latents(
+    model: UNITE, counts: torch.Tensor, kind: Kind, sampler: SamplerConfig, generator: torch.Generator,
     guide: UNITE | None = None, conds: torch.Tensor | None = None,
-) -> list[Structure]:
-    """One structure of `kind` per atom count: latents by the GE's ODE (autoguided by `guide` if sampler.guide_scale
-    != 1) given each one's condition (`conds`; None: kind.cond), then elements (argmax) and positions (Å)."""
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Latents (B, L, C) by the GE's ODE (autoguided by `guide` if sampler.guide_scale != 1), one structure of `kind` per
+    atom count given each one's condition (`conds`; None: kind.cond), with their latent mask (B, L)."""
     device = next(model.parameters()).device
     atoms = torch.arange(int(counts.max()), device=device)[None] < counts.to(device)[:, None]  # (B, N)
     mask = model.decoder.latent_mask(atoms, kind.periodic)  # (B, L): a crystal's lattice token, if it has one, then its atoms
     labels = torch.full((len(counts),), kind.cond, dtype=torch.long) if conds is None else conds  # (B,)
-    z = model.generate(mask, labels.to(device), sampler, generator, guide).x  # (B, L, C)
+    return model.generate(mask, labels.to(device), sampler, generator, guide).x, mask
+
+
+@torch.no_grad()
+def generate_structures(
+    model: UNITE, counts: torch.Tensor, kind: Kind, sampler: SamplerConfig, vocab: ElementVocab, generator: torch.Generator,
+    guide: UNITE | None = None, conds: torch.Tensor | None = None,
+) -> list[Structure]:
+    """One structure of `kind` per atom count: `sample_latents`, then elements (argmax) and positions (Å)."""
+    z, mask = sample_latents(model, counts, kind, sampler, generator, guide, conds)  # (B, L, C), (B, L)
     allowed = None if kind.types is None else torch.tensor(kind.types)
     return model.decoder(z, mask).structures(counts.tolist(), vocab, allowed)
