@@ -179,8 +179,10 @@ def test_decoder_recipe_needs_a_trained_model_and_leaves_its_ge_untouched(tmp_pa
     done = mol(*common, "objective.recipe=decoder", f"run.dir={adapted}")
     assert done.returncode == 2 and "give init_from=MODEL" in done.stderr
     assert mol(*common, f"run.dir={joint}").returncode == 0
-    done = mol(*common, "objective.recipe=decoder", f"init_from={joint}", "optim.warmup_steps=0", f"run.dir={adapted}")
+    done = mol(*common, "recipe=decoder", f"init_from={joint}", f"run.dir={adapted}")  # the preset: recipe and schedule
     assert done.returncode == 0, done.stderr
-    before, after = load_run(joint, MolConfig, "a molecule")[0].ema, load_run(adapted, MolConfig, "a molecule")[0].ema
+    state, config = load_run(adapted, MolConfig, "a molecule")
+    assert config.objective.recipe is Recipe.decoder and config.optim.min_lr_ratio == 1.0 and not config.trainer.ema_warmup
+    before, after = load_run(joint, MolConfig, "a molecule")[0].ema, state.ema
     assert all(torch.equal(after[k], v) for k, v in before.items() if not k.startswith("decoder."))
     assert any(not torch.equal(after[k], v) for k, v in before.items() if k.startswith("decoder."))
