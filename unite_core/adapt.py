@@ -7,7 +7,7 @@ from typing import Callable
 
 import torch
 
-from unite_core.flow import velocity
+from unite_core.flow import linear_path, velocity
 
 Predict = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (x_t (B, L, C), t (B,)) -> clean latent (B, L, C)
 
@@ -32,7 +32,7 @@ class AdaptConfig:
 def denoised(predict: Predict, z: torch.Tensor, noise: torch.Tensor, t0: torch.Tensor, mask: torch.Tensor, steps: int,
              t_clamp: float) -> torch.Tensor:
     """z noised to t0 (each row its own) on the linear path, then integrated to t = 1 by Euler in `steps` equal steps."""
-    x = (t0[:, None, None] * z + (1 - t0[:, None, None]) * noise) * mask[..., None]  # (B, L, C)
+    x = linear_path(z, noise, t0, mask).x_t  # (B, L, C)
     h = (1 - t0) / steps  # (B,)
     for i in range(steps):
         t = t0 + i * h  # (B,)
