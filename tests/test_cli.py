@@ -41,6 +41,15 @@ def test_a_bad_sampler_value_is_one_line():
     assert done.stderr.strip() == "unite-toy: error: sampler.sde_noise (--sde-noise) must be >= 0, got -1.0"
 
 
+@pytest.mark.parametrize("module,tool", [("unite_core.toy", "unite-toy"), ("unite_image", "unite-image")])
+def test_decoder_recipe_is_refused_in_one_line_where_no_run_can_start_from_a_model(tmp_path, module, tool):
+    done = _run("-m", module, "train", "objective.recipe=decoder", f"run.dir={tmp_path / 'run'}")
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"{tool}: error: objective.recipe=decoder adapts a trained model's decoder")
+    assert not (tmp_path / "run").exists()
+
+
 def test_missing_checkpoint_is_one_line(tmp_path):
     done = _run("-m", "unite_core.toy", "sample", "--ckpt", str(tmp_path / "nowhere"))
     assert done.returncode == 2 and done.stderr.strip().count("\n") == 0 and "nowhere" in done.stderr

@@ -38,3 +38,9 @@ def denoised(predict: Predict, z: torch.Tensor, noise: torch.Tensor, t0: torch.T
         t = t0 + i * h  # (B,)
         x = x + h[:, None, None] * velocity(predict(x, t), x, t, t_clamp) * mask[..., None]  # (B, L, C)
     return x
+
+
+def cold_start_error(tool: str) -> ValueError:
+    """What a trainer that cannot start a run from a trained model (no init_from) answers objective.recipe=decoder."""
+    return ValueError(f"objective.recipe=decoder adapts a trained model's decoder, and {tool} cannot start a run from one "
+                      "(unite-mol's init_from can)")

@@ -6,6 +6,7 @@ import numpy as np
 import torch
 from omegaconf import MISSING
 
+from unite_core.adapt import cold_start_error
 from unite_core.config import to_yaml
 from unite_core.flow import SamplerConfig
 from unite_core.io import write_text_atomic
@@ -100,8 +101,7 @@ class ImageEvaluator:
 
 def train(cfg: ImageConfig) -> FitResult:
     if cfg.objective.recipe is Recipe.decoder:
-        raise ValueError("objective.recipe=decoder adapts a trained model's decoder, and unite-image cannot start a run from one "
-                         "(unite-mol's init_from can)")
+        raise cold_start_error("unite-image")
     torch.manual_seed(cfg.trainer.seed)
     perceptual = PerceptualLoss.from_config(cfg.perceptual)  # first: a missing weight file stops before any data work
     if cfg.data.build_demo and not Path(cfg.data.path).exists():

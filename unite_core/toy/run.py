@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from unite_core.adapt import cold_start_error
 from unite_core.config import to_yaml
 from unite_core.flow import SamplerConfig
 from unite_core.io import atomic_path
@@ -103,8 +104,7 @@ class ToyEvaluator:
 
 def train(cfg: ToyConfig) -> FitResult:
     if cfg.objective.recipe is Recipe.decoder:
-        raise ValueError("objective.recipe=decoder adapts a trained model's decoder, and the toy cannot start a run from one "
-                         "(unite-mol's init_from can)")
+        raise cold_start_error("the toy")
     torch.manual_seed(cfg.trainer.seed)
     data = ToyShapes(cfg.data)
     model = build_model(cfg)
