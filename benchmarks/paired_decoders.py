@@ -16,7 +16,7 @@ from tqdm import tqdm
 from unite_core.jsonio import write_json
 from unite_mol.batch import ElementVocab
 from unite_mol.generator import MolGenerator, load
-from unite_mol.sampling import Kind, draw_counts, sample_latents
+from unite_mol.sampling import Kind, decode_structures, draw_counts, sample_latents
 
 from mol_diagnose import Row, score  # the script beside this one
 
@@ -66,9 +66,10 @@ def main() -> None:
         same_ge(gens[0], gen, name)
     latents = sampled_latents(gens[0], args.n, args.seed)
     vocab = ElementVocab(gens[0].config.elements)
+    kind = Kind.of(gens[0].part, vocab)
     rows = []
     for name, gen in zip(args.models, gens):
-        structures = [s for z, mask, c in latents for s in gen.model.decoder(z, mask).structures(c.tolist(), vocab)]
+        structures = [s for z, mask, c in latents for s in decode_structures(gen.model, z, mask, c, kind, vocab)]
         rows.append(score(f"{name} (step {gen.step})", structures))
     if args.json:
         write_json(args.json, asdict(Paired(args.models, args.n, args.seed, str(gens[0].config.sampler), rows)))

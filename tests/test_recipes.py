@@ -9,7 +9,8 @@ from unite_core.model import Recipe
 from unite_core.train import load_run
 from unite_mol.batch import collate
 from unite_mol.formats import write_structures
-from unite_mol.run import MolConfig, build_model, load_stage_one
+from unite_mol.data import DataSource, MolDataConfig, load_data
+from unite_mol.run import MolConfig, MolEvaluator, build_model, load_stage_one
 from unite_mol.sampling import Kind, generate_structures
 
 from conftest import mol, qm9_rows
@@ -186,3 +187,25 @@ def test_decoder_recipe_needs_a_trained_model_and_leaves_its_ge_untouched(tmp_pa
     before, after = load_run(joint, MolConfig, "a molecule")[0].ema, state.ema
     assert all(torch.equal(after[k], v) for k, v in before.items() if not k.startswith("decoder."))
     assert any(not torch.equal(after[k], v) for k, v in before.items() if k.startswith("decoder."))
+
+
+@pytest.mark.parametrize("recipe", [Recipe.decoder, Recipe.joint])
+def test_a_decoder_adaptation_evaluates_its_checkpoints_on_latents_sampled_once(tmp_path, recipe):
+    write_structures(tmp_path / "one.xyz", qm9_rows(30))
+    cfg, model = recipe_model(recipe)
+    cfg.data = MolDataConfig(source=DataSource.files, path=str(tmp_path / "one.xyz"))
+    cfg.sampler, cfg.eval_samples, cfg.eval_molecules = SamplerConfig(steps=2), 6, 0
+    evaluator = MolEvaluator(cfg, [(cfg.data, load_data(cfg.data))], tmp_path)
+    calls = []
+    model.ge.register_forward_hook(lambda *_: calls.append(1))
+    first = evaluator(model.eval(), 100)
+    assert {"sample_edm_atom_stable", "sample_edm_molecule_stable", "sample_edm_valid"} <= first.keys()
+    drawn = len(calls)
+    evaluator(model, 200)
+    if recipe is Recipe.decoder:  # the frozen GE's latents are reused: no GE call at the second evaluation
+        assert drawn == 2 * cfg.sampler.steps and len(calls) == drawn  # Heun: two GE calls a step, once
+        z, mask, counts = evaluator.latents[0]
+        assert z.shape[0] == len(counts) == cfg.eval_samples
+    else:  # fresh atom counts and latents at every step
+        assert len(calls) == 2 * drawn and not evaluator.latents
+

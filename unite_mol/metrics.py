@@ -1,5 +1,6 @@
-"""Quick figures a training run logs: reconstruction of held-out molecules, and sanitisable / unique samples.
-The full benchmark protocols (EDM stability, PoseBusters, ...) belong to `unite-mol evaluate`."""
+"""Quick figures a training run logs: reconstruction of held-out molecules, sanitisable / unique samples and their EDM
+stability and validity. The full benchmark protocols (PoseBusters, OpenBabel, novelty, ...) belong to `unite-mol
+evaluate`."""
 from dataclasses import dataclass
 
 import numpy as np
@@ -10,7 +11,8 @@ from unite_mol.chem import Perceived
 from unite_mol.decoder import AtomOutput
 from unite_mol.evaluate.checks import NativeCheck
 from unite_mol.evaluate.crystal import CrystalCheck
-from unite_mol.evaluate.scores import score_native
+from unite_mol.evaluate.edm import check_edm
+from unite_mol.evaluate.scores import score_edm, score_native
 from unite_mol.batch import ElementVocab, MolBatch, collate
 from unite_mol.structure import Structure
 
@@ -63,6 +65,19 @@ def score_samples(perceived: list[Perceived]) -> SampleScore:
     """The RDKit-native figures of `unite-mol evaluate`, for the samples a training run draws (nan where undefined)."""
     s = score_native([NativeCheck.of(p) for p in perceived], train=None)
     return SampleScore(s.validity, s.uniqueness, s.connected, s.clean, len(perceived))
+
+
+@dataclass
+class EdmSampleScore:
+    atom_stable: float  # EDM protocol: atoms with their allowed valence / atoms (nan for molecules without hydrogens)
+    molecule_stable: float  # molecules with every atom stable / molecules (nan without hydrogens)
+    valid: float  # RDKit sanitises the molecule built from EDM's bond tables / molecules
+
+
+def score_edm_samples(structures: list[Structure], implicit_hydrogens: bool) -> EdmSampleScore:
+    """`unite-mol evaluate`'s EDM figures that need no training set, for the samples a training run draws."""
+    s = score_edm([check_edm(m) for m in structures], None, implicit_hydrogens)
+    return EdmSampleScore(s.atom_stability, s.molecule_stability, s.validity)
 
 
 def as_dict(score: object, prefix: str) -> dict[str, float]:

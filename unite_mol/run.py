@@ -21,8 +21,8 @@ from unite_mol.direct import DirectAtoms, DirectConfig
 from unite_mol.embed import EnvConfig
 from unite_mol.evaluate.crystal import check_crystal
 from unite_mol.formula import Condition, Formulas
-from unite_mol.metrics import as_dict, reconstruct, reconstruct_crystals, score_crystal_samples, score_samples
-from unite_mol.sampling import Kind, draw_starts, generate_structures
+from unite_mol.metrics import as_dict, reconstruct, reconstruct_crystals, score_crystal_samples, score_edm_samples, score_samples
+from unite_mol.sampling import Kind, decode_structures, draw_starts, generate_structures, sample_latents
 from unite_mol.batch import ElementVocab
 from unite_mol.structure import Structure
 from unite_mol.tokenizer import AtomTokenizer, Pairing
@@ -184,6 +184,9 @@ def _get(cfg: MolConfig, dotted: str):
     return value
 
 
+HELD_OUT_SEED = 1_000_003  # recipe=decoder's evaluation draw: not a seed the sampling commands default to (0) or sweep (0, 1)
+
+
 class MolEvaluator:
     """At each evaluation, for each dataset of the run: reconstruct validation structures, generate a few hundred, write
     them and a grid (the first dataset as samples.*; dataset k of a joint run as samples_dk.*, its figures prefixed dk_).
@@ -193,6 +196,7 @@ class MolEvaluator:
                  formulas: Formulas | None = None):
         self.cfg, self.run_dir, self.vocab, self.formulas = cfg, run_dir, ElementVocab(cfg.elements), formulas
         self.sets = [(part, data, self._val(data)) for part, data in sets]
+        self.latents: dict[int, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}  # recipe=decoder: z, mask, counts by dataset
 
     def _val(self, data: MolData) -> list[Structure]:
         n = min(self.cfg.eval_molecules, len(data.val))
@@ -219,8 +223,7 @@ class MolEvaluator:
             metrics = as_dict(reconstruct_crystals(*args) if crystals else reconstruct(*args)[0], "recon_")
         if self.cfg.objective.recipe is Recipe.tokenizer:
             return metrics  # no flow to sample from
-        counts, conds = draw_starts(self.cfg.eval_samples, atom_counts, self.formulas, torch.Generator().manual_seed(step))
-        structures = generate_structures(model, counts, Kind.of(part, self.vocab), self.cfg.sampler, self.vocab, gen, conds=conds)
+        structures = self._samples(model, step, part, atom_counts, gen)
         if crystals:
             checks = [check_crystal(s) for s in structures]
             write_crystals(self.run_dir / f"{stem}.extxyz", structures, checks)
@@ -229,7 +232,23 @@ class MolEvaluator:
         perceived = [perceive(s, implicit_hydrogens=not part.hydrogens) for s in structures]
         write_structures(self.run_dir / f"{stem}.sdf", structures, perceived)
         draw_grid(perceived, self.run_dir / f"{stem}.png")
-        return {**metrics, **as_dict(score_samples(perceived), "sample_")}
+        edm = score_edm_samples(structures, implicit_hydrogens=not part.hydrogens)
+        return {**metrics, **as_dict(score_samples(perceived), "sample_"), **as_dict(edm, "sample_edm_")}
+
+    def _samples(self, model: UNITE, step: int, part: MolDataConfig, atom_counts: np.ndarray,
+                 gen: torch.Generator) -> list[Structure]:
+        """eval_samples structures: fresh atom counts at each step; a decoder adaptation (its GE frozen) decodes the same
+        latents at every evaluation, sampled once from a held-out draw, so its figures compare the decoder's checkpoints
+        on equal terms (an early-stopping signal that does not peek at the draws the sampling commands use)."""
+        kind = Kind.of(part, self.vocab)
+        if self.cfg.objective.recipe is not Recipe.decoder:
+            counts, conds = draw_starts(self.cfg.eval_samples, atom_counts, self.formulas, torch.Generator().manual_seed(step))
+            return generate_structures(model, counts, kind, self.cfg.sampler, self.vocab, gen, conds=conds)
+        if part.dataset_id not in self.latents:
+            counts, conds = draw_starts(self.cfg.eval_samples, atom_counts, self.formulas, torch.Generator().manual_seed(HELD_OUT_SEED))
+            held_out = torch.Generator(device=gen.device).manual_seed(HELD_OUT_SEED)
+            self.latents[part.dataset_id] = (*sample_latents(model, counts, kind, self.cfg.sampler, held_out, conds=conds), counts)
+        return decode_structures(model, *self.latents[part.dataset_id], kind, self.vocab)
 
 
 def train(cfg: MolConfig) -> FitResult:

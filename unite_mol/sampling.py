@@ -64,7 +64,15 @@ def generate_structures(
     model: UNITE, counts: torch.Tensor, kind: Kind, sampler: SamplerConfig, vocab: ElementVocab, generator: torch.Generator,
     guide: UNITE | None = None, conds: torch.Tensor | None = None,
 ) -> list[Structure]:
-    """One structure of `kind` per atom count: `sample_latents`, then elements (argmax) and positions (Å)."""
+    """One structure of `kind` per atom count: `sample_latents`, then `decode_structures`."""
     z, mask = sample_latents(model, counts, kind, sampler, generator, guide, conds)  # (B, L, C), (B, L)
+    return decode_structures(model, z, mask, counts, kind, vocab)
+
+
+@torch.no_grad()
+def decode_structures(model: UNITE, z: torch.Tensor, mask: torch.Tensor, counts: torch.Tensor, kind: Kind,
+                      vocab: ElementVocab) -> list[Structure]:
+    """Latents (B, L, C) with their mask (B, L) -> one structure of `kind` per atom count: elements by argmax (over the
+    kind's elements), positions (Å)."""
     allowed = None if kind.types is None else torch.tensor(kind.types)
     return model.decoder(z, mask).structures(counts.tolist(), vocab, allowed)
