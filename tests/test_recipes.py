@@ -7,6 +7,7 @@ from unite_core.adapt import AdaptConfig, denoised
 from unite_core.flow import SamplerConfig, linear_path
 from unite_core.model import Recipe
 from unite_core.train import load_run
+from unite_core.train.logger import CsvLog
 from unite_mol.batch import collate
 from unite_mol.formats import write_structures
 from unite_mol.data import DataSource, MolDataConfig, load_data
@@ -184,6 +185,8 @@ def test_decoder_recipe_needs_a_trained_model_and_leaves_its_ge_untouched(tmp_pa
     assert done.returncode == 0, done.stderr
     state, config = load_run(adapted, MolConfig, "a molecule")
     assert config.objective.recipe is Recipe.decoder and config.optim.min_lr_ratio == 1.0 and not config.trainer.ema_warmup
+    evaluated = [row["step"] for row in CsvLog(adapted / "eval.csv", resume_step=2).rows]
+    assert evaluated == [0, 2]  # the starting decoder first: the baseline of the adaptation's curve
     before, after = load_run(joint, MolConfig, "a molecule")[0].ema, state.ema
     assert all(torch.equal(after[k], v) for k, v in before.items() if not k.startswith("decoder."))
     assert any(not torch.equal(after[k], v) for k, v in before.items() if k.startswith("decoder."))

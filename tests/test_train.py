@@ -270,6 +270,17 @@ def test_the_condition_table_learns_at_its_own_rate_and_otherwise_in_the_one_gro
         OptimConfig(cond_lr_scale=0)
 
 
+def test_eval_at_start_evaluates_the_starting_weights_once_even_when_restarted(tmp_path):
+    cfg = tiny_toy(tmp_path, max_steps=2, eval_every=2, eval_at_start=True)
+    cfg.eval_samples, cfg.sampler.steps = 12, 2
+    train(cfg)
+    assert [r["step"] for r in CsvLog(tmp_path / "eval.csv", resume_step=2).rows] == [0, 2]
+    for ckpt in list_checkpoints(tmp_path):
+        ckpt.unlink()  # a crash before the first checkpoint: the re-run starts again at step 0
+    train(cfg)
+    assert [r["step"] for r in CsvLog(tmp_path / "eval.csv", resume_step=2).rows] == [0, 2]
+
+
 def test_csv_log_drops_rows_after_the_resumed_step_and_a_torn_line(tmp_path):
     log = CsvLog(tmp_path / "m.csv", resume_step=0)
     for step in range(1, 5):

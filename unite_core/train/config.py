@@ -54,6 +54,7 @@ class TrainerConfig:
     nonfinite_max: int = 10  # with nonfinite=skip: this many non-finite steps in a row stop the run
     log_every: int = 10
     eval_every: int = 500
+    eval_at_start: bool = False  # also evaluate the starting weights (step 0): the baseline of a warm start's curve
     ckpt_every: int = 500
     keep_ckpts: int = 3
     num_workers: int = 0

@@ -30,7 +30,8 @@ from unite_core.train.stop import StopRequest, ignore_stop_signals
 # Settings a resumed run may change: when to stop, log, evaluate and save, and where to run (not the maths).
 RESUMABLE = (
     "trainer.max_steps", "trainer.minutes", "trainer.compile", "trainer.progress", "trainer.log_every", "trainer.eval_every",
-    "trainer.ckpt_every", "trainer.keep_ckpts", "trainer.num_workers", "trainer.wandb", "trainer.nonfinite", "run.", "sampler.", "eval_",
+    "trainer.eval_at_start", "trainer.ckpt_every", "trainer.keep_ckpts", "trainer.num_workers", "trainer.wandb",
+    "trainer.nonfinite", "run.", "sampler.", "eval_",
 )
 
 # evaluate(ema_model, step) -> metrics; runs on rank 0 with the EMA weights in eval mode
@@ -197,6 +198,8 @@ def fit(
         out_of_time = stopped = False
         step = start
         try:
+            if evaluate and log and trainer.eval_at_start and start == 0 and not log.eval.rows:  # not twice if restarted
+                log.log_eval(0, evaluate(t.ema.module, 0))
             while step < trainer.max_steps and not (out_of_time or stopped):
                 scalars = t.step(step, batches, sampler.rows, micro_batch)
                 step += 1
