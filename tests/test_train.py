@@ -13,6 +13,7 @@ from unite_core.train.batches import StepBatches
 from unite_core.train.checkpoint import save_checkpoint
 from unite_core.train.ema import EMA
 from unite_core.train.logger import CsvLog
+from unite_core.train.muon import Muon, orthogonalised
 from unite_core.train.optim import build_optimizers, warmup_cosine
 
 from conftest import tiny_toy
@@ -240,8 +241,6 @@ def test_ema_warmup_forgets_the_initial_weights_of_a_short_run():
 
 
 def test_muon_takes_the_block_matrices(tmp_path):
-    if not hasattr(torch.optim, "Muon"):
-        pytest.skip("this torch has no torch.optim.Muon")
     cfg = tiny_toy(tmp_path)
     cfg.optim.muon = True
     model = build_model(cfg)
@@ -254,6 +253,35 @@ def test_muon_takes_the_block_matrices(tmp_path):
     model(batch, BatchRandom.for_step(0, 0, 0, slice(0, 8), 8, torch.device("cpu"))).total.backward()
     muon.step()
     adamw.step()
+
+
+def test_newton_schulz_keeps_the_singular_vectors_and_pushes_the_values_towards_one():
+    u, _ = torch.linalg.qr(torch.randn(48, 48, dtype=torch.float64))
+    v, _ = torch.linalg.qr(torch.randn(96, 48, dtype=torch.float64))
+    s = torch.linspace(0.05, 5.0, 48, dtype=torch.float64)
+    for update in (u @ torch.diag(s) @ v.T, v @ torch.diag(s) @ u.T):  # wide (48, 96) and tall (96, 48)
+        out = orthogonalised(update.float(), 5, torch.float32).double()
+        inner = u.T @ out @ v if out.shape[0] == 48 else v.T @ out @ u  # (48, 48): diagonal if the vectors are kept
+        assert (inner - torch.diag(inner.diagonal())).abs().max() < 1e-4
+        assert inner.diagonal().min() > 0.5 and inner.diagonal().max() < 1.2
+
+
+@pytest.mark.skipif(not hasattr(torch.optim, "Muon"), reason="this torch has no torch.optim.Muon")
+def test_muon_steps_as_torch_muon_and_loads_its_state():
+    ours, theirs = (torch.nn.Parameter(torch.randn(32, 96, generator=torch.Generator().manual_seed(0))) for _ in range(2))
+    mine = Muon([ours], lr=1e-2, weight_decay=0.1)
+    ref = torch.optim.Muon([theirs], lr=1e-2, weight_decay=0.1, adjust_lr_fn="match_rms_adamw")
+    for _ in range(3):
+        start = ours.detach().clone()
+        ours.grad = torch.randn(32, 96)
+        theirs.grad = ours.grad.clone()
+        mine.step()
+        ref.step()
+        assert (ours - theirs).norm() < 0.03 * (ours - start).norm()  # theirs runs the iteration in bf16
+    loaded = Muon([torch.nn.Parameter(theirs.detach().clone())], lr=1.0)
+    loaded.load_state_dict(ref.state_dict())
+    assert loaded.param_groups[0]["lr"] == 1e-2 and torch.equal(next(iter(loaded.state.values()))["momentum_buffer"],
+                                                                 next(iter(ref.state.values()))["momentum_buffer"])
 
 
 def test_the_condition_table_learns_at_its_own_rate_and_otherwise_in_the_one_group_checkpoints_hold(tmp_path):

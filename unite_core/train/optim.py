@@ -5,6 +5,7 @@ import torch
 import torch.nn as nn
 
 from unite_core.train.config import OptimConfig
+from unite_core.train.muon import Muon
 
 
 def _is_block_matrix(name: str, p: torch.Tensor) -> bool:
@@ -30,9 +31,7 @@ def build_optimizers(model: nn.Module, cfg: OptimConfig) -> list[torch.optim.Opt
         return [adamw(params)]
     matrices = [p for n, p in params if _is_block_matrix(n, p)]
     rest = [(n, p) for n, p in params if not _is_block_matrix(n, p)]
-    # match_rms_adamw rescales Muon's update to AdamW's RMS, so one lr serves both optimisers
-    muon = torch.optim.Muon(matrices, lr=cfg.lr, weight_decay=cfg.weight_decay, adjust_lr_fn="match_rms_adamw")
-    return [muon, adamw(rest)]
+    return [Muon(matrices, lr=cfg.lr, weight_decay=cfg.weight_decay), adamw(rest)]
 
 
 def warmup_cosine(step: int, warmup: int, total: int, min_ratio: float) -> float:
