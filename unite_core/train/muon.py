@@ -7,19 +7,19 @@ import math
 
 import torch
 
-NS_COEFFICIENTS = (3.4445, -4.7750, 2.0315)  # quintic, steep at 0: singular values end near 1 (0.6-1.14 on Gaussians), not at 1
+NS_COEFFICIENTS = (3.4445, -4.7750, 2.0315)  # quintic, steep at 0: singular values end near 1 (0.6-1.14), not at 1
 
 
 def orthogonalised(update: torch.Tensor, steps: int, dtype: torch.dtype, eps: float = 1e-7) -> torch.Tensor:
     """≈ U Vᵀ of update = U S Vᵀ (the singular values pushed towards 1), computed in `dtype`."""
-    x = update.to(dtype)  # (m, n)
-    wide = x.T if x.size(0) > x.size(1) else x  # (short, long): the Gram matrix is the small one
-    wide = wide / wide.norm().clamp(min=eps)  # spectral norm <= Frobenius norm <= 1
+    tall = update.size(0) > update.size(1)
+    x = (update.T if tall else update).to(dtype)  # (short, long): the Gram matrix is the small one
+    x = x / x.norm().clamp(min=eps)  # spectral norm <= Frobenius norm = 1
     a, b, c = NS_COEFFICIENTS
     for _ in range(steps):
-        gram = wide @ wide.T  # (short, short)
-        wide = a * wide + (b * gram + c * gram @ gram) @ wide
-    return (wide.T if x.size(0) > x.size(1) else wide).to(update.dtype)
+        gram = x @ x.T  # (short, short)
+        x = a * x + (b * gram + c * gram @ gram) @ x
+    return (x.T if tall else x).to(update.dtype)
 
 
 class Muon(torch.optim.Optimizer):
