@@ -18,9 +18,8 @@ from unite_mol.generator import load
 from mol_diagnose import score, timed_sample
 
 
-def averaged_ema(checkpoints: list) -> dict[str, torch.Tensor]:
-    """The element-wise mean of the checkpoints' EMA weights (integer buffers: the newest's)."""
-    states = [load_checkpoint(c).ema for c in checkpoints]
+def averaged(states: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """The element-wise mean of EMA state dicts (integer buffers: the newest's)."""
     return {k: torch.stack([s[k].double() for s in states]).mean(0).to(v.dtype) if v.is_floating_point() else v
             for k, v in states[-1].items()}
 
@@ -41,10 +40,12 @@ def main() -> None:
     checkpoints = list_checkpoints(args.run)
     if max(args.last) > len(checkpoints):
         parser.error(f"{args.run} keeps {len(checkpoints)} checkpoints, fewer than --last {max(args.last)}")
+    newest = checkpoints[-max(args.last):]
+    emas = [load_checkpoint(c).ema for c in newest]  # each read once, however many windows hold it
     rows = []
     for n_last in args.last:
-        window = checkpoints[-n_last:]
-        gen.model.load_state_dict(averaged_ema(window))
+        window = newest[-n_last:]
+        gen.model.load_state_dict(averaged(emas[-n_last:]))
         for seed in args.seeds:
             made, _ = timed_sample(gen, args.n, steps=args.steps, solver=args.solver, seed=seed, sde_noise=args.sde_noise,
                                    temperature=args.temperature)
