@@ -195,3 +195,26 @@ def test_input_perturbation_moves_only_what_the_ge_sees(tmp_path):
     torch.testing.assert_close(implied[0.0], drawn, atol=1e-4, rtol=1e-4)  # γ = 0 draws exactly what it drew before
     extra = (implied[0.5] - drawn) / 0.5
     assert 0.8 < extra.std() < 1.2 and abs(extra.mean()) < 0.1  # γ·ξ with fresh ξ ~ N(0, I)
+
+
+def test_decoder_noise_mixes_z_with_fresh_noise_for_its_share_of_the_batch(tmp_path):
+    """objective.decoder_noise_prob of the rows decode t·z + (1 − t)·ε, t ~ U[decoder_noise_t_min, 1]; the rest decode z."""
+    model, _ = _model_and_batch(tmp_path)
+    B, L, C = 400, 6, model.objective.latent_dim
+    z, mask = torch.randn(B, L, C), torch.ones(B, L)
+    rng = lambda: BatchRandom.whole(torch.Generator().manual_seed(3), B)  # noqa: E731
+
+    model.objective.decoder_noise_prob = 0.0
+    torch.testing.assert_close(model.noise_for_decoder(z, mask, rng()), z)
+
+    model.objective.decoder_noise_prob, model.objective.decoder_noise_t_min = 1.0, 0.7
+    out, replay = model.noise_for_decoder(z, mask, rng()), rng()
+    replay.rand()  # the share's draw
+    t = 0.7 + 0.3 * replay.rand()  # (B,)
+    eps = model.slot_noise(replay, (), L)  # (B, L, C)
+    torch.testing.assert_close(out, t[:, None, None] * z + (1 - t[:, None, None]) * eps)
+    assert t.min() >= 0.7 and t.max() <= 1.0 and t.max() - t.min() > 0.25
+
+    model.objective.decoder_noise_prob = 0.5
+    unchanged = (model.noise_for_decoder(z, mask, rng()) == z).flatten(1).all(1).float().mean()
+    assert 0.4 < unchanged < 0.6
