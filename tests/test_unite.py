@@ -213,7 +213,6 @@ def test_decoder_noise_mixes_z_with_fresh_noise_for_its_share_of_the_batch(tmp_p
     t = 0.7 + 0.3 * replay.rand()  # (B,)
     eps = model.slot_noise(replay, (), L)  # (B, L, C)
     torch.testing.assert_close(out, t[:, None, None] * z + (1 - t[:, None, None]) * eps)
-    assert t.min() >= 0.7 and t.max() <= 1.0 and t.max() - t.min() > 0.25
 
     model.objective.decoder_noise_prob = 0.5
     unchanged = (model.noise_for_decoder(z, mask, rng()) == z).flatten(1).all(1).float().mean()
