@@ -9,23 +9,36 @@
 # It installs the kit into /tmp/site (the image's own PyTorch stays), writes nvidia-smi's view, trains
 # `dataset=qm9 trainer=gpu` for MINUTES (warm from the shipped model unless INIT=none; overrides come last and win,
 # e.g. model=B optim.lr=1e-3 trainer.max_steps=3000), with the periodic evaluations off (they need RDKit, which does
-# not fit in the carry), and leaves in $OUT: the packed EMA weights (bf16, a few MB: sample and score them here with
-# `unite-mol sample --ckpt qm9_gpu.pt` and `unite-mol evaluate`), train.csv, config.yaml and the log.
-# Rehearsed on this CPU with trainer.precision=fp32 and a few steps; see the README section "GPU and several GPUs".
+# not fit in the carry), and leaves in $OUT: the packed EMA weights (bf16; sample and score them here with
+# `unite-mol sample --ckpt qm9_gpu.pt` and `unite-mol evaluate`; the run's config is packed in it; over 15 MiB, a GE of
+# 10 M parameters and more, it comes back in parts: `cat qm9_gpu.pt.part_* > qm9_gpu.pt`), train.csv, the log and
+# nvidia-smi's view (gpu.txt). TAG=name puts the first three in $OUT/name/, so that two runs share one call (two
+# small-model runs side by side kept an H200 at 91-100 % utilisation):
+#   MINUTES=7 TAG=a RUN=runs/a bash benchmarks/gpu_train.sh ... &
+#   MINUTES=7 TAG=b RUN=runs/b bash benchmarks/gpu_train.sh ... & wait
+# Run on an H200 on 2026-12-04 (README, "GPU and several GPUs"); rehearsed on this CPU with trainer.precision=fp32.
 set -euo pipefail
 : "${OUT:?set OUT, the folder whose files come back (the device tool sets it)}"
 MINUTES=${MINUTES:-7}
 INIT=${INIT:-qm9}
 RUN=${RUN:-runs/gpu}
+DEST="$OUT${TAG:+/$TAG}"
+mkdir -p "$DEST"
 
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
-ln -sfn "$PWD/configs" /tmp/site/unite_configs  # the package name the Hydra configs are installed under
+# Runs sharing a call install the kit once: the first takes the lock and installs, the others find it done
+# (unite_configs: the package name the Hydra configs are installed under).
+flock /tmp/site.lock bash -c '[ -e /tmp/site/.installed ] || {
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl &&
+    ln -sfn "$PWD/configs" /tmp/site/unite_configs && touch /tmp/site/.installed; }'
 export PYTHONPATH="/tmp/site:$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 { nvidia-smi || echo "no nvidia-smi on this machine"; python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"; } > "$OUT/gpu.txt" 2>&1
 
 init=()
 if [ "$INIT" != none ]; then init=("init_from=$INIT"); fi
 python3 -m unite_mol train dataset=qm9 trainer=gpu data.cache=data/cache "trainer.minutes=$MINUTES" trainer.eval_every=100000000 \
-    trainer.progress=false "run.dir=$RUN" "${init[@]}" "$@" 2>&1 | tee "$OUT/train.log"
-python3 -m unite_mol pack --ckpt "$RUN" --out "$OUT/qm9_gpu.pt" 2>&1 | tee -a "$OUT/train.log"
-cp "$RUN/train.csv" "$RUN/config.yaml" "$OUT/"
+    trainer.progress=false "run.dir=$RUN" "${init[@]}" "$@" 2>&1 | tee "$DEST/train.log"
+python3 -m unite_mol pack --ckpt "$RUN" --out "$DEST/qm9_gpu.pt" 2>&1 | tee -a "$DEST/train.log"
+if [ "$(stat -c %s "$DEST/qm9_gpu.pt")" -gt $((15 * 1024 * 1024)) ]; then  # no file over 16 MiB comes back from a call
+    split -b 15M "$DEST/qm9_gpu.pt" "$DEST/qm9_gpu.pt.part_" && rm "$DEST/qm9_gpu.pt"  # here: cat qm9_gpu.pt.part_* > qm9_gpu.pt
+fi
+cp "$RUN/train.csv" "$DEST/"  # the config travels inside the packed file
