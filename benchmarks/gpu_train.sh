@@ -7,7 +7,8 @@
 #   command: MINUTES=7 bash benchmarks/gpu_train.sh [overrides...]          timeout_s: MINUTES·60 + 120
 #
 # It installs the kit into /tmp/site (the image's own PyTorch stays), writes nvidia-smi's view, trains
-# `dataset=qm9 trainer=gpu` for MINUTES (warm from the shipped model unless INIT=none; overrides come last and win,
+# `dataset=qm9 trainer=gpu` for MINUTES (warm from the shipped model; INIT=none: from scratch; INIT=FILE: from a packed
+# model, e.g. an earlier call's, in an ignored folder named in carry; overrides come last and win,
 # e.g. model=B optim.lr=1e-3 trainer.max_steps=3000), with the periodic evaluations off (they need RDKit, which does
 # not fit in the carry), and leaves in $OUT: the packed EMA weights (bf16; sample and score them here with
 # `unite-mol sample --ckpt qm9_gpu.pt` and `unite-mol evaluate`; the run's config is packed in it; over 15 MiB, a GE of
