@@ -26,13 +26,20 @@ RUN=${RUN:-runs/gpu}
 DEST="$OUT${TAG:+/$TAG}"
 mkdir -p "$DEST"
 
-# Runs sharing a call install the kit once: the first takes the lock and installs, the others find it done
-# (unite_configs: the package name the Hydra configs are installed under).
-flock /tmp/site.lock bash -c '[ -e /tmp/site/.installed ] || {
-    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl &&
-    ln -sfn "$PWD/configs" /tmp/site/unite_configs && touch /tmp/site/.installed; }'
+# Runs sharing a call install the kit and write nvidia-smi's view once: the first takes the lock and does both, the
+# others find them done (unite_configs: the package name the Hydra configs are installed under).
+exec 9> /tmp/site.lock
+flock 9
+if [ ! -e /tmp/site/.installed ]; then
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
+    ln -sfn "$PWD/configs" /tmp/site/unite_configs
+    touch /tmp/site/.installed
+fi
+if [ ! -e "$OUT/gpu.txt" ]; then
+    { nvidia-smi || echo "no nvidia-smi on this machine"; python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"; } > "$OUT/gpu.txt" 2>&1
+fi
+flock -u 9
 export PYTHONPATH="/tmp/site:$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
-{ nvidia-smi || echo "no nvidia-smi on this machine"; python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"; } > "$OUT/gpu.txt" 2>&1
 
 init=()
 if [ "$INIT" != none ]; then init=("init_from=$INIT"); fi
