@@ -19,6 +19,7 @@ figures and speed for each solver × step count.
 """
 import argparse
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -98,41 +99,57 @@ def score(
 
 
 @torch.no_grad()
-def diagnose(model: UNITE, molecules: list[Structure], vocab: ElementVocab, cond: int, seed: int) -> tuple[list[Row], dict[str, float]]:
-    gen = torch.Generator().manual_seed(seed)
-    batch = collate(molecules, vocab, cond)
-    counts, mask = batch.mask.sum(1).tolist(), batch.mask
-    z = model.latents(batch, BatchRandom.whole(gen, len(molecules))).z  # (B, N, C)
-    noise = torch.randn(z.shape, generator=gen) * mask[..., None]  # (B, N, C)
-
-    def decoded(what: str, latents: torch.Tensor) -> Row:
-        out = model.decoder(latents, mask)
-        return score(what, out.structures(counts, vocab), batch, out)
+def latent_stages(model: UNITE, batch: MolBatch, gen: torch.Generator) -> Iterator[tuple[str, torch.Tensor]]:
+    """(name, latents (B, L, C)) of each stage from the batch's own latent to the ODE from noise levels t: what the
+    rows decode (molecules and crystals alike; `lat.mask` holds a crystal's lattice slot)."""
+    lat = model.latents(batch, BatchRandom.whole(gen, len(batch)))
+    z, mask, B = lat.z, lat.mask, len(batch)  # (B, L, C), (B, L)
+    noise = torch.randn(z.shape, generator=gen) * mask[..., None]  # (B, L, C)
+    keep = torch.zeros_like(lat.cond, dtype=torch.bool)
 
     def predict(x_t: torch.Tensor, t: float) -> torch.Tensor:
-        tt = torch.full((len(molecules),), t)
-        return model.predict(x_t, tt, batch.cond, torch.zeros_like(batch.cond, dtype=torch.bool), mask)
+        return model.predict(x_t, torch.full((B,), t), lat.cond, keep, mask)
 
     def drift(x: torch.Tensor, t: float) -> torch.Tensor:
-        return velocity(predict(x, t), x, torch.full((len(molecules),), t), model.flow.t_clamp) * mask[..., None]  # (B, N, C)
+        return velocity(predict(x, t), x, torch.full((B,), t), model.flow.t_clamp) * mask[..., None]  # (B, L, C)
 
-    rows = [score("data", molecules), decoded("round trip (t = 1)", z)]
-    rows += [decoded(f"decode z + {s}·ε", z + s * noise) for s in SIGMAS]
-    rows += [decoded(f"decode {t}·z + {1 - t:.2f}·ε", t * z + (1 - t) * noise) for t in DECODER_TS]
-    rows += [decoded(f"one x-prediction from t = {t}", predict(t * z + (1 - t) * noise, t)) for t in DENOISE_TS]
+    yield "round trip (t = 1)", z
+    for s in SIGMAS:
+        yield f"decode z + {s}·ε", z + s * noise
+    for t in DECODER_TS:
+        yield f"decode {t}·z + {1 - t:.2f}·ε", t * z + (1 - t) * noise
+    for t in DENOISE_TS:
+        yield f"one x-prediction from t = {t}", predict(t * z + (1 - t) * noise, t)
     heun = SamplerConfig(solver=Solver.heun, steps=10)
     for start in ODE_TS:
-        x = integrate(drift, start * z + (1 - start) * noise, heun, start=start).x
-        rows.append(decoded(f"ODE from t = {start} (Heun, 10 steps)", x))
+        yield f"ODE from t = {start} (Heun, 10 steps)", integrate(drift, start * z + (1 - start) * noise, heun, start=start).x
 
+
+@torch.no_grad()
+def flow_loss_by_t(model: UNITE, batch: MolBatch, gen: torch.Generator) -> dict[str, float]:
+    """The flow loss (velocity space, as trained) of the batch's latents per t bin."""
+    lat = model.latents(batch, BatchRandom.whole(gen, len(batch)))
+    z, mask = lat.z, lat.mask  # (B, L, C), (B, L)
+    keep = torch.zeros_like(lat.cond, dtype=torch.bool)
     losses = {}
     for lo, hi in zip(T_BINS[:-1], T_BINS[1:]):
-        t = lo + (hi - lo) * torch.rand(len(molecules), generator=gen)
+        t = lo + (hi - lo) * torch.rand(len(batch), generator=gen)
         path = linear_path(z, torch.randn(z.shape, generator=gen) * mask[..., None], t, mask)
-        pred = model.predict(path.x_t, path.t, batch.cond, torch.zeros_like(batch.cond, dtype=torch.bool), mask)
+        pred = model.predict(path.x_t, path.t, lat.cond, keep, mask)
         losses[f"{lo:.1f}-{hi:.1f}"] = float(velocity_loss(pred, path, mask, model.flow.t_clamp).mean())
     print("flow loss by t: " + ", ".join(f"{k} {v:.3f}" for k, v in losses.items()))
-    return rows, losses
+    return losses
+
+
+@torch.no_grad()
+def diagnose(model: UNITE, molecules: list[Structure], vocab: ElementVocab, cond: int, seed: int) -> tuple[list[Row], dict[str, float]]:
+    batch = collate(molecules, vocab, cond)
+    counts = batch.mask.sum(1).tolist()
+    rows = [score("data", molecules)]
+    for what, latents in latent_stages(model, batch, torch.Generator().manual_seed(seed)):
+        out = model.decoder(latents, batch.mask)
+        rows.append(score(what, out.structures(counts, vocab), batch, out))
+    return rows, flow_loss_by_t(model, batch, torch.Generator().manual_seed(seed + 1))
 
 
 def training_smiles(data_cfg: MolDataConfig) -> set[str]:

@@ -297,6 +297,50 @@ def test_crystal_bond_length_loss_is_periodic_on_real_cells(tmp_path):
     assert 0 < expanded < (0.05 * BOND_CUTOFF) ** 2  # only pairs closer than the cut-off count
 
 
+def test_the_circle_head_decodes_and_scores_fractional_coordinates_without_a_seam(tmp_path):
+    from dataclasses import replace
+
+    import torch
+
+    from test_mol_model import tiny_mol
+    from unite_core.rng import BatchRandom
+    from unite_mol.batch import MolBatch
+    from unite_mol.decoder import AtomOutput, FractionalHead
+    from unite_mol.lattice import fractional
+    from unite_mol.run import build_model
+
+    cfg, batch = _perov_batch(tmp_path)
+    tiny = tiny_mol()
+    tiny.data, tiny.fractional = replace(cfg.data, max_atoms=6), FractionalHead.circle  # room for a padded slot
+    model = build_model(tiny)
+    decoder, mask = model.decoder, batch.mask
+    true = fractional(batch.positions, batch.cells)  # (B, N, 3)
+
+    def scored(f: torch.Tensor, truth: MolBatch) -> float:
+        """The position loss against `truth` of a head pointing exactly at fractional coordinates f (B, N, 3)."""
+        head = torch.stack([torch.cos(2 * torch.pi * f), torch.sin(2 * torch.pi * f)], dim=-1).flatten(-2)  # (B, N, 6)
+        frac, circle = decoder._fractional(head, mask)
+        wrapped = torch.remainder(frac - f + 0.5, 1.0) - 0.5  # (B, N, 3): the decoded f is f, up to an image
+        torch.testing.assert_close(wrapped[mask], torch.zeros_like(f[mask]), atol=1e-5, rtol=0)
+        out = AtomOutput(torch.zeros(*mask.shape, len(tiny.elements)), frac, frac, torch.zeros(len(mask), 6), truth.cells, circle)
+        return float(decoder.loss(out, truth).terms["pos_mse"])
+
+    assert scored(true, batch) < 1e-10
+    assert scored(true + 3.0, batch) < 1e-10  # another image of every atom
+    shift = torch.tensor([0.01, 0.0, 0.0])
+    assert abs(scored(true + shift, batch) - 1e-4) < 1e-6  # Δf² when small, as the linear head's minimum-image loss
+    edge = true.clone()
+    edge[..., 0] = 0.999  # just below the wrap: 0.001 is 0.002 away, not 0.998
+    edge_batch = MolBatch(batch.types, edge @ batch.cells, mask, batch.cond, batch.cells)
+    assert abs(scored(edge + torch.tensor([0.002, 0.0, 0.0]), edge_batch) - 4e-6) < 1e-7
+    pad = lambda x: torch.cat([x, torch.zeros_like(x[:, :1])], dim=1)  # noqa: E731  one padded atom slot per crystal
+    padded = MolBatch(pad(batch.types), pad(batch.positions), pad(mask), batch.cond, batch.cells)
+    losses = model(padded, BatchRandom.for_step(0, 0, 0, slice(0, len(mask)), len(mask), torch.device("cpu")))
+    losses.total.backward()  # with padded atoms, which sit at atan2's origin
+    assert all(p.grad is None or torch.isfinite(p.grad).all() for p in model.parameters())
+    assert decoder.position_head.out_features == 6 and decoder.position_head.weight.grad.abs().sum() > 0
+
+
 @pytest.mark.parametrize("readout", ["pooled", "token"])
 def test_crystal_tokens_ignore_rotation_and_the_choice_of_periodic_image(tmp_path, readout):
     import torch

@@ -1,6 +1,7 @@
 """Latents -> atoms: a transformer trunk with an element head (logits) and a position head (Å); for crystals the
-position head gives fractional coordinates (periodic loss: the minimum-image difference) and a lattice head gives
-the cell (`unite_mol.lattice`), read from the mean of the atoms' features or from a lattice latent token."""
+position head gives fractional coordinates (as three numbers with a minimum-image loss, or as a point on a circle
+per axis) and a lattice head gives the cell (`unite_mol.lattice`), read from the mean of the atoms' features or from
+a lattice latent token."""
 from dataclasses import dataclass
 from enum import Enum
 
@@ -25,6 +26,7 @@ class AtomOutput:
     fractional: torch.Tensor | None = None  # (B, N, 3) crystals: as predicted, not wrapped
     lattice: torch.Tensor | None = None  # (B, 6) crystals: lengths / N^(1/3), angles (rad)
     cells: torch.Tensor | None = None  # (B, 3, 3) Å crystals: rows a, b, c
+    circle: torch.Tensor | None = None  # (B, N, 3, 2) crystals with FractionalHead.circle: (cos, sin) per axis as predicted
 
     def types(self, allowed: torch.Tensor | None = None) -> torch.Tensor:
         """Element indices by argmax (B, N), over the `allowed` indices only where given (a joint model's dataset)."""
@@ -47,6 +49,14 @@ class LatticeReadout(str, Enum):
     token = "token"  # latent 0 is a lattice token (the tokenizer's cell features go in there); atoms follow
 
 
+class FractionalHead(str, Enum):
+    """How the decoder gives a crystal's fractional coordinates."""
+
+    linear = "linear"  # three numbers, squared error at the minimum image
+    circle = "circle"  # (cos, sin) of 2π f per axis, f = atan2 / 2π; squared error of the vectors / 4π²: the tokenizer's
+    # own features (linear in them, where three numbers must invert them), with no seam where f wraps
+
+
 class AtomDecoder(nn.Module):
     """`joint`: a lattice-token model of molecules and crystals; a structure is a crystal when its lattice latent is on,
     and a molecule's positions (Å) then come from a head of their own."""
@@ -54,7 +64,7 @@ class AtomDecoder(nn.Module):
     def __init__(
         self, cfg: TrunkConfig, latent_dim: int, max_atoms: int, num_types: int, type_weight: float, position_weight: float,
         periodic: bool = False, lattice_weight: float = 1.0, lattice: LatticeReadout = LatticeReadout.pooled, joint: bool = False,
-        bond_weight: float = 0.0,
+        bond_weight: float = 0.0, fractional_head: FractionalHead = FractionalHead.linear,
     ):
         super().__init__()
         self.lattice_slots = int(periodic and lattice is LatticeReadout.token)  # latents before the atoms'
@@ -62,7 +72,8 @@ class AtomDecoder(nn.Module):
             raise ValueError("molecules and crystals in one model need the lattice token (lattice=token)")
         self.trunk = LatentTrunk(cfg, latent_dim, max_atoms + self.lattice_slots)
         self.type_head = nn.Linear(cfg.width, num_types)
-        self.position_head = nn.Linear(cfg.width, 3)  # Å, or a crystal's fractional coordinates
+        self.circle = periodic and fractional_head is FractionalHead.circle
+        self.position_head = nn.Linear(cfg.width, 6 if self.circle else 3)  # Å, or a crystal's fractional coordinates
         self.molecule_head = nn.Linear(cfg.width, 3) if joint else None  # a joint model's molecules, Å
         self.lattice_head = nn.Linear(cfg.width, 6) if periodic else None
         self.type_weight, self.position_weight, self.lattice_weight = type_weight, position_weight, lattice_weight
@@ -80,12 +91,21 @@ class AtomDecoder(nn.Module):
         if self.lattice_head is None or not self._crystals(latent_mask):
             head = self.position_head if self.molecule_head is None else self.molecule_head
             return AtomOutput(logits, head(h).float() * mask[..., None])  # (B, N, 3) Å
-        position = self.position_head(h).float() * mask[..., None]  # (B, N, 3) fractional
+        position, circle = self._fractional(self.position_head(h).float(), mask)  # (B, N, 3) fractional
         atoms = mask.sum(1)  # (B,)
         lattice = self.lattice_head(features[:, 0] if self.lattice_slots else _pool(h, mask)).float()  # (B, 6)
         cells = lattice_matrix(lattice, atoms)  # (B, 3, 3)
         positions = wrapped_cartesian(position, cells) * mask[..., None]  # (B, N, 3) Å
-        return AtomOutput(logits, positions, position, lattice, cells)
+        return AtomOutput(logits, positions, position, lattice, cells, circle)
+
+    def _fractional(self, head: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The position head's output -> fractional coordinates (B, N, 3) [and the (cos, sin) vectors (B, N, 3, 2)],
+        zero at padding."""
+        if not self.circle:
+            return head * mask[..., None], None
+        circle = head.unflatten(-1, (3, 2))  # (B, N, 3, 2)
+        f = torch.atan2(circle[..., 1], circle[..., 0]) / (2 * torch.pi)  # (B, N, 3) in (-0.5, 0.5]
+        return f * mask[..., None], circle * mask[..., None, None]
 
     def _crystals(self, latent_mask: torch.Tensor) -> bool:
         """Whether this batch holds crystals: always in a crystal model; in a joint one, where the lattice slot is on."""
@@ -98,12 +118,17 @@ class AtomDecoder(nn.Module):
 
     def loss(self, out: AtomOutput, batch: MolBatch) -> ReconLoss:
         """Cross-entropy over elements + squared distance per atom (molecules: Å²; crystals: fractional, minimum
-        image) [+ squared lattice error] [+ squared bond-length error], masked means over real atoms."""
+        image; on the circle, the squared error of the (cos, sin) vectors over 4π², Δf² when small) [+ squared lattice
+        error] [+ squared bond-length error], masked means over real atoms."""
         ce = F.cross_entropy(out.logits.transpose(1, 2), batch.types, reduction="none")  # (B, N)
         if out.lattice is None:
             sq = (out.positions - batch.positions).pow(2).sum(-1)  # (B, N)
-        else:
+        elif out.circle is None:
             sq = fractional_offset(out.fractional, batch.positions, batch.cells).pow(2).sum(-1)  # (B, N), minimum image
+        else:
+            angle = 2 * torch.pi * fractional(batch.positions, batch.cells)  # (B, N, 3)
+            target = torch.stack([angle.cos(), angle.sin()], dim=-1)  # (B, N, 3, 2)
+            sq = (out.circle - target).pow(2).sum((-1, -2)) / (2 * torch.pi) ** 2  # (B, N): the squared offset when small
         type_ce, pos_mse = masked_mean(ce, batch.mask).mean(), masked_mean(sq, batch.mask).mean()
         accuracy = masked_mean((out.types() == batch.types).float(), batch.mask).mean()
         bond_mse = bond_length_error(out, batch)

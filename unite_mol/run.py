@@ -16,7 +16,7 @@ from unite_mol.augment import RandomRotation
 from unite_mol.chem import perceive
 from unite_mol.data import Frame, JointDataset, MolData, MolDataConfig, collate_labelled, load_data, save_atom_counts
 from unite_mol.data.crystals import write_crystals
-from unite_mol.decoder import AtomDecoder, LatticeReadout
+from unite_mol.decoder import AtomDecoder, FractionalHead, LatticeReadout
 from unite_mol.direct import DirectAtoms, DirectConfig
 from unite_mol.embed import EnvConfig
 from unite_mol.evaluate.crystal import check_crystal
@@ -49,6 +49,7 @@ class MolConfig:
     env: EnvConfig = field(default_factory=EnvConfig)
     pairing: Pairing = Pairing.sum
     lattice: LatticeReadout = LatticeReadout.pooled  # crystals: the cell from pooled atom features (ADiT) or a latent token
+    fractional: FractionalHead = FractionalHead.linear  # crystals: fractional coordinates as three numbers or on circles
     decoder: TrunkConfig = field(default_factory=lambda: TrunkConfig(depth=4, width=256, heads=4))
     recon: ReconWeights = field(default_factory=ReconWeights)
     objective: ObjectiveConfig = field(default_factory=lambda: ObjectiveConfig(latent_dim=8))
@@ -119,11 +120,12 @@ def build_model(cfg: MolConfig) -> UNITE:
         return UNITE(None, DirectAtoms(types, cfg.direct.position_scale), *args, augment=augment)
     tokenizer = AtomTokenizer(types, ge.width, cfg.max_atoms, cfg.env, cfg.pairing, periodic, token, joint)
     decoder = AtomDecoder(cfg.decoder, cfg.objective.latent_dim, cfg.max_atoms, types, cfg.recon.types, cfg.recon.positions,
-                          periodic, cfg.recon.lattice, cfg.lattice, joint, cfg.recon.bonds)
+                          periodic, cfg.recon.lattice, cfg.lattice, joint, cfg.recon.bonds, cfg.fractional)
     return UNITE(tokenizer, decoder, *args, augment=augment)
 
 
-STAGE_ONE_KEYS = ("data.source", "data.frame", "elements", "max_atoms", "model", "env", "pairing", "lattice", "decoder", "objective.latent_dim")
+STAGE_ONE_KEYS = ("data.source", "data.frame", "elements", "max_atoms", "model", "env", "pairing", "lattice", "fractional", "decoder",
+                  "objective.latent_dim")
 
 
 def load_stage_one(model: UNITE, cfg: MolConfig) -> None:
@@ -137,7 +139,8 @@ def load_stage_one(model: UNITE, cfg: MolConfig) -> None:
     model.load_tokenizer(state.ema)
 
 
-WEIGHT_KEYS = ("elements", "max_atoms", "model", "env", "pairing", "lattice", "decoder", "objective.latent_dim", "num_conditions")
+WEIGHT_KEYS = ("elements", "max_atoms", "model", "env", "pairing", "lattice", "fractional", "decoder", "objective.latent_dim",
+               "num_conditions")
 # what a guide model (autoguidance) must share with the model it guides: the latent slots and what the GE is given
 GUIDE_KEYS = ("data.frame", "elements", "max_atoms", "lattice", "objective.latent_dim", "condition", "num_conditions",
               "flow.self_condition")
