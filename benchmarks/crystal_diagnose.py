@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from unite_core.jsonio import write_json
+from unite_core.rng import BatchRandom
 from unite_mol.batch import ElementVocab, MolBatch, collate
 from unite_mol.data import load_data
 from unite_mol.decoder import AtomOutput
@@ -74,14 +75,15 @@ def score(what: str, structures: list[Structure], truth: MolBatch | None = None,
 
 @torch.no_grad()
 def diagnose(gen: MolGenerator, crystals: list[Structure], seed: int) -> tuple[list[Row], dict[str, float]]:
-    vocab = ElementVocab(gen.config.elements)
+    rng, vocab = torch.Generator().manual_seed(seed), ElementVocab(gen.config.elements)
     batch = collate(crystals, vocab, gen.part.dataset_id)
     counts = batch.mask.sum(1).tolist()
+    lat = gen.model.latents(batch, BatchRandom.whole(rng, len(batch)))  # encoded once: the stages and the loss share it
     rows = [score("data", crystals)]
-    for what, latents in latent_stages(gen.model, batch, torch.Generator().manual_seed(seed)):
-        out = gen.model.decoder(latents, gen.model.decoder.latent_mask(batch.mask, periodic=True))
+    for what, latents in latent_stages(gen.model, lat, rng):
+        out = gen.model.decoder(latents, lat.mask)
         rows.append(score(what, out.structures(counts, vocab), batch, out))
-    return rows, flow_loss_by_t(gen.model, batch, torch.Generator().manual_seed(seed + 1))
+    return rows, flow_loss_by_t(gen.model, lat, rng)
 
 
 def main() -> None:

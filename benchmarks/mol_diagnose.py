@@ -28,7 +28,7 @@ import torch
 
 from unite_core.flow import SamplerConfig, Solver, integrate, linear_path, velocity, velocity_loss
 from unite_core.jsonio import write_json
-from unite_core.model import UNITE
+from unite_core.model import UNITE, Latents
 from unite_core.rng import BatchRandom
 from unite_mol.batch import ElementVocab, MolBatch, collate
 from unite_mol.data import MolDataConfig, load_data
@@ -99,11 +99,10 @@ def score(
 
 
 @torch.no_grad()
-def latent_stages(model: UNITE, batch: MolBatch, gen: torch.Generator) -> Iterator[tuple[str, torch.Tensor]]:
-    """(name, latents (B, L, C)) of each stage from the batch's own latent to the ODE from noise levels t: what the
+def latent_stages(model: UNITE, lat: Latents, gen: torch.Generator) -> Iterator[tuple[str, torch.Tensor]]:
+    """(name, latents (B, L, C)) of each stage from the true latents `lat` to the ODE from noise levels t: what the
     rows decode (molecules and crystals alike; `lat.mask` holds a crystal's lattice slot)."""
-    lat = model.latents(batch, BatchRandom.whole(gen, len(batch)))
-    z, mask, B = lat.z, lat.mask, len(batch)  # (B, L, C), (B, L)
+    z, mask, B = lat.z, lat.mask, lat.z.shape[0]  # (B, L, C), (B, L)
     noise = torch.randn(z.shape, generator=gen) * mask[..., None]  # (B, L, C)
     keep = torch.zeros_like(lat.cond, dtype=torch.bool)
 
@@ -126,14 +125,13 @@ def latent_stages(model: UNITE, batch: MolBatch, gen: torch.Generator) -> Iterat
 
 
 @torch.no_grad()
-def flow_loss_by_t(model: UNITE, batch: MolBatch, gen: torch.Generator) -> dict[str, float]:
-    """The flow loss (velocity space, as trained) of the batch's latents per t bin."""
-    lat = model.latents(batch, BatchRandom.whole(gen, len(batch)))
+def flow_loss_by_t(model: UNITE, lat: Latents, gen: torch.Generator) -> dict[str, float]:
+    """The flow loss (velocity space, as trained) of the true latents `lat` per t bin."""
     z, mask = lat.z, lat.mask  # (B, L, C), (B, L)
     keep = torch.zeros_like(lat.cond, dtype=torch.bool)
     losses = {}
     for lo, hi in zip(T_BINS[:-1], T_BINS[1:]):
-        t = lo + (hi - lo) * torch.rand(len(batch), generator=gen)
+        t = lo + (hi - lo) * torch.rand(z.shape[0], generator=gen)
         path = linear_path(z, torch.randn(z.shape, generator=gen) * mask[..., None], t, mask)
         pred = model.predict(path.x_t, path.t, lat.cond, keep, mask)
         losses[f"{lo:.1f}-{hi:.1f}"] = float(velocity_loss(pred, path, mask, model.flow.t_clamp).mean())
@@ -143,13 +141,15 @@ def flow_loss_by_t(model: UNITE, batch: MolBatch, gen: torch.Generator) -> dict[
 
 @torch.no_grad()
 def diagnose(model: UNITE, molecules: list[Structure], vocab: ElementVocab, cond: int, seed: int) -> tuple[list[Row], dict[str, float]]:
+    gen = torch.Generator().manual_seed(seed)
     batch = collate(molecules, vocab, cond)
     counts = batch.mask.sum(1).tolist()
+    lat = model.latents(batch, BatchRandom.whole(gen, len(batch)))  # encoded once: the stages and the loss share it
     rows = [score("data", molecules)]
-    for what, latents in latent_stages(model, batch, torch.Generator().manual_seed(seed)):
-        out = model.decoder(latents, batch.mask)
+    for what, latents in latent_stages(model, lat, gen):
+        out = model.decoder(latents, lat.mask)
         rows.append(score(what, out.structures(counts, vocab), batch, out))
-    return rows, flow_loss_by_t(model, batch, torch.Generator().manual_seed(seed + 1))
+    return rows, flow_loss_by_t(model, lat, gen)
 
 
 def training_smiles(data_cfg: MolDataConfig) -> set[str]:
