@@ -7,7 +7,8 @@ Rows, on the first `--n` molecules of the run's `--split` (EMA weights):
 - round trip: encode -> decode (t = 1), with the mean per-atom position error (Å);
 - latent robustness: decode z + σ·ε (σ = 0.02 ... 0.5) and the decoder-noise path t·z + (1−t)·ε, t = 0.85 / 0.7:
   how precise the flow must be, and whether the decoder-noise augmentation makes the decoder tolerate it;
-- denoiser: one x-prediction of the GE from the true latent noised to t (0.95 ... 0.5), then decode;
+- denoiser: one x-prediction of the GE from the true latent noised to t (0.95 ... 0.5), then decode, beside z_t / t
+  decoded as it is (no denoiser: the GE's prediction must decode closer to the truth than that);
 - ODE from t = 0.95 ... 0.1: the true latent noised to t, integrated to 1 (Heun, 10 uniform steps), then decode:
   where on the path the samples' molecules are lost;
 - samples: `--samples` molecules from noise (`--solver`, default Heun, `--steps`; the checkpoint's other sampler settings).
@@ -118,7 +119,9 @@ def latent_stages(model: UNITE, lat: Latents, gen: torch.Generator) -> Iterator[
     for t in DECODER_TS:
         yield f"decode {t}·z + {1 - t:.2f}·ε", t * z + (1 - t) * noise
     for t in DENOISE_TS:
-        yield f"one x-prediction from t = {t}", predict(t * z + (1 - t) * noise, t)
+        x_t = t * z + (1 - t) * noise  # (B, L, C)
+        yield f"z_t / t, no denoiser, t = {t}", x_t / t
+        yield f"one x-prediction from t = {t}", predict(x_t, t)
     heun = SamplerConfig(solver=Solver.heun, steps=10)
     for start in ODE_TS:
         yield f"ODE from t = {start} (Heun, 10 steps)", integrate(drift, start * z + (1 - start) * noise, heun, start=start).x

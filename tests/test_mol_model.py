@@ -152,6 +152,28 @@ def test_bond_length_loss_sees_only_bonded_pairs_and_ignores_the_frame(batch):
     torch.testing.assert_close(bond_length_error(out(padded), batch), bond_length_error(out(stretched), batch))
 
 
+def test_decoder_loss_weights_each_molecule(batch):
+    """`weights` (B,) multiply each molecule's terms (the denoised reconstruction weighs its items by t): ones change
+    nothing, and a molecule with weight 0 adds nothing to any term, bond lengths included."""
+    from unite_mol.decoder import AtomOutput
+
+    cfg = tiny_mol()
+    cfg.recon.bonds = 1.0
+    decoder = build_model(cfg).decoder
+    B = len(batch)
+    out = AtomOutput(torch.randn(*batch.types.shape, len(VOCAB)), batch.positions + 0.1 * torch.randn_like(batch.positions))
+    plain = decoder.loss(out, batch)
+    torch.testing.assert_close(decoder.loss(out, batch, torch.ones(B)).total, plain.total)
+    torch.testing.assert_close(decoder.loss(out, batch, torch.full((B,), 3.0)).total, 3 * plain.total)
+    first_only = torch.zeros(B)
+    first_only[0] = 1.0
+    moved = out.positions.clone()
+    moved[1:] += 5.0 * torch.randn_like(moved[1:])  # only the weightless molecules change
+    logits = out.logits.clone()
+    logits[1:] = -logits[1:]
+    torch.testing.assert_close(decoder.loss(AtomOutput(logits, moved), batch, first_only).total, decoder.loss(out, batch, first_only).total)
+
+
 def test_generation_respects_atom_counts():
     model = build_model(tiny_mol()).eval()
     counts = torch.tensor([3, 9, 5])

@@ -91,6 +91,42 @@ def test_chunking_and_checkpointing_do_not_change_the_flow_loss(tmp_path):
     torch.testing.assert_close(model(batch, _rng()).flow, whole, atol=1e-5, rtol=1e-5)
 
 
+def test_the_denoised_reconstruction_trains_the_ge_through_a_fixed_decoder(tmp_path):
+    """objective.denoised_weight > 0: the decoder's loss on the first draw's clean prediction joins the total; its
+    gradient reaches the GE and the latent norm, never the decoder or the tokenizer, and a perfect prediction makes it
+    the round trip's own loss."""
+    model, batch = _model_and_batch(tmp_path)
+    plain = model(batch, _rng())
+    assert plain.denoised is None and "denoised" not in plain.scalars()
+    model.objective.denoised_weight = 0.5
+    out = model(batch, _rng())
+    torch.testing.assert_close(out.flow, plain.flow)  # the same draws: the term only reads the first prediction
+    torch.testing.assert_close(out.total, plain.total + 0.5 * out.denoised)
+    assert out.scalars()["denoised"] == float(out.denoised.detach()) > 0
+    out.denoised.backward()
+    assert all(p.grad is None for p in model.decoder.parameters())
+    assert all(p.grad is None or torch.all(p.grad == 0) for p in model.tokenizer.parameters())
+    assert model.ge.blocks[0].attn.qkv.weight.grad.abs().sum() > 0 and model.latent_norm.weight.grad.abs().sum() > 0
+    lat = model.latents(batch, _rng())
+    model.predict = lambda x_t, *rest: lat.z.repeat_interleave(len(x_t) // len(lat.z), 0)  # perfect, (B*k, L, C) item-major
+    _, first = model.flow_loss(lat.z, lat.mask, lat.cond, _rng())
+    torch.testing.assert_close(first.prediction, lat.z)
+    snr = (first.t / (1 - first.t).clamp(min=model.flow.t_clamp)) ** 2  # each item weighs its signal-to-noise ratio
+    one = lambda i: type(batch)(batch.points[i:i + 1], batch.mask[i:i + 1], batch.label[i:i + 1])  # noqa: E731
+    per_item = torch.stack([model.decoder.loss(model.decoder(lat.z[i:i + 1], lat.mask[i:i + 1]), one(i)).total for i in range(8)])
+    torch.testing.assert_close(model.denoised_recon(first, lat.mask, batch), (snr * per_item).mean())
+
+
+def test_the_denoised_reconstruction_needs_a_decoder_and_a_sign(tmp_path):
+    import pytest
+
+    for recipe, weight in (("decoder", 1.0), ("tokenizer", 1.0), ("joint", -1.0)):
+        cfg = tiny_toy(tmp_path)
+        cfg.objective.recipe, cfg.objective.denoised_weight = type(cfg.objective.recipe)(recipe), weight
+        with pytest.raises(ValueError, match="objective.denoised_weight"):
+            build_model(cfg)
+
+
 def test_generate_with_cfg_one_equals_the_unguided_ode(tmp_path):
     model, batch = _model_and_batch(tmp_path)
     model.eval()
@@ -185,7 +221,7 @@ def test_input_perturbation_moves_only_what_the_ge_sees(tmp_path):
     implied = {}
     for gamma in (0.0, 0.5):
         model.flow.input_perturbation, seen[:] = gamma, []
-        assert model.flow_loss(z, mask, cond, _rng()) == 0  # a perfect clean prediction costs nothing either way
+        assert model.flow_loss(z, mask, cond, _rng())[0] == 0  # a perfect clean prediction costs nothing either way
         x_t, t = seen[0]
         tt = t[:, None, None]
         implied[gamma] = ((x_t - tt * z_k) / (1 - tt))[mask_k]  # the noise behind each z_t

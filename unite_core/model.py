@@ -45,7 +45,8 @@ class Tokenizer(Protocol):
 class Decoder(Protocol):
     def __call__(self, z: torch.Tensor, latent_mask: torch.Tensor) -> Any: ...
 
-    def loss(self, output: Any, batch: Any) -> ReconLoss: ...
+    def loss(self, output: Any, batch: Any, weights: torch.Tensor | None = None) -> ReconLoss:
+        """Reconstruction terms, each a batch mean of per-item losses (times `weights` (B,) when given)."""
 
 
 @dataclass
@@ -126,7 +127,16 @@ class ObjectiveConfig:
     decoder_noise_t_min: float = 0.7  # decoder input z̃ = t·z + (1−t)·ε, t ~ U[t_min, 1], for that fraction
     recon_weight: float = 1.0
     flow_weight: float = 1.0
+    denoised_weight: float = 0.0  # > 0: the decoder's loss on the GE's denoised prediction too (`UNITE.denoised_recon`)
     adapt: AdaptConfig = field(default_factory=AdaptConfig)  # recipe=decoder
+
+
+@dataclass
+class FirstDraw:
+    """Each item's first flow draw: the GE's clean prediction and the t it was made at."""
+
+    prediction: torch.Tensor  # (B, L, C)
+    t: torch.Tensor  # (B,)
 
 
 @dataclass
@@ -136,10 +146,12 @@ class LossBreakdown:
     flow: torch.Tensor  # after the K weighting
     recon_terms: dict[str, torch.Tensor]
     z_std: torch.Tensor  # spread of the clean latents over the batch; near 0 means they collapsed
+    denoised: torch.Tensor | None = None  # the decoder's loss on the denoised prediction, when it is trained
 
     def scalars(self) -> dict[str, float]:
         """Every logged figure, read from the device in one transfer (one host sync per step on a GPU)."""
         named = {"loss": self.total, "recon": self.recon, "flow": self.flow, "z_std": self.z_std,
+                 **({} if self.denoised is None else {"denoised": self.denoised}),
                  **{f"recon/{k}": v for k, v in self.recon_terms.items()}}
         return dict(zip(named, torch.stack([v.detach().float() for v in named.values()]).tolist()))
 
@@ -161,6 +173,9 @@ class UNITE(nn.Module):
         recipe = objective.recipe
         if (tokenizer is None) != (recipe is Recipe.direct):
             raise ValueError(f"objective.recipe={recipe.value} {'needs' if tokenizer is None else 'takes no'} tokenizer")
+        if not objective.denoised_weight >= 0 or (objective.denoised_weight > 0 and recipe not in (Recipe.joint, Recipe.latent_flow)):
+            raise ValueError(f"objective.denoised_weight={objective.denoised_weight:g} needs a value >= 0, and > 0 needs"
+                             f" objective.recipe=joint or latent_flow (a decoder), not {recipe.value}")
         observation_dim = None if tokenizer is None else tokenizer.observation_dim
         self.ge = GenerativeEncoder(ge, objective.latent_dim, max_latents, num_classes, observation_dim, flow.self_condition > 0)
         self.latent_norm = nn.LayerNorm(objective.latent_dim)  # affine matters: paper ablation FID 2.71 -> 19.48 without
@@ -244,8 +259,9 @@ class UNITE(nn.Module):
             out = x_t + (1 - t)[:, None, None] * out
         return out if self.objective.recipe is Recipe.direct else self.normalise(out, mask)
 
-    def flow_loss(self, z: torch.Tensor, mask: torch.Tensor, cond: torch.Tensor, rng: BatchRandom) -> torch.Tensor:
-        """Flow matching on z (already detached), K independent (t, ε) per latent, in chunks of GE calls."""
+    def flow_loss(self, z: torch.Tensor, mask: torch.Tensor, cond: torch.Tensor, rng: BatchRandom) -> tuple[torch.Tensor, FirstDraw]:
+        """Flow matching on z (already detached), K independent (t, ε) per latent, in chunks of GE calls ->
+        (the loss, each item's first draw: the GE's clean prediction (B, L, C) and its t (B,))."""
         flow = self.flow
         B, L, C = z.shape
         K = flow.k
@@ -267,8 +283,19 @@ class UNITE(nn.Module):
                 args += (self.first_estimate(*args, chosen=use_estimate[:, k0:k1].reshape(n)),)
             pred = checkpoint(self.predict, *args, use_reentrant=False) if flow.checkpoint and self.training else self.predict(*args)
             per_repeat.append(velocity_loss(pred, path, mask_k, flow.t_clamp).view(B, k1 - k0).mean(0))  # (k,)
+            if k0 == 0:
+                first = FirstDraw(pred.view(B, k1 - k0, L, C)[:, 0], t[:, 0])  # (B, L, C), (B,)
         per_repeat = torch.cat(per_repeat)  # (K,)
-        return per_repeat.sum() if flow.k_weighting is KWeighting.sum else per_repeat.mean()
+        return (per_repeat.sum() if flow.k_weighting is KWeighting.sum else per_repeat.mean()), first
+
+    def denoised_recon(self, draw: FirstDraw, mask: torch.Tensor, batch: Any) -> torch.Tensor:
+        """The decoder's reconstruction loss on the GE's clean prediction from a noised latent, the decoder's weights
+        held fixed for this term. The latent MSE weighs every latent direction alike; this weighs them as the decoder
+        reads them, and its gradient reaches the denoiser only. Each item weighs its path's signal-to-noise ratio
+        t² / (1 − t)² (clamped as the velocity loss is): the noisy end, where no prediction can place atoms, adds little."""
+        frozen = {name: p.detach() for name, p in self.decoder.named_parameters()}
+        snr = (draw.t / (1 - draw.t).clamp(min=self.flow.t_clamp)).pow(2)  # (B,)
+        return self.decoder.loss(torch.func.functional_call(self.decoder, frozen, (draw.prediction, mask)), batch, snr).total
 
     @torch.no_grad()
     def first_estimate(self, x_t, t, cond, drop, mask, chosen) -> torch.Tensor:
@@ -292,11 +319,16 @@ class UNITE(nn.Module):
             recon = self.decoder.loss(self.decoder(self.noise_for_decoder(lat.z, lat.mask, rng), lat.mask), batch)
         elif recipe is Recipe.decoder:
             recon = self.decoder.loss(self.decoder(self.adapted_inputs(lat, rng), lat.mask), batch)
-        trains_flow = recipe in (Recipe.joint, Recipe.latent_flow, Recipe.direct)
-        flow = self.flow_loss(lat.z.detach(), lat.mask, lat.cond, rng) if trains_flow else zero
+        flow, denoised = zero, None
+        if recipe in (Recipe.joint, Recipe.latent_flow, Recipe.direct):
+            flow, first = self.flow_loss(lat.z.detach(), lat.mask, lat.cond, rng)
+            if self.objective.denoised_weight > 0:
+                denoised = self.denoised_recon(first, lat.mask, batch)
         total = self.objective.recon_weight * recon.total + self.objective.flow_weight * flow
+        if denoised is not None:
+            total = total + self.objective.denoised_weight * denoised
         z_std = lat.z.detach()[lat.mask].float().std(0).mean()
-        return LossBreakdown(total=total, recon=recon.total, flow=flow, recon_terms=recon.terms, z_std=z_std)
+        return LossBreakdown(total=total, recon=recon.total, flow=flow, recon_terms=recon.terms, z_std=z_std, denoised=denoised)
 
     @torch.no_grad()
     def reconstruct(self, batch: Any, generator: torch.Generator) -> Any:

@@ -2,6 +2,7 @@
 import torch
 import torch.nn as nn
 
+from unite_core.flow import item_mean
 from unite_core.model import ReconLoss
 from unite_core.nn import TrunkConfig, ViTBlock
 from unite_image.data import ImageBatch
@@ -32,9 +33,9 @@ class PixelDecoder(nn.Module):
         patches = self.head(self.norm(x[:, L:]))  # (B, N, p * p * 3)
         return unpatchify(patches, self.patch, self.image_size)
 
-    def loss(self, output: torch.Tensor, batch: ImageBatch) -> ReconLoss:
-        l1 = (output.float() - batch.pixels).abs().mean()
+    def loss(self, output: torch.Tensor, batch: ImageBatch, weights: torch.Tensor | None = None) -> ReconLoss:
+        l1 = item_mean((output.float() - batch.pixels).abs().flatten(1).mean(1), weights)
         if self.perceptual is None:
             return ReconLoss(total=l1, terms={"l1": l1})
-        lpips = self.perceptual(output, batch.pixels)
+        lpips = self.perceptual(output, batch.pixels, weights)
         return ReconLoss(total=l1 + self.perceptual.weight * lpips, terms={"l1": l1, "lpips": lpips})

@@ -15,6 +15,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from unite_core.flow import item_mean
+
 # VGG16's five stages of 3x3 convs (output channels), a 2x2 max-pool between stages; LPIPS taps each stage's last ReLU.
 _STAGES = ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512))
 _SHIFT = (-0.030, -0.088, -0.188)  # LPIPS ScalingLayer: inputs in [-1, 1] -> ImageNet-normalised
@@ -128,10 +130,10 @@ class PerceptualLoss:
                              "state_dict (vgg16-397923af.pth), which does not ship offline; or perceptual.weight=0 for L1 alone")
         return cls(load_lpips(cfg.vgg16, cfg.lin), cfg.weight)
 
-    def __call__(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    def __call__(self, output: torch.Tensor, target: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
         if self.net.shift.device != output.device:
             self.net.to(output.device)
-        return self.net(output, target).mean()
+        return item_mean(self.net(output, target), weights)
 
     def __deepcopy__(self, memo: dict) -> "PerceptualLoss":
         return self  # frozen: the EMA copy of the model shares it rather than holding a second VGG

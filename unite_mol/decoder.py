@@ -9,7 +9,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from unite_core.flow import masked_mean
+from unite_core.flow import item_mean, masked_mean
 from unite_core.model import ReconLoss
 from unite_core.nn import LatentTrunk, TrunkConfig
 from unite_mol.batch import ElementVocab, MolBatch
@@ -116,10 +116,10 @@ class AtomDecoder(nn.Module):
             raise ValueError("a batch mixes molecules and crystals; a joint model takes one kind per batch")
         return bool(on.all())
 
-    def loss(self, out: AtomOutput, batch: MolBatch) -> ReconLoss:
+    def loss(self, out: AtomOutput, batch: MolBatch, weights: torch.Tensor | None = None) -> ReconLoss:
         """Cross-entropy over elements + squared distance per atom (molecules: Å²; crystals: fractional, minimum
         image; on the circle, the squared error of the (cos, sin) vectors over 4π², Δf² when small) [+ squared lattice
-        error] [+ squared bond-length error], masked means over real atoms."""
+        error] [+ squared bond-length error], masked means over real atoms; `weights` (B,) multiply each structure's."""
         ce = F.cross_entropy(out.logits.transpose(1, 2), batch.types, reduction="none")  # (B, N)
         if out.lattice is None:
             sq = (out.positions - batch.positions).pow(2).sum(-1)  # (B, N)
@@ -129,21 +129,21 @@ class AtomDecoder(nn.Module):
             angle = 2 * torch.pi * fractional(batch.positions, batch.cells)  # (B, N, 3)
             target = torch.stack([angle.cos(), angle.sin()], dim=-1)  # (B, N, 3, 2)
             sq = (out.circle - target).pow(2).sum((-1, -2)) / (2 * torch.pi) ** 2  # (B, N): the squared offset when small
-        type_ce, pos_mse = masked_mean(ce, batch.mask).mean(), masked_mean(sq, batch.mask).mean()
+        type_ce, pos_mse = item_mean(masked_mean(ce, batch.mask), weights), item_mean(masked_mean(sq, batch.mask), weights)
         accuracy = masked_mean((out.types() == batch.types).float(), batch.mask).mean()
-        bond_mse = bond_length_error(out, batch)
+        bond_mse = bond_length_error(out, batch, weights)
         total = self.type_weight * type_ce + self.position_weight * pos_mse + self.bond_weight * bond_mse
         terms = {"type_ce": type_ce, "pos_mse": pos_mse, "bond_mse": bond_mse, "type_acc": accuracy.detach()}
         if out.lattice is not None:
-            terms["lattice_mse"] = (out.lattice - lattice_params(batch.cells, batch.mask.sum(1))).pow(2).mean()
+            terms["lattice_mse"] = item_mean((out.lattice - lattice_params(batch.cells, batch.mask.sum(1))).pow(2).mean(1), weights)
             total = total + self.lattice_weight * terms["lattice_mse"]
         return ReconLoss(total=total, terms=terms)
 
 
-def bond_length_error(out: AtomOutput, batch: MolBatch) -> torch.Tensor:
+def bond_length_error(out: AtomOutput, batch: MolBatch, weights: torch.Tensor | None = None) -> torch.Tensor:
     """Mean squared error (Å²) of the distances between atoms closer than BOND_CUTOFF in the true structure: the local
     geometry bond perception reads, which a per-atom position error spreads over the whole frame (crystals: at the
-    fractional minimum image, each structure with its own cell)."""
+    fractional minimum image, each structure with its own cell); `weights` (B,) multiply each structure's pairs."""
     if out.lattice is None:
         true, predicted = _pair_vectors(batch.positions), _pair_vectors(out.positions)  # (B, N, N, 3) Å
     else:
@@ -152,7 +152,10 @@ def bond_length_error(out: AtomOutput, batch: MolBatch) -> torch.Tensor:
     d_true, d_predicted = true.norm(dim=-1), (predicted.pow(2).sum(-1) + 1e-12).sqrt()  # (B, N, N)
     pair = batch.mask[:, :, None] & batch.mask[:, None, :] & (d_true < BOND_CUTOFF)  # (B, N, N)
     pair &= ~torch.eye(pair.shape[1], dtype=torch.bool, device=pair.device)
-    return ((d_predicted - d_true).pow(2) * pair).sum() / pair.sum().clamp(min=1)
+    err = (d_predicted - d_true).pow(2) * pair  # (B, N, N)
+    if weights is not None:
+        err = err * weights[:, None, None]
+    return err.sum() / pair.sum().clamp(min=1)
 
 
 def _pair_vectors(x: torch.Tensor, cells: torch.Tensor | None = None) -> torch.Tensor:

@@ -11,6 +11,11 @@ def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (values * m).flatten(1).sum(1) / (mask.sum(1).clamp(min=1) * per_slot)
 
 
+def item_mean(values: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+    """The batch mean of per-item values (B,), each times its weight (B,) when weights are given."""
+    return values.mean() if weights is None else (values * weights).mean()
+
+
 def velocity(x_pred: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor, t_clamp: float) -> torch.Tensor:
     """v = (x̂ − x_t) / max(1 − t, t_clamp): the drift of the linear path implied by a clean prediction."""
     return (x_pred - x_t) / (1 - t).clamp(min=t_clamp)[:, None, None]

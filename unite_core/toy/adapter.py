@@ -2,7 +2,7 @@
 import torch
 import torch.nn as nn
 
-from unite_core.flow import masked_mean
+from unite_core.flow import item_mean, masked_mean
 from unite_core.model import Observation, ReconLoss
 from unite_core.nn import LatentTrunk, TrunkConfig
 from unite_core.toy.data import PointBatch
@@ -33,6 +33,6 @@ class PointDecoder(nn.Module):
     def forward(self, z: torch.Tensor, latent_mask: torch.Tensor) -> torch.Tensor:
         return self.head(self.trunk(z, latent_mask)) * latent_mask[..., None]  # (B, N, 2)
 
-    def loss(self, output: torch.Tensor, batch: PointBatch) -> ReconLoss:
-        mse = masked_mean((output.float() - batch.points).pow(2), batch.mask).mean()
+    def loss(self, output: torch.Tensor, batch: PointBatch, weights: torch.Tensor | None = None) -> ReconLoss:
+        mse = item_mean(masked_mean((output.float() - batch.points).pow(2), batch.mask), weights)
         return ReconLoss(total=mse, terms={"mse": mse})
