@@ -53,9 +53,8 @@ class Diagnosis:
 
 def nearest_neighbours(s: Structure) -> np.ndarray:
     """Each atom's distance to its nearest neighbour (another atom or a periodic image of any atom), Å."""
-    from ase.neighborlist import neighbor_list
-
     from ase.build import niggli_reduce
+    from ase.neighborlist import neighbor_list
 
     atoms = s.to_ase()
     if abs(atoms.cell.volume) / len(atoms) < MIN_VOLUME:

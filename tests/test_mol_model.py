@@ -153,7 +153,7 @@ def test_bond_length_loss_sees_only_bonded_pairs_and_ignores_the_frame(batch):
 
 
 def test_decoder_loss_weights_each_molecule(batch):
-    """`weights` (B,) multiply each molecule's terms (the denoised reconstruction weighs its items by t): ones change
+    """`weights` (B,) multiply each molecule's terms (the denoised reconstruction weighs its items by t² / (1 − t)²): ones change
     nothing, and a molecule with weight 0 adds nothing to any term, bond lengths included."""
     from unite_mol.decoder import AtomOutput
 

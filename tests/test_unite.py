@@ -94,7 +94,7 @@ def test_chunking_and_checkpointing_do_not_change_the_flow_loss(tmp_path):
 def test_the_denoised_reconstruction_trains_the_ge_through_a_fixed_decoder(tmp_path):
     """objective.denoised_weight > 0: the decoder's loss on the first draw's clean prediction joins the total; its
     gradient reaches the GE and the latent norm, never the decoder or the tokenizer, and a perfect prediction makes it
-    the round trip's own loss."""
+    the round trip's own per-item losses, each times its draw's t² / (1 − t)²."""
     model, batch = _model_and_batch(tmp_path)
     plain = model(batch, _rng())
     assert plain.denoised is None and "denoised" not in plain.scalars()
