@@ -130,6 +130,11 @@ class ObjectiveConfig:
     denoised_weight: float = 0.0  # > 0: the decoder's loss on the GE's denoised prediction too (`UNITE.denoised_recon`)
     adapt: AdaptConfig = field(default_factory=AdaptConfig)  # recipe=decoder
 
+    def __post_init__(self):
+        if not self.denoised_weight >= 0 or (self.denoised_weight > 0 and self.recipe not in (Recipe.joint, Recipe.latent_flow)):
+            raise ValueError(f"objective.denoised_weight={self.denoised_weight:g} needs a value >= 0, and > 0 needs"
+                             f" objective.recipe=joint or latent_flow (a decoder), not {Recipe(self.recipe).value}")
+
 
 @dataclass
 class FirstDraw:
@@ -173,9 +178,6 @@ class UNITE(nn.Module):
         recipe = objective.recipe
         if (tokenizer is None) != (recipe is Recipe.direct):
             raise ValueError(f"objective.recipe={recipe.value} {'needs' if tokenizer is None else 'takes no'} tokenizer")
-        if not objective.denoised_weight >= 0 or (objective.denoised_weight > 0 and recipe not in (Recipe.joint, Recipe.latent_flow)):
-            raise ValueError(f"objective.denoised_weight={objective.denoised_weight:g} needs a value >= 0, and > 0 needs"
-                             f" objective.recipe=joint or latent_flow (a decoder), not {recipe.value}")
         observation_dim = None if tokenizer is None else tokenizer.observation_dim
         self.ge = GenerativeEncoder(ge, objective.latent_dim, max_latents, num_classes, observation_dim, flow.self_condition > 0)
         self.latent_norm = nn.LayerNorm(objective.latent_dim)  # affine matters: paper ablation FID 2.71 -> 19.48 without
