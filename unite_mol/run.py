@@ -124,8 +124,8 @@ def build_model(cfg: MolConfig) -> UNITE:
     return UNITE(tokenizer, decoder, *args, augment=augment)
 
 
-STAGE_ONE_KEYS = ("data.source", "data.frame", "elements", "max_atoms", "model", "env", "pairing", "lattice", "fractional", "decoder",
-                  "objective.latent_dim")
+STAGE_ONE_KEYS = ("data.source", "data.frame", "data.origin", "elements", "max_atoms", "model", "env", "pairing", "lattice",
+                  "fractional", "decoder", "objective.latent_dim")
 
 
 def load_stage_one(model: UNITE, cfg: MolConfig) -> None:
@@ -142,8 +142,8 @@ def load_stage_one(model: UNITE, cfg: MolConfig) -> None:
 WEIGHT_KEYS = ("elements", "max_atoms", "model", "env", "pairing", "lattice", "fractional", "decoder", "objective.latent_dim",
                "num_conditions")
 # what a guide model (autoguidance) must share with the model it guides: the latent slots and what the GE is given
-GUIDE_KEYS = ("data.frame", "elements", "max_atoms", "lattice", "objective.latent_dim", "condition", "num_conditions",
-              "flow.self_condition")
+GUIDE_KEYS = ("data.frame", "data.origin", "elements", "max_atoms", "lattice", "objective.latent_dim", "condition",
+              "num_conditions", "flow.self_condition")
 
 
 def load_init(model: UNITE, cfg: MolConfig) -> int:

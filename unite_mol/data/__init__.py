@@ -3,8 +3,10 @@ and several of them as one joint training set."""
 from unite_mol.data.dataset import DataSource, MolData, MolDataConfig, load_data, run_atom_counts, save_atom_counts
 from unite_mol.data.frame import Frame, to_frame
 from unite_mol.data.joint import JointDataset, Labelled, collate_labelled
+from unite_mol.data.origin import Origin, to_origin
 from unite_mol.data.packed import Packed, StructureDataset
 from unite_mol.data.qm9 import QM9, load_qm9
 
-__all__ = ["DataSource", "Frame", "JointDataset", "Labelled", "MolData", "MolDataConfig", "Packed", "QM9", "StructureDataset",
-           "collate_labelled", "load_data", "load_qm9", "run_atom_counts", "save_atom_counts", "to_frame"]
+__all__ = ["DataSource", "Frame", "JointDataset", "Labelled", "MolData", "MolDataConfig", "Origin", "Packed", "QM9",
+           "StructureDataset", "collate_labelled", "load_data", "load_qm9", "run_atom_counts", "save_atom_counts", "to_frame",
+           "to_origin"]

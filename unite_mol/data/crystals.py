@@ -12,6 +12,7 @@ import numpy as np
 
 from unite_core.cache import cached
 from unite_core.io import atomic_path
+from unite_mol.data.origin import canonical_order, wrap
 from unite_mol.evaluate.crystal import MIN_DISTANCE, CrystalCheck  # closer atoms are "overlapping" (CDVAE's structural cut-off)
 from unite_mol.formats import BadRecord, ReadResult, is_crystal_file, is_poscar
 from unite_mol.structure import Structure
@@ -39,9 +40,8 @@ def from_pymatgen(pmg, where: str, max_atoms: int | None = None, check: bool = T
         if d.min() < MIN_DISTANCE:
             raise BadRecord(f"{where}: overlapping atoms ({d.min():.2f} Å apart, under {MIN_DISTANCE} Å)", "overlapping atoms")
     numbers = np.array([site.specie.Z for site in reduced], dtype=np.int64)
-    frac = np.mod(reduced.frac_coords, 1.0)
-    frac[np.isclose(frac, 1.0, atol=1e-8)] = 0.0
-    order = np.lexsort((np.round(frac[:, 2], 4), np.round(frac[:, 1], 4), np.round(frac[:, 0], 4), numbers))
+    frac = wrap(reduced.frac_coords)
+    order = canonical_order(numbers, frac)
     cell = np.asarray(reduced.lattice.matrix, dtype=np.float64)
     return Structure(numbers[order], (frac[order] @ cell).astype(np.float32), cell)
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from unite_mol.data.frame import Frame, check_frame, to_frame
+from unite_mol.data.origin import Origin, check_origin, to_origin
 from unite_mol.data.packed import Packed, StructureDataset
 from unite_mol.data.qm9 import load_qm9, write_train_reference
 from unite_mol.formats import STRUCTURE_SUFFIXES, is_crystal_file, read_structures
@@ -42,6 +43,7 @@ class MolDataConfig:
     repeat: int = 1  # a joint run: this dataset's training set comes this many times per epoch (balances a small set)
     hydrogens: bool = True  # molecules: false trains on heavy atoms only (hydrogens implicit when scored)
     frame: Frame = Frame.random  # molecules: a random rotation each step, or each in its fixed principal-axes frame
+    origin: Origin = Origin.file  # crystals: the sites where the file puts them, or shifted so one site is at the origin
 
     @property
     def periodic(self) -> bool:
@@ -131,6 +133,7 @@ def load_data(cfg: MolDataConfig) -> MolData:
     if cfg.periodic and not cfg.hydrogens:
         raise ValueError("data.hydrogens=false is for molecules; crystals keep every atom")
     check_frame(cfg.frame, cfg.periodic)  # before any parsing
+    check_origin(cfg.origin, cfg.periodic)
     if cfg.source is DataSource.crystals:
         (packed, split), skipped = _crystal_sets(cfg, vocab), 0
     elif cfg.source is DataSource.qm9:
@@ -148,7 +151,7 @@ def load_data(cfg: MolDataConfig) -> MolData:
         order = np.random.default_rng(0).permutation(len(packed))
         k = int(round(cfg.holdout_fraction * len(packed)))
         split = {"val": np.sort(order[:k]), "test": np.sort(order[k : 2 * k]), "train": np.sort(order[2 * k :])}
-    packed = to_frame(packed, cfg.frame)
+    packed = to_origin(to_frame(packed, cfg.frame), cfg.origin)
     sets = {name: StructureDataset(packed, idx) for name, idx in split.items()}
     return MolData(sets["train"], sets["val"], sets["test"], vocab, sets["train"].size_histogram(), skipped)
 

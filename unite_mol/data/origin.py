@@ -1,0 +1,64 @@
+"""Where a crystal's atoms sit in its cell: as the file placed them, or shifted so that one site is at the origin."""
+from enum import Enum
+
+import numpy as np
+
+from unite_mol.data.packed import Packed
+
+
+class Origin(str, Enum):
+    """Crystals only. `file`: the fractional coordinates as read; a CIF may place its atoms anywhere in the cell
+    (Carbon-24's are shifted at random). `site`: each crystal translated once so that one site is at (0, 0, 0), so the
+    latents of a crystal are one point, not a 3-D family of its translations."""
+
+    file = "file"
+    site = "site"
+
+
+def check_origin(origin: Origin, periodic: bool) -> None:
+    """Molecules are centred on their atoms; only a crystal has an origin to choose."""
+    if origin is Origin.site and not periodic:
+        raise ValueError("data.origin=site is for crystals; a molecule is centred on its atoms")
+
+
+def wrap(frac: np.ndarray) -> np.ndarray:
+    """Fractional coordinates (N, 3) into [0, 1), a coordinate within 1e-8 of 1 taken as 0."""
+    frac = np.mod(frac, 1.0)
+    frac[np.isclose(frac, 1.0, atol=1e-8)] = 0.0
+    return frac
+
+
+def canonical_order(numbers: np.ndarray, frac: np.ndarray) -> np.ndarray:
+    """The sites' canonical order (N,): by atomic number, then by wrapped fractional a, b, c (to 1e-4)."""
+    return np.lexsort((np.round(frac[:, 2], 4), np.round(frac[:, 1], 4), np.round(frac[:, 0], 4), numbers))
+
+
+def anchored(numbers: np.ndarray, frac: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One crystal's sites (canonical order) and wrapped fractional coordinates (N, 3) shifted so that a site of its
+    least frequent element (the heaviest on a tie) is at the origin: of those shifts, the one whose canonical site list
+    is lexicographically smallest (to 1e-4). It depends only on the crystal, not on where the file put it."""
+    elements, counts = np.unique(numbers, return_counts=True)
+    rarest = elements[np.lexsort((-elements, counts))[0]]
+    best = None
+    for site in np.flatnonzero(numbers == rarest):
+        shifted = wrap(frac - frac[site])  # (N, 3)
+        order = canonical_order(numbers, shifted)
+        key = tuple(np.round(shifted[order], 4).ravel())
+        if best is None or key < best[0]:
+            best = (key, numbers[order], shifted[order])
+    return best[1], best[2]
+
+
+def to_origin(packed: Packed, origin: Origin) -> Packed:
+    """`site`: every crystal translated as `anchored` says, sites in canonical order; `file`: as they are. The cells
+    are unchanged."""
+    if origin is Origin.file or not len(packed):
+        return packed
+    check_origin(origin, packed.cells is not None)
+    numbers, positions = packed.numbers.copy(), packed.positions.copy()
+    for i, (a, b) in enumerate(zip(packed.offsets[:-1], packed.offsets[1:])):
+        cell = packed.cells[i]  # (3, 3) rows a, b, c
+        frac = wrap(positions[a:b].astype(np.float64) @ np.linalg.inv(cell))  # (N, 3)
+        numbers[a:b], frac = anchored(numbers[a:b], frac)
+        positions[a:b] = (frac @ cell).astype(np.float32)
+    return Packed(numbers, positions, packed.offsets, packed.cells)
