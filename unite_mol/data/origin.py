@@ -57,8 +57,7 @@ def to_origin(packed: Packed, origin: Origin) -> Packed:
     check_origin(origin, packed.cells is not None)
     numbers, positions = packed.numbers.copy(), packed.positions.copy()
     for i, (a, b) in enumerate(zip(packed.offsets[:-1], packed.offsets[1:])):
-        cell = packed.cells[i]  # (3, 3) rows a, b, c
-        frac = wrap(positions[a:b].astype(np.float64) @ np.linalg.inv(cell))  # (N, 3)
-        numbers[a:b], frac = anchored(numbers[a:b], frac)
-        positions[a:b] = (frac @ cell).astype(np.float32)
+        crystal = packed[i]
+        numbers[a:b], frac = anchored(crystal.numbers, wrap(crystal.fractional()))  # (N,), (N, 3)
+        positions[a:b] = (frac @ crystal.cell).astype(np.float32)
     return Packed(numbers, positions, packed.offsets, packed.cells)
