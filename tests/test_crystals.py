@@ -128,6 +128,22 @@ def test_novelty_bucketed_by_site_count_counts_as_comparing_every_pair(tmp_path)
     assert novel_count(made, train) == every_pair <= len(made) - 8 and len({len(s.numbers) for s in made}) > 3
 
 
+def test_uniqueness_in_buckets_of_primitive_size_counts_as_group_structures(tmp_path):
+    from pymatgen.analysis.structure_matcher import StructureMatcher
+
+    from unite_mol.evaluate.crystal import MATCHER
+
+    carbon = read_crystals(_write_csv(tmp_path / "c.csv", _rows(SHARED / "carbon_24/val.csv", 30))).structures
+    rng = np.random.default_rng(1)
+    doubled = rock_salt_copies(carbon[3])[2]  # a supercell: another site count, the same primitive cell
+    jittered = [Structure(c.numbers, (c.positions + rng.normal(0, 0.05, c.positions.shape)).astype(np.float32), c.cell)
+                for c in carbon[:10]]
+    made = [carbon[i] for i in rng.permutation(len(carbon))] + jittered + [doubled]  # one formula, C, of 6 to 24 sites
+    groups = len(StructureMatcher(**MATCHER).group_structures([to_pymatgen(s) for s in made]))
+    assert unique_groups(made) == unique_groups(made, workers=2) == groups <= len(carbon)
+    assert len({len(s.numbers) for s in made}) > 3
+
+
 def test_reconstruction_match_rate_and_rmse_as_cdvae():
     from unite_mol.evaluate.crystal_matching import match_crystal_pair, score_crystal_matches
 

@@ -25,6 +25,8 @@ from unite_mol.evaluate.stability import BARELY_MOVES, FMAX, StabilityScore
 from unite_mol.structure import SYMBOLS, Structure
 
 if TYPE_CHECKING:
+    from pymatgen.core import Structure as PymatgenStructure
+
     from unite_mol.evaluate.coverage import CoverageCutoffs, CoverageScore
     from unite_mol.evaluate.crystal_matching import CrystalMatchScore
 
@@ -87,15 +89,27 @@ def _counts(numbers: np.ndarray) -> dict[str, int]:
     return {SYMBOLS[z]: int(c) for z, c in zip(elements, counts)}
 
 
-def _group_count(bucket: list[Structure]) -> int:
-    """Distinct crystals among crystals of one reduced composition."""
+def _reduced(s: Structure) -> "PymatgenStructure":
+    """The Niggli-reduced primitive cell that StructureMatcher.group_structures compares (pymatgen's private helper that
+    group_structures itself calls, so the cells are the same)."""
     from pymatgen.analysis.structure_matcher import StructureMatcher
 
     from unite_mol.data.crystals import to_pymatgen
 
-    if len(bucket) < 2:
-        return len(bucket)
-    return len(StructureMatcher(**MATCHER).group_structures([to_pymatgen(s) for s in bucket]))
+    return StructureMatcher._get_reduced_structure(to_pymatgen(s), primitive_cell=True, niggli=True)
+
+
+def _group_count(bucket: list["PymatgenStructure"]) -> int:
+    """Distinct crystals among reduced crystals, grouped as StructureMatcher.group_structures groups them: the first
+    unmatched crystal takes every later one that fits it, until none is left."""
+    from pymatgen.analysis.structure_matcher import StructureMatcher
+
+    matcher, groups = StructureMatcher(**MATCHER), 0
+    while bucket:
+        first, bucket = bucket[0], bucket[1:]
+        bucket = [s for s in bucket if not matcher.fit(first, s, skip_structure_reduction=True)]
+        groups += 1
+    return groups
 
 
 def _novel_in(task: tuple[list[Structure], list[Structure]]) -> int:
@@ -110,10 +124,18 @@ def _novel_in(task: tuple[list[Structure], list[Structure]]) -> int:
 
 
 def unique_groups(structures: list[Structure], workers: int = 1) -> int:
-    """How many distinct crystals (StructureMatcher groups within each reduced composition)."""
-    buckets = [[structures[i] for i in members] for members in _by_composition(structures).values()]
+    """How many distinct crystals: StructureMatcher.group_structures' groups, matched within buckets of one reduced
+    formula and one primitive-cell size. Crystals that differ in either never fit (without supercells the matcher maps
+    sites one to one), so the groups are the same. On Carbon-24, where every crystal has the formula C, that splits one
+    bucket into several, shared by the workers, largest first; a crystal alone with its formula is not reduced."""
+    by_formula = [[structures[i] for i in members] for members in _by_composition(structures).values()]
+    shared = [s for bucket in by_formula if len(bucket) > 1 for s in bucket]
     with WorkerPool(workers) as pool:
-        return sum(pool.map(Chunked(_group_count), buckets, "uniqueness"))
+        buckets: dict[tuple[str, int], list] = {}
+        for r in pool.map(Chunked(_reduced), shared, "primitive cells"):
+            buckets.setdefault((r.composition.reduced_formula, len(r)), []).append(r)
+        matched = pool.map(Chunked(_group_count), sorted(buckets.values(), key=len, reverse=True), "uniqueness")
+    return sum(len(bucket) == 1 for bucket in by_formula) + sum(matched)
 
 
 def novel_count(structures: list[Structure], train: list[Structure], workers: int = 1) -> int:
