@@ -11,16 +11,14 @@ the same count.
 """
 import argparse
 import time
-from collections import Counter
 
 from pymatgen.analysis.structure_matcher import StructureMatcher
-from pymatgen.core import Composition
 
 from unite_core.jsonio import write_json
 from unite_mol.data.crystals import read_crystals, to_pymatgen
-from unite_mol.evaluate.crystal import MATCHER, check_crystal, novel_count, unique_groups
+from unite_mol.evaluate.crystal import MATCHER, by_composition, check_crystal, novel_count, unique_groups
 from unite_mol.evaluate.pool import Chunked, WorkerPool
-from unite_mol.structure import SYMBOLS, Structure
+from unite_mol.structure import Structure
 
 
 def formula_groups(bucket: list[Structure]) -> int:
@@ -63,12 +61,9 @@ def main() -> None:
     baseline = None
     if args.baseline:
         start = time.perf_counter()
-        by_formula: dict[str, list[Structure]] = {}
-        for crystal in valid:
-            formula = Composition(dict(Counter(SYMBOLS[z] for z in crystal.numbers))).reduced_formula
-            by_formula.setdefault(formula, []).append(crystal)
+        by_formula = [[valid[i] for i in members] for members in by_composition(valid).values()]
         with WorkerPool(args.workers) as pool:
-            reference = sum(pool.map(Chunked(formula_groups), list(by_formula.values()), "group_structures"))
+            reference = sum(pool.map(Chunked(formula_groups), by_formula, "group_structures"))
         baseline = {"unique": reference, "seconds": time.perf_counter() - start}
         if reference != groups:
             raise SystemExit(f"uniqueness: {groups} groups, but group_structures finds {reference}")

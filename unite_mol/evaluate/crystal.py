@@ -72,7 +72,7 @@ def check_crystal(s: Structure) -> CrystalCheck:
     return CrystalCheck(structurally_valid(s), compositionally_valid(s.numbers))
 
 
-def _by_composition(structures: list[Structure], sites: bool = False) -> dict[tuple[str, int], list[int]]:
+def by_composition(structures: list[Structure], sites: bool = False) -> dict[tuple[str, int], list[int]]:
     """Indices by reduced formula (and, with `sites`, by number of sites: crystals matched without reducing them first
     and without supercells cannot match across site counts, which on Carbon-24 leaves 40 % of the pairs to compare)."""
     from pymatgen.core import Composition
@@ -128,7 +128,7 @@ def unique_groups(structures: list[Structure], workers: int = 1) -> int:
     formula and one primitive-cell size. Crystals that differ in either never fit (without supercells the matcher maps
     sites one to one), so the groups are the same. On Carbon-24, where every crystal has the formula C, that splits one
     bucket into several, shared by the workers, largest first; a crystal alone with its formula is not reduced."""
-    by_formula = [[structures[i] for i in members] for members in _by_composition(structures).values()]
+    by_formula = [[structures[i] for i in members] for members in by_composition(structures).values()]
     shared = [s for bucket in by_formula if len(bucket) > 1 for s in bucket]
     with WorkerPool(workers) as pool:
         buckets: dict[tuple[str, int], list] = {}
@@ -141,9 +141,9 @@ def unique_groups(structures: list[Structure], workers: int = 1) -> int:
 def novel_count(structures: list[Structure], train: list[Structure], workers: int = 1) -> int:
     """How many of `structures` match no training crystal of the same reduced composition and number of sites. As the
     peers' scripts, without reducing either structure first, so a supercell of a training crystal counts as novel."""
-    reference = _by_composition(train, sites=True)
+    reference = by_composition(train, sites=True)
     tasks = [([structures[i] for i in members], [train[j] for j in reference.get(key, [])])
-             for key, members in _by_composition(structures, sites=True).items()]
+             for key, members in by_composition(structures, sites=True).items()]
     with WorkerPool(workers) as pool:
         return sum(pool.map(Chunked(_novel_in), tasks, "novelty"))
 
