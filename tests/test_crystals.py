@@ -188,6 +188,25 @@ def test_bad_crystal_files_are_one_line_naming_the_record(tmp_path):
         read_crystals(tmp_path / "x.zip")
 
 
+def _extxyz_record(lattice: str, cl: str) -> str:
+    return f'2\nLattice="{lattice}" Properties=species:S:1:pos:R:3 pbc="T T T"\nNa 0 0 0\nCl {cl}\n'
+
+
+@pytest.mark.parametrize("lattice, cl, message", [
+    ("4 0 0 0 4 0 0 0 0", "2 2 0", r"record 2: zero or negative cell volume \(0 Å³, the lattice vectors are coplanar\)"),
+    ("4 0 0 0 4 0 0 0 -4", "2 2 2", r"record 2: zero or negative cell volume \(-64 Å³, a left-handed cell"),
+    ("4 0 0 0 4 0 0 0 4", "nan 2 2", "record 2: NaN or infinite cell or coordinates"),
+    ("4 0 0 0 4 0 0 0 4", "0.2 0 0", r"record 2: overlapping atoms \(0.20 Å apart, under 0.5 Å\)"),
+])
+def test_cells_that_cannot_be_crystals_are_one_line_naming_the_record(tmp_path, lattice, cl, message):
+    path = tmp_path / "x.extxyz"
+    path.write_text(_extxyz_record("5.64 0 0 0 5.64 0 0 0 5.64", "2.82 2.82 2.82") + _extxyz_record(lattice, cl))
+    with pytest.raises(BadRecord, match=f"x.extxyz {message}"):
+        read_crystals(path)
+    kept = read_crystals(path, skip_bad=True)
+    assert kept.skipped == 1 and len(kept.structures) == 1
+
+
 def test_evaluate_detects_crystals_and_prints_the_cdvae_protocol(tmp_path):
     folder = tmp_path / "cifs"
     folder.mkdir()

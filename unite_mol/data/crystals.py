@@ -30,8 +30,9 @@ def from_pymatgen(pmg, where: str, max_atoms: int | None = None, check: bool = T
     if not check:
         return Structure(np.array([site.specie.Z for site in pmg], dtype=np.int64), pmg.cart_coords.astype(np.float32),
                          np.asarray(pmg.lattice.matrix, dtype=np.float64))
-    if pmg.volume <= 1e-6:
-        raise BadRecord(f"{where}: zero or negative cell volume ({pmg.volume:.3g} Å³)", "bad volume")
+    volume = float(np.linalg.det(pmg.lattice.matrix))  # signed: a left-handed cell is negative (VASP refuses it too)
+    if volume <= 1e-6:
+        raise _bad_volume(volume, where)
     if max_atoms is not None and len(pmg) > max_atoms:
         raise BadRecord(f"{where}: {len(pmg)} atoms, more than data.max_atoms={max_atoms}", "too many atoms")
     reduced = pmg.get_reduced_structure(reduction_algo="niggli")
@@ -44,6 +45,11 @@ def from_pymatgen(pmg, where: str, max_atoms: int | None = None, check: bool = T
     order = canonical_order(numbers, frac)
     cell = np.asarray(reduced.lattice.matrix, dtype=np.float64)
     return Structure(numbers[order], (frac[order] @ cell).astype(np.float32), cell)
+
+
+def _bad_volume(volume: float, where: str) -> BadRecord:
+    hint = "a left-handed cell: swap two lattice vectors" if volume < -1e-6 else "the lattice vectors are coplanar"
+    return BadRecord(f"{where}: zero or negative cell volume ({volume:.3g} Å³, {hint})", "bad volume")
 
 
 def to_pymatgen(s: Structure):
@@ -100,8 +106,11 @@ def _records(path: Path, max_atoms: int | None, check: bool):
 
         try:
             for i, atoms in enumerate(iread(str(path), format="extxyz"), start=1):
-                if not atoms.pbc.all() or atoms.cell.rank < 3:
+                if not atoms.pbc.all():
                     yield BadRecord(f"{path} record {i}: no periodic cell (Lattice= and pbc=\"T T T\")", "no cell")
+                    continue
+                if atoms.cell.rank < 3:  # pymatgen cannot even build such a lattice
+                    yield _bad_volume(0.0, f"{path} record {i}")
                     continue
                 yield _guard(lambda atoms=atoms, i=i: from_pymatgen(AseAtomsAdaptor.get_structure(atoms), f"{path} record {i}", max_atoms, check))
         except Exception as err:  # ASE's own errors on a malformed file (_guard already turned bad records into values)

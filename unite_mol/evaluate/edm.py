@@ -11,7 +11,7 @@ from unite_mol.evaluate.edm_tables import ALLOWED_VALENCE, DOUBLE, MARGINS_PM, S
 from unite_mol.structure import ATOMIC_NUMBER, SYMBOLS, Structure
 
 
-def _threshold_table(table: dict[str, dict[str, int]], margin: int) -> np.ndarray:
+def threshold_table(table: dict[str, dict[str, int]], margin: int) -> np.ndarray:
     """(Z, Z) largest bonded distance in Å per pair of atomic numbers; -inf where the pair has no such bond."""
     out = np.full((len(SYMBOLS), len(SYMBOLS)), -np.inf)
     for a, row in table.items():
@@ -20,7 +20,7 @@ def _threshold_table(table: dict[str, dict[str, int]], margin: int) -> np.ndarra
     return out
 
 
-_T1, _T2, _T3 = (_threshold_table(t, m) for t, m in zip((SINGLE, DOUBLE, TRIPLE), MARGINS_PM))
+_T1, _T2, _T3 = (threshold_table(t, m) for t, m in zip((SINGLE, DOUBLE, TRIPLE), MARGINS_PM))
 _VALENCE_MASK = np.zeros((len(SYMBOLS), 8), dtype=bool)  # [Z, v]: valence v allowed for element Z
 for _symbol, _valences in ALLOWED_VALENCE.items():
     _VALENCE_MASK[ATOMIC_NUMBER[_symbol], _valences] = True
