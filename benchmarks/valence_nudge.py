@@ -1,14 +1,14 @@
 """How far are a QM9 model's samples from EDM-stable? The same draws sampled twice: as the model samples them, and
-with the GE's clean prediction x̂ nudged down the gradient of a soft EDM valence energy for t >= --from-t (once per
-evaluation, --iters times: x̂ <- x̂ − λ·∇E(decoder(x̂))). E is each atom's expected squared gap between its allowed valence and the sum
-of its bond orders, the orders being EDM's length tables with each step of the table softened into a sigmoid
+with the GE's clean prediction x̂ nudged down the gradient of a soft EDM valence energy for t >= --from-t (at each
+evaluation, --iters steps x̂ <- x̂ − λ·∇E(decoder(x̂))). E is each atom's expected squared gap between its allowed
+valence and the sum of its bond orders, the orders being EDM's length tables with each step of the table softened into a sigmoid
 (width --soft Å) and the elements taken as the decoder's probabilities. Paired rows (same counts, same noise; the
 nudged path leaves the plain one at --from-t): the EDM and RDKit-native figures (`mol_diagnose.score`) and how far
 each atom moved. A diagnostic of the EDM tables' sharpness, not a sampler: it steers toward the very tables EDM
 scores with, so its EDM figures are not the model's. Score both files with every protocol to see what else moves:
 
     python benchmarks/valence_nudge.py --ckpt qm9 --n 1000 --from-t 0.9 --out-dir nudge/ \
-        --json benchmarks/results/valence_nudge_shipped_1k.json
+        --json benchmarks/results/valence_nudge/shipped_from09_1k.json
     unite-mol evaluate nudge/plain.xyz --posebusters-n 100   # and nudge/nudged.xyz
 """
 import argparse
@@ -38,7 +38,8 @@ class SoftValence:
     def __init__(self, gen: MolGenerator, soft: float):
         numbers = ElementVocab(gen.config.elements).numbers
         pair = np.ix_(numbers, numbers)
-        self.limits = [torch.tensor(threshold_table(t, m)[pair], dtype=torch.float32) for t, m in zip((SINGLE, DOUBLE, TRIPLE), MARGINS_PM)]
+        tables = zip((SINGLE, DOUBLE, TRIPLE), MARGINS_PM)
+        self.limits = [torch.tensor(threshold_table(t, m)[pair], dtype=torch.float32) for t, m in tables]  # 3 x (T, T) Å
         self.valence = torch.tensor([ALLOWED_VALENCE[SYMBOLS[z]][0] for z in numbers], dtype=torch.float32)  # (T,)
         self.decoder, self.soft = gen.model.decoder, soft
 
@@ -97,8 +98,10 @@ class Moved:
     q90: float
 
 
-def moved(plain: list[Structure], nudged_: list[Structure]) -> Moved:
-    same = [(a, b) for a, b in zip(plain, nudged_) if np.array_equal(a.numbers, b.numbers)]
+def moved(plain: list[Structure], pushed: list[Structure]) -> Moved:
+    same = [(a, b) for a, b in zip(plain, pushed) if np.array_equal(a.numbers, b.numbers)]
+    if not same:
+        return Moved(0.0, float("nan"), float("nan"), float("nan"))
     d = np.concatenate([np.linalg.norm(a.positions - b.positions, axis=1) for a, b in same])
     return Moved(len(same) / len(plain), float(np.median(d)), float(d.mean()), float(np.quantile(d, 0.9)))
 
@@ -125,13 +128,14 @@ def main() -> None:
     pushed = sample(gen, args.n, args.seed, lambda predict: nudged(predict, energy, args.step, args.from_t, args.iters))
     rows: list[Row] = [score("as sampled", plain), score(f"nudged from t = {args.from_t:g}", pushed)]
     shift = moved(plain, pushed)
-    print(f"same elements {shift.same_elements:.3f}; each atom moved: median {shift.median:.3f} Å, mean {shift.mean:.3f}, 90 % {shift.q90:.3f}")
+    print(f"same elements {shift.same_elements:.3f}; each atom moved: median {shift.median:.3f} Å, mean {shift.mean:.3f}, "
+          f"90 % {shift.q90:.3f}")
     args.out_dir.mkdir(parents=True, exist_ok=True)
     write_structures(args.out_dir / "plain.xyz", plain)
     write_structures(args.out_dir / "nudged.xyz", pushed)
     if args.json:
-        write_json(args.json, {"checkpoint": args.ckpt, "n": args.n, "seed": args.seed, "step": args.step, "from_t": args.from_t, "iters": args.iters,
-                               "soft": args.soft, "rows": [asdict(r) for r in rows], "moved": asdict(shift)})
+        write_json(args.json, {"checkpoint": args.ckpt, "n": args.n, "seed": args.seed, "step": args.step, "from_t": args.from_t,
+                               "iters": args.iters, "soft": args.soft, "rows": [asdict(r) for r in rows], "moved": asdict(shift)})
 
 
 if __name__ == "__main__":
