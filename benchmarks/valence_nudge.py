@@ -12,6 +12,7 @@ scores with, so its EDM figures are not the model's. Score both files with every
     unite-mol evaluate nudge/plain.xyz --posebusters-n 100   # and nudge/nudged.xyz
 """
 import argparse
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
@@ -19,14 +20,12 @@ from typing import Callable
 import numpy as np
 import torch
 
-from unite_core.flow import GuidedDrift, integrate
 from unite_core.jsonio import write_json
 from unite_mol.batch import ElementVocab
 from unite_mol.evaluate.edm import threshold_table
 from unite_mol.evaluate.edm_tables import ALLOWED_VALENCE, DOUBLE, MARGINS_PM, SINGLE, TRIPLE
 from unite_mol.formats import write_structures
 from unite_mol.generator import MolGenerator, load
-from unite_mol.sampling import draw_starts
 from unite_mol.structure import SYMBOLS, Structure
 
 from mol_diagnose import Row, score
@@ -69,25 +68,16 @@ def nudged(predict, energy: SoftValence, step: float, from_t: float, iters: int)
     return call
 
 
-@torch.no_grad()
-def sample(gen: MolGenerator, n: int, seed: int, wrap: Callable | None = None) -> list[Structure]:
-    """n molecules with the model's sampler (the packed settings), in batches of 100 by atom count; `wrap` turns the
-    model's predictor into the one to sample with (None: the model's own)."""
-    model, sampler, vocab = gen.model, gen.config.sampler, ElementVocab(gen.config.elements)
-    counts, _ = draw_starts(n, gen.atom_counts, None, torch.Generator().manual_seed(seed))
-    order, generator, out = torch.argsort(counts, stable=True), torch.Generator().manual_seed(seed), [None] * n
-    predict = model.predict if wrap is None else wrap(model.predict)
-    for lo in range(0, n, 100):
-        rows = order[lo : lo + 100]
-        atoms = torch.arange(int(counts[rows].max()))[None] < counts[rows][:, None]  # (B, N)
-        mask = model.decoder.latent_mask(atoms, periodic=False)  # (B, L): a molecule's latents
-        scale = sampler.temperature * mask[..., None]  # (B, L, 1)
-        noise = lambda: torch.randn((*mask.shape, model.objective.latent_dim), generator=generator) * scale  # noqa: E731
-        drift = GuidedDrift(predict, torch.full((len(rows),), gen.part.dataset_id), mask, sampler, model.flow.self_condition > 0)
-        z = integrate(drift, noise(), sampler, noise).x  # (B, L, C)
-        for i, s in zip(rows.tolist(), model.decoder(z, mask).structures(counts[rows].tolist(), vocab)):
-            out[i] = s
-    return out
+@contextmanager
+def predicting_with(gen: MolGenerator, wrap: Callable):
+    """Inside, the model's sampler (`UNITE.generate`, which calls `self.predict`) predicts with `wrap(model.predict)`:
+    the product's own sampling path, batching and noise draws, with only the prediction changed."""
+    model = gen.model
+    model.predict = wrap(model.predict)  # the bound method, wrapped; the instance attribute shadows it until deleted
+    try:
+        yield
+    finally:
+        del model.predict
 
 
 @dataclass
@@ -123,9 +113,10 @@ def main() -> None:
         raise SystemExit(f"{args.ckpt}: the EDM tables need molecules with explicit hydrogens")
     if gen.config.sampler.guide_scale != 1.0:
         raise SystemExit(f"{args.ckpt}: its sampler is autoguided; this script samples with the model alone")
-    plain = sample(gen, args.n, args.seed)
+    plain = gen.sample_with(args.n, gen.config.sampler, args.seed)
     energy = SoftValence(gen, args.soft)
-    pushed = sample(gen, args.n, args.seed, lambda predict: nudged(predict, energy, args.step, args.from_t, args.iters))
+    with predicting_with(gen, lambda predict: nudged(predict, energy, args.step, args.from_t, args.iters)):
+        pushed = gen.sample_with(args.n, gen.config.sampler, args.seed)
     rows: list[Row] = [score("as sampled", plain), score(f"nudged from t = {args.from_t:g}", pushed)]
     shift = moved(plain, pushed)
     print(f"same elements {shift.same_elements:.3f}; each atom moved: median {shift.median:.3f} Å, mean {shift.mean:.3f}, "
