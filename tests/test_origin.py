@@ -1,4 +1,5 @@
-"""`data.origin=site`: each crystal shifted so that a site of its rarest element is at the origin, wherever the file put it."""
+"""`data.origin=site | cation`: each crystal shifted so that a site of its rarest (most electropositive) element is at the
+origin, wherever the file put it."""
 import numpy as np
 import pytest
 
@@ -35,11 +36,27 @@ def test_a_site_of_the_rarest_element_is_put_at_the_origin():
         assert np.array_equal(canonical_order(s.numbers, s.fractional()), np.arange(5))
 
 
+def test_a_site_of_the_most_electropositive_element_is_put_at_the_origin():
+    cell = np.eye(3) * 4.0
+    frac = np.array([[.3, .3, .3], [.8, .8, .8], [.8, .8, .3], [.8, .3, .8], [.3, .8, .8]])
+    for numbers, site, cation in (([3, 4, 8, 8, 16], 4, 0), ([56, 22, 8, 8, 8], 0, 0), ([6] * 5, 0, 0)):
+        # Li, Be and S once each: the rarest heaviest is the anion S, the most electropositive Li (0.98); BaTiO3: Ba
+        # (0.89) either way; one element: the same site either way
+        crystal = Packed.from_structures([Structure(np.array(numbers), (frac @ cell).astype(np.float32), cell)])
+        for origin, anchor in ((Origin.site, site), (Origin.cation, cation)):
+            s = to_origin(crystal, origin)[0]
+            at_origin = np.flatnonzero(np.abs(s.fractional()).max(-1) < 1e-6)
+            assert len(at_origin) == 1 and s.numbers[at_origin[0]] == numbers[anchor]
+        assert np.allclose(to_origin(crystal, Origin.site).positions, to_origin(crystal, Origin.cation).positions) == (
+            site == cation)
+
+
+@pytest.mark.parametrize("origin", [Origin.site, Origin.cation])
 @pytest.mark.parametrize("name", ["perov_5/val.csv", "carbon_24/val.csv", "mp_20_schema_sample/cdvae_test_data.csv"])
-def test_the_origin_forgets_where_the_file_put_the_crystal(tmp_path, name):
+def test_the_origin_forgets_where_the_file_put_the_crystal(tmp_path, name, origin):
     crystals = read_crystals(_write_csv(tmp_path / "x.csv", _rows(SHARED / name, 60))).structures
     packed = Packed.from_structures(crystals)
-    a, b = to_origin(packed, Origin.site), to_origin(Packed.from_structures(_shifted(crystals, 0)), Origin.site)
+    a, b = to_origin(packed, origin), to_origin(Packed.from_structures(_shifted(crystals, 0)), origin)
     assert to_origin(packed, Origin.file) is packed
     for i, c in enumerate(crystals):
         assert np.array_equal(a[i].cell, c.cell) and np.array_equal(np.sort(a[i].numbers), np.sort(c.numbers))
@@ -57,8 +74,9 @@ def test_the_origin_reaches_the_data_and_is_refused_for_molecules(tmp_path):
     data = load_data(cfg)
     for s in (data.train[i] for i in range(len(data.train))):
         assert np.abs(s.fractional()[0]).max() < 1e-6  # all carbon: the first site in canonical order
-    with pytest.raises(ValueError, match="data.origin=site is for crystals"):
-        load_data(MolDataConfig(source=DataSource.qm9, origin=Origin.site))
+    for origin in (Origin.site, Origin.cation):
+        with pytest.raises(ValueError, match=f"data.origin={origin.value} is for crystals"):
+            load_data(MolDataConfig(source=DataSource.qm9, origin=origin))
 
 
 def test_a_site_origin_model_reconstructs_a_crystal_the_same_wherever_the_file_put_it(tmp_path):

@@ -8,17 +8,20 @@ from unite_mol.data.packed import Packed
 
 class Origin(str, Enum):
     """Crystals only. `file`: the fractional coordinates as read; a CIF may place its atoms anywhere in the cell
-    (Carbon-24's are shifted at random). `site`: each crystal translated once so that one site is at (0, 0, 0), so the
-    latents of a crystal are one point, not a 3-D family of its translations."""
+    (Carbon-24's are shifted at random). `site`: each crystal translated once so that a site of its least frequent
+    element is at (0, 0, 0), so the latents of a crystal are one point, not a 3-D family of its translations. `cation`:
+    the same with a site of its most electropositive element, a cation in an ionic crystal, so that crystals of one
+    structure type (Perov-5's ABX3) share one layout whichever of their elements is rarest."""
 
     file = "file"
     site = "site"
+    cation = "cation"
 
 
 def check_origin(origin: Origin, periodic: bool) -> None:
     """Molecules are centred on their atoms; only a crystal has an origin to choose."""
-    if origin is Origin.site and not periodic:
-        raise ValueError("data.origin=site is for crystals; a molecule is centred on its atoms")
+    if origin is not Origin.file and not periodic:
+        raise ValueError(f"data.origin={origin.value} is for crystals; a molecule is centred on its atoms")
 
 
 def wrap(frac: np.ndarray) -> np.ndarray:
@@ -33,14 +36,27 @@ def canonical_order(numbers: np.ndarray, frac: np.ndarray) -> np.ndarray:
     return np.lexsort((np.round(frac[:, 2], 4), np.round(frac[:, 1], 4), np.round(frac[:, 0], 4), numbers))
 
 
-def anchored(numbers: np.ndarray, frac: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """One crystal's sites (canonical order) and wrapped fractional coordinates (N, 3) shifted so that a site of its
-    least frequent element (the heaviest on a tie) is at the origin: of those shifts, the one whose canonical site list
-    is lexicographically smallest (to 1e-4). It depends only on the crystal, not on where the file put it."""
+def electronegativity(numbers: np.ndarray) -> np.ndarray:
+    """Pauling electronegativity per atomic number (pymatgen's table); elements without one (noble gases) rank last."""
+    from pymatgen.core import Element
+
+    return np.array([np.nan_to_num(Element.from_Z(int(z)).X, nan=np.inf) for z in numbers])
+
+
+def anchor_element(numbers: np.ndarray, origin: Origin) -> int:
+    """The element a site of which goes to the origin: the least frequent (`site`) or the most electropositive
+    (`cation`), the heaviest on a tie."""
     elements, counts = np.unique(numbers, return_counts=True)
-    rarest = elements[np.lexsort((-elements, counts))[0]]
+    rank = counts if origin is Origin.site else electronegativity(elements)
+    return elements[np.lexsort((-elements, rank))[0]]
+
+
+def anchored(numbers: np.ndarray, frac: np.ndarray, origin: Origin) -> tuple[np.ndarray, np.ndarray]:
+    """One crystal's sites (canonical order) and wrapped fractional coordinates (N, 3) shifted so that a site of its
+    `anchor_element` is at the origin: of those shifts, the one whose canonical site list is lexicographically smallest
+    (to 1e-4). It depends only on the crystal, not on where the file put it."""
     best = None
-    for site in np.flatnonzero(numbers == rarest):
+    for site in np.flatnonzero(numbers == anchor_element(numbers, origin)):
         shifted = wrap(frac - frac[site])  # (N, 3)
         order = canonical_order(numbers, shifted)
         key = tuple(np.round(shifted[order], 4).ravel())
@@ -50,14 +66,14 @@ def anchored(numbers: np.ndarray, frac: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 
 def to_origin(packed: Packed, origin: Origin) -> Packed:
-    """`site`: every crystal translated as `anchored` says, sites in canonical order; `file`: as they are. The cells
-    are unchanged."""
+    """`site` / `cation`: every crystal translated as `anchored` says, sites in canonical order; `file`: as they are.
+    The cells are unchanged."""
     if origin is Origin.file or not len(packed):
         return packed
     check_origin(origin, packed.cells is not None)
     numbers, positions = packed.numbers.copy(), packed.positions.copy()
     for i, (a, b) in enumerate(zip(packed.offsets[:-1], packed.offsets[1:])):
         crystal = packed[i]
-        numbers[a:b], frac = anchored(crystal.numbers, wrap(crystal.fractional()))  # (N,), (N, 3)
+        numbers[a:b], frac = anchored(crystal.numbers, wrap(crystal.fractional()), origin)  # (N,), (N, 3)
         positions[a:b] = (frac @ crystal.cell).astype(np.float32)
     return Packed(numbers, positions, packed.offsets, packed.cells)
