@@ -18,6 +18,7 @@ import numpy as np
 from unite_core.jsonio import write_json
 from unite_mol.data import Origin, Packed, to_origin
 from unite_mol.data.crystals import read_crystals
+from unite_mol.data.origin import wrap
 
 ANIONS = (7, 8, 9, 16, 17, 34, 35, 53)
 
@@ -36,9 +37,9 @@ def census(packed: Packed, origin: Origin, grid: float) -> Layouts:
     layouts, anion = Counter(), 0
     for i in range(len(placed)):
         crystal = placed[i]
-        frac = np.mod(crystal.fractional(), 1.0)  # (N, 3)
+        frac = wrap(crystal.fractional())  # (N, 3)
         layouts[tuple(sorted(map(tuple, np.mod(np.round(frac / grid) * grid, 1.0).round(6))))] += 1
-        at_origin = np.flatnonzero(np.abs(frac - np.round(frac)).max(-1) < 1e-6)
+        at_origin = np.flatnonzero(np.abs(frac).max(-1) < 1e-6)
         anion += bool(len(at_origin)) and int(crystal.numbers[at_origin[0]]) in ANIONS
     n = len(placed)
     return Layouts(origin.value, n, len(layouts), [c / n for _, c in layouts.most_common(3)], anion / n)

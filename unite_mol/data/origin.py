@@ -1,5 +1,6 @@
 """Where a crystal's atoms sit in its cell: as the file placed them, or shifted so that one site is at the origin."""
 from enum import Enum
+from functools import cache
 
 import numpy as np
 
@@ -36,11 +37,18 @@ def canonical_order(numbers: np.ndarray, frac: np.ndarray) -> np.ndarray:
     return np.lexsort((np.round(frac[:, 2], 4), np.round(frac[:, 1], 4), np.round(frac[:, 0], 4), numbers))
 
 
-def electronegativity(numbers: np.ndarray) -> np.ndarray:
-    """Pauling electronegativity per atomic number (pymatgen's table); elements without one (noble gases) rank last."""
+@cache
+def pauling(z: int) -> float:
+    """Pauling electronegativity of atomic number z (pymatgen's table, looked up once per element); inf where there is
+    none (noble gases), so they rank last."""
     from pymatgen.core import Element
 
-    return np.array([np.nan_to_num(Element.from_Z(int(z)).X, nan=np.inf) for z in numbers])
+    return float(np.nan_to_num(Element.from_Z(z).X, nan=np.inf))
+
+
+def electronegativity(numbers: np.ndarray) -> np.ndarray:
+    """`pauling` per atomic number (N,)."""
+    return np.array([pauling(int(z)) for z in numbers])
 
 
 def anchor_element(numbers: np.ndarray, origin: Origin) -> int:
