@@ -38,7 +38,7 @@ def census(packed: Packed, origin: Origin, grid: float) -> Layouts:
     for i in range(len(placed)):
         crystal = placed[i]
         frac = wrap(crystal.fractional())  # (N, 3)
-        layouts[tuple(sorted(map(tuple, np.mod(np.round(frac / grid) * grid, 1.0).round(6))))] += 1
+        layouts[tuple(sorted(map(tuple, wrap(np.round(frac / grid) * grid).round(6))))] += 1
         at_origin = np.flatnonzero(np.abs(frac).max(-1) < 1e-6)
         anion += bool(len(at_origin)) and int(crystal.numbers[at_origin[0]]) in ANIONS
     n = len(placed)

@@ -46,16 +46,11 @@ def pauling(z: int) -> float:
     return float(np.nan_to_num(Element.from_Z(z).X, nan=np.inf))
 
 
-def electronegativity(numbers: np.ndarray) -> np.ndarray:
-    """`pauling` per atomic number (N,)."""
-    return np.array([pauling(int(z)) for z in numbers])
-
-
 def anchor_element(numbers: np.ndarray, origin: Origin) -> int:
     """The element a site of which goes to the origin: the least frequent (`site`) or the most electropositive
     (`cation`), the heaviest on a tie."""
     elements, counts = np.unique(numbers, return_counts=True)
-    rank = counts if origin is Origin.site else electronegativity(elements)
+    rank = counts if origin is Origin.site else np.array([pauling(int(z)) for z in elements])
     return elements[np.lexsort((-elements, rank))[0]]
 
 
