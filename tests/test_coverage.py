@@ -9,7 +9,7 @@ from unite_mol.structure import Structure
 
 from conftest import mol
 from test_cli import _run
-from test_crystals import SHARED, _rows, _write_csv, rock_salt, rock_salt_copies
+from crystal_cells import SHARED, csv_rows, rock_salt, rock_salt_copies, write_csv
 
 
 def _fp(structure: float, composition: float) -> Fingerprint:
@@ -54,7 +54,7 @@ def test_fingerprints_ignore_rotation_translation_and_supercells():
 
 
 def test_evaluate_coverage_of_test_crystals_against_themselves(tmp_path):
-    test = _write_csv(tmp_path / "test.csv", _rows(SHARED / "perov_5" / "test.csv", 12))
+    test = write_csv(tmp_path / "test.csv", csv_rows(SHARED / "perov_5" / "test.csv", 12))
     cache = tmp_path / "cache"
     first = mol("evaluate", str(test), "--test", str(test), "--coverage", "perov5", "--workers", "1", "--cache", str(cache),
                  "--json", str(tmp_path / "ev.json"))
@@ -73,7 +73,7 @@ def test_evaluate_coverage_of_test_crystals_against_themselves(tmp_path):
 def test_crystal_leaderboard_puts_our_coverage_beside_the_published_rows(tmp_path):
     from conftest import REPO
 
-    test = _write_csv(tmp_path / "test.csv", _rows(SHARED / "perov_5" / "test.csv", 6))
+    test = write_csv(tmp_path / "test.csv", csv_rows(SHARED / "perov_5" / "test.csv", 6))
     done = mol("evaluate", str(test), "--test", str(test), "--coverage", "perov5", "--workers", "1",
                 "--cache", str(tmp_path / "cache"), "--json", str(tmp_path / "ev.json"))
     assert done.returncode == 0, done.stderr

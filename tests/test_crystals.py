@@ -1,62 +1,24 @@
-"""Crystals: the CDVAE-CSV / CIF / extxyz loader and the CDVAE protocol's definitions on hand-built cells."""
-import csv
-import sys
+"""Crystals: the CDVAE-CSV / CIF / POSCAR / extxyz loaders, bad files, periodic neighbours, invariances, the files
+written, and crystal runs that train, reconstruct and sample."""
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from unite_mol.data.crystals import from_pymatgen, read_crystals, to_pymatgen
-from unite_mol.evaluate.crystal import (check_crystal, compositionally_valid, novel_count, score_crystals, structurally_valid,
-                                        unique_groups)
+from unite_mol.evaluate.crystal import check_crystal
 from unite_mol.formats import BadRecord
-from unite_mol.structure import ATOMIC_NUMBER, Structure
+from unite_mol.structure import Structure
 
 from conftest import mol
-
-
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
-
-
-def rock_salt(a: float = 5.64) -> Structure:
-    """Conventional NaCl: 4 Na + 4 Cl in a cubic cell of side `a` Å."""
-    na = np.array([[0, 0, 0], [0, .5, .5], [.5, 0, .5], [.5, .5, 0]])
-    frac = np.concatenate([na, na + [.5, 0, 0]]) % 1
-    cell = np.eye(3) * a
-    return Structure(np.array([11] * 4 + [17] * 4), (frac @ cell).astype(np.float32), cell)
-
-
-def shaken_rock_salt(seed: int) -> Structure:
-    """rock_salt() with 0.15 Å of noise on every coordinate and a 5 %-expanded cell: off its CHGNet minimum."""
-    nacl = rock_salt()
-    noise = 0.15 * np.random.default_rng(seed).standard_normal((8, 3))
-    return Structure(nacl.numbers, (nacl.positions + noise).astype(np.float32), nacl.cell * 1.05)
-
-
-def _rotation(angle: float) -> np.ndarray:
-    c, s = np.cos(angle), np.sin(angle)
-    return np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])
-
-
-def _rows(path: Path, n: int) -> list[dict]:
-    csv.field_size_limit(sys.maxsize)
-    with path.open(newline="") as f:
-        return [row for _, row in zip(range(n), csv.DictReader(f))]
-
-
-def _write_csv(path: Path, rows: list[dict]) -> Path:
-    with path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
+from crystal_cells import SHARED, csv_rows, rock_salt, write_csv
 
 
 @pytest.mark.parametrize("name,atoms", [("perov_5/val.csv", {5}), ("carbon_24/val.csv", set(range(6, 25))),
                                         ("mp_20_schema_sample/cdvae_test_data.csv", set(range(1, 21)))])
 def test_cdvae_csvs_load_as_niggli_reduced_crystals(tmp_path, name, atoms):
-    rows = _rows(SHARED / name, 20)
-    crystals = read_crystals(_write_csv(tmp_path / "x.csv", rows)).structures
+    rows = csv_rows(SHARED / name, 20)
+    crystals = read_crystals(write_csv(tmp_path / "x.csv", rows)).structures
     assert len(crystals) == len(rows) and all(c.is_crystal and len(c.numbers) in atoms for c in crystals)
     for c, row in zip(crystals, rows):
         from pymatgen.core import Structure as PmgStructure
@@ -76,93 +38,10 @@ def test_site_order_is_canonical():
     assert np.array_equal(a.numbers, b.numbers) and np.allclose(a.positions, b.positions, atol=1e-5)
 
 
-def test_validity_definitions_on_hand_built_cells():
-    nacl = rock_salt()
-    assert check_crystal(nacl).valid
-    squeezed = Structure(nacl.numbers, nacl.positions.copy(), nacl.cell)
-    squeezed.positions[1] = squeezed.positions[0] + [0.2, 0, 0]  # two atoms 0.2 Å apart
-    assert not structurally_valid(squeezed)
-    assert not structurally_valid(Structure(nacl.numbers, nacl.positions, np.eye(3) * 0.01))  # volume 1e-6 Å³
-    z = ATOMIC_NUMBER
-    assert not compositionally_valid(np.array([z["Na"], z["Cl"], z["Cl"]]))  # NaCl2: no neutral assignment
-    assert compositionally_valid(np.array([z["Fe"], z["Ni"], z["Ni"]]))  # all metals: an alloy
-    assert compositionally_valid(np.array([z["C"]] * 6))  # one element
-    assert compositionally_valid(np.array([z["Sr"], z["Ti"], z["O"], z["O"], z["O"]]))  # SrTiO3
-
-
-def rock_salt_copies(nacl: Structure) -> tuple[Structure, Structure, Structure]:
-    """The same crystal rotated, with every fractional coordinate translated, and as a 2x1x1 supercell."""
-    R = _rotation(0.7)
-    rotated = Structure(nacl.numbers, (nacl.positions @ R.T).astype(np.float32), nacl.cell @ R.T)
-    translated = Structure(nacl.numbers, ((nacl.fractional() + [0.13, 0.41, 0.07]) % 1 @ nacl.cell).astype(np.float32), nacl.cell)
-    supercell = to_pymatgen(nacl)
-    supercell.make_supercell([2, 1, 1])
-    doubled = Structure(np.array([s.specie.Z for s in supercell]), supercell.cart_coords.astype(np.float32), supercell.lattice.matrix)
-    return rotated, translated, doubled
-
-
-def test_rotated_translated_and_supercell_copies_match():
-    nacl = rock_salt()
-    rotated, translated, doubled = rock_salt_copies(nacl)
-    other = rock_salt(a=7.5)  # same composition, 33 % larger: still matched (StructureMatcher scales volumes) ...
-    kcl = Structure(np.array([19] * 4 + [17] * 4), nacl.positions, nacl.cell)  # ... another composition never is
-    copies = [nacl, rotated, translated, doubled, other]
-    assert unique_groups(copies) == 1 and unique_groups(copies + [kcl]) == 2
-    # novelty as the peers compute it (fit with skip_structure_reduction=True): a supercell copy counts as novel
-    assert novel_count(copies + [kcl], train=[nacl]) == 2 and novel_count([doubled], train=[nacl]) == 1
-    score = score_crystals(copies + [kcl], [check_crystal(c) for c in copies + [kcl]], [nacl], [nacl])
-    assert score.validity == 1 and score.uniqueness == pytest.approx(2 / 6) and score.novelty == pytest.approx(2 / 6)
-
-
-def test_novelty_bucketed_by_site_count_counts_as_comparing_every_pair(tmp_path):
-    from pymatgen.analysis.structure_matcher import StructureMatcher
-
-    from unite_mol.evaluate.crystal import MATCHER
-
-    carbon = read_crystals(_write_csv(tmp_path / "c.csv", _rows(SHARED / "carbon_24/val.csv", 40))).structures
-    train, rng = carbon[:25], np.random.default_rng(0)
-    jittered = [Structure(c.numbers, (c.positions + rng.normal(0, 0.05, c.positions.shape)).astype(np.float32), c.cell) for c in carbon[:8]]
-    made = jittered + carbon[25:]  # 8 copies of training crystals, 15 others (of 6 to 24 atoms)
-    matcher, known = StructureMatcher(**MATCHER), [to_pymatgen(k) for k in train]
-    every_pair = sum(not any(matcher.fit(to_pymatgen(s), k, skip_structure_reduction=True) for k in known) for s in made)
-    assert novel_count(made, train) == every_pair <= len(made) - 8 and len({len(s.numbers) for s in made}) > 3
-
-
-def test_uniqueness_in_buckets_of_primitive_size_counts_as_group_structures(tmp_path):
-    from pymatgen.analysis.structure_matcher import StructureMatcher
-
-    from unite_mol.evaluate.crystal import MATCHER
-
-    carbon = read_crystals(_write_csv(tmp_path / "c.csv", _rows(SHARED / "carbon_24/val.csv", 30))).structures
-    rng = np.random.default_rng(1)
-    doubled = rock_salt_copies(carbon[3])[2]  # a supercell: another site count, the same primitive cell
-    jittered = [Structure(c.numbers, (c.positions + rng.normal(0, 0.05, c.positions.shape)).astype(np.float32), c.cell)
-                for c in carbon[:10]]
-    made = [carbon[i] for i in rng.permutation(len(carbon))] + jittered + [doubled]  # one formula, C, of 6 to 24 sites
-    groups = len(StructureMatcher(**MATCHER).group_structures([to_pymatgen(s) for s in made]))
-    assert unique_groups(made) == unique_groups(made, workers=2) == groups <= len(carbon)
-    assert len({len(s.numbers) for s in made}) > 3
-
-
-def test_reconstruction_match_rate_and_rmse_as_cdvae():
-    from unite_mol.evaluate.crystal_matching import match_crystal_pair, score_crystal_matches
-
-    nacl = rock_salt()
-    shaken = Structure(nacl.numbers, nacl.positions + np.random.default_rng(0).normal(0, 0.05, (8, 3)).astype(np.float32), nacl.cell)
-    rotated = Structure(nacl.numbers, (nacl.positions @ _rotation(0.3).T).astype(np.float32), nacl.cell @ _rotation(0.3).T)
-    kcl = Structure(np.where(nacl.numbers == 11, 19, 17), nacl.positions, nacl.cell)
-    assert match_crystal_pair((rotated, nacl)) < 1e-6
-    rms = match_crystal_pair((shaken, nacl))
-    assert 0.005 < rms < 0.05  # normalised by (V/N)^(1/3) = 2.82 Å: about 0.05 Å / 2.82 per atom
-    assert match_crystal_pair((kcl, nacl)) == np.inf and match_crystal_pair((None, nacl)) == np.inf
-    score = score_crystal_matches([0.0, rms, np.inf, 0.0], valid=[True, True, True, False])  # the last: matched, but invalid
-    assert score.pairs == 4 and score.match_rate == 0.5 and score.match_rate_any == 0.75 and score.rmse == pytest.approx(rms / 2)
-
-
 def test_bad_crystal_files_are_one_line_naming_the_record(tmp_path):
     good = rock_salt()
     rows = [{"material_id": "ok", "cif": to_pymatgen(good).to(fmt="cif")}, {"material_id": "bad", "cif": "data_x\n_cell_length_a 3\n"}]
-    path = _write_csv(tmp_path / "mixed.csv", rows)
+    path = write_csv(tmp_path / "mixed.csv", rows)
     with pytest.raises(BadRecord, match=r"mixed.csv row 2: unparsable CIF"):
         read_crystals(path)
     assert read_crystals(path, skip_bad=True).skipped == 1
@@ -182,7 +61,7 @@ def test_bad_crystal_files_are_one_line_naming_the_record(tmp_path):
     with pytest.raises(BadRecord, match="CONTCAR: unparsable POSCAR"):
         read_crystals(tmp_path / "CONTCAR")
     with pytest.raises(ValueError, match="no `cif` column"):
-        read_crystals(_write_csv(tmp_path / "nocif.csv", [{"a": 1}]))
+        read_crystals(write_csv(tmp_path / "nocif.csv", [{"a": 1}]))
     (tmp_path / "x.zip").write_text("not an archive")
     with pytest.raises(ValueError, match="x.zip: not a zip archive"):
         read_crystals(tmp_path / "x.zip")
@@ -207,26 +86,13 @@ def test_cells_that_cannot_be_crystals_are_one_line_naming_the_record(tmp_path, 
     assert kept.skipped == 1 and len(kept.structures) == 1
 
 
-def test_evaluate_detects_crystals_and_prints_the_cdvae_protocol(tmp_path):
-    folder = tmp_path / "cifs"
-    folder.mkdir()
-    for i, a in enumerate((5.64, 5.7)):
-        (folder / f"{i}.cif").write_text(to_pymatgen(rock_salt(a)).to(fmt="cif"))
-    done = mol("evaluate", str(folder), "--test", str(folder), "--workers", "1", "--json", str(tmp_path / "r.json"),
-                "--plot", str(tmp_path / "plots"))
-    assert done.returncode == 0, done.stderr
-    assert (tmp_path / "plots" / "grid.png").stat().st_size > 1000  # the unit cells drawn
-    assert "CDVAE protocol, 2 crystals" in done.stdout and "overall validity %" in done.stdout
-    assert '"uniqueness": 0.5' in (tmp_path / "r.json").read_text()
-
-
 @pytest.mark.parametrize("name", ["perov_5/val.csv", "carbon_24/val.csv", "mp_20_schema_sample/cdvae_test_data.csv"])
 def test_periodic_neighbours_match_pymatgen_on_real_cells(tmp_path, name):
     import torch
 
     from unite_mol.neighbours import periodic_radius_graph
 
-    crystals = read_crystals(_write_csv(tmp_path / "x.csv", _rows(SHARED / name, 6))).structures
+    crystals = read_crystals(write_csv(tmp_path / "x.csv", csv_rows(SHARED / name, 6))).structures
     N = max(len(c.numbers) for c in crystals)
     positions = torch.zeros(len(crystals), N, 3, dtype=torch.float64)
     mask = torch.zeros(len(crystals), N, dtype=torch.bool)
@@ -294,7 +160,7 @@ def _perov_batch(tmp_path, n: int = 6):
     from unite_mol.run import MolConfig
 
     cfg = validate(compose("mol", ["dataset=perov5"], MolConfig), MolConfig)
-    crystals = read_crystals(_write_csv(tmp_path / "p.csv", _rows(SHARED / "perov_5/val.csv", n))).structures
+    crystals = read_crystals(write_csv(tmp_path / "p.csv", csv_rows(SHARED / "perov_5/val.csv", n))).structures
     return cfg, collate(crystals, ElementVocab(cfg.data.elements))
 
 
@@ -305,7 +171,7 @@ def test_lattice_parameters_round_trip_on_real_cells(tmp_path):
 
     _, batch = _perov_batch(tmp_path)
     cells = torch.cat([batch.cells.double(), torch.from_numpy(np.stack([c.cell for c in read_crystals(
-        _write_csv(tmp_path / "c.csv", _rows(SHARED / "carbon_24/val.csv", 6))).structures]))])
+        write_csv(tmp_path / "c.csv", csv_rows(SHARED / "carbon_24/val.csv", 6))).structures]))])
     atoms = torch.tensor([5] * 6 + [12] * 6)
     params = lattice_params(cells, atoms)
     rebuilt = lattice_matrix(params, atoms)
@@ -447,8 +313,8 @@ def test_train_a_crystal_run_and_sample_cifs(tmp_path):
 
     data = tmp_path / "perov"
     data.mkdir()
-    _write_csv(data / "val.csv", _rows(SHARED / "perov_5/val.csv", 48))
-    _write_csv(data / "test.csv", _rows(SHARED / "perov_5/test.csv", 12))
+    write_csv(data / "val.csv", csv_rows(SHARED / "perov_5/val.csv", 48))
+    write_csv(data / "test.csv", csv_rows(SHARED / "perov_5/test.csv", 12))
     common = ["train", "dataset=perov5", f"data.path={data}", f"data.cache={tmp_path / 'cache'}", *TINY,
               "trainer=smoke", "trainer.max_steps=2", "trainer.eval_every=2", "trainer.batch_size=16", "trainer.progress=false",
               "eval_samples=4", "eval_molecules=6", "sampler.steps=2", f"run.dir={tmp_path / 'run'}"]
@@ -483,7 +349,7 @@ def test_train_on_a_folder_of_cif_and_poscar_files(tmp_path):
 
     folder = tmp_path / "mine"
     (folder / "vasp").mkdir(parents=True)
-    for i, row in enumerate(_rows(SHARED / "perov_5/val.csv", 40)):
+    for i, row in enumerate(csv_rows(SHARED / "perov_5/val.csv", 40)):
         pmg = PmgStructure.from_str(row["cif"], fmt="cif")
         pmg.to(filename=str(folder / "vasp" / f"POSCAR_{i}") if i % 2 else str(folder / f"{i}.cif"), fmt="poscar" if i % 2 else "cif")
     (folder / "vasp" / "POSCAR_bad").write_text("not a poscar\n1.0\n")
@@ -501,15 +367,3 @@ def test_train_on_a_folder_of_cif_and_poscar_files(tmp_path):
     sampled = read_crystals(tmp_path / "x.extxyz", check=False).structures
     assert len(sampled) == 3 and all(c.is_crystal for c in sampled)
 
-
-def test_chgnet_stability_of_a_minimum_and_a_shaken_crystal():
-    from unite_mol.evaluate.stability import RelaxTask, relax_crystal, score_stability
-
-    nacl = rock_salt()
-    at_minimum = relax_crystal(RelaxTask(nacl, 200))
-    moved = relax_crystal(RelaxTask(shaken_rock_salt(0), 200))
-    assert at_minimum.converged and at_minimum.rmsd < 0.01 and abs(at_minimum.energy - at_minimum.relaxed_energy) < 1e-3
-    assert moved.converged and moved.energy - moved.relaxed_energy > 0.05  # relaxation finds lower energy
-    assert abs(moved.relaxed_energy - at_minimum.relaxed_energy) < 5e-3  # ... the same minimum
-    score = score_stability([at_minimum, moved])
-    assert score.relaxed == 2 and score.barely_moves == 0.5 and score.converged == 1

@@ -14,7 +14,7 @@ from unite_mol.run import MolConfig, build_model
 from unite_mol.sampling import Kind, generate_structures
 
 from conftest import mol, qm9_rows
-from test_crystals import SHARED, _rows, _write_csv
+from crystal_cells import SHARED, csv_rows, write_csv
 from test_mol_cli import TINY
 from test_mol_model import tiny_mol
 
@@ -29,7 +29,7 @@ def _joint_config(lattice: LatticeReadout = LatticeReadout.token) -> MolConfig:
 def _batches(tmp_path) -> tuple[ElementVocab, object, object]:
     cfg = _joint_config()
     vocab = ElementVocab(cfg.elements)
-    crystals = read_crystals(_write_csv(tmp_path / "p.csv", _rows(SHARED / "perov_5/val.csv", 4))).structures
+    crystals = read_crystals(write_csv(tmp_path / "p.csv", csv_rows(SHARED / "perov_5/val.csv", 4))).structures
     molecules = [m.centred() for m in qm9_rows(4)]
     return vocab, collate(molecules, vocab, 0), collate(crystals, vocab, 1)
 
@@ -97,8 +97,8 @@ def _joint_args(tmp_path) -> list[str]:
     write_structures(tmp_path / "mols.xyz", qm9_rows(40))
     perov = tmp_path / "perov"
     perov.mkdir()
-    _write_csv(perov / "val.csv", _rows(SHARED / "perov_5/val.csv", 24))
-    _write_csv(perov / "test.csv", _rows(SHARED / "perov_5/test.csv", 6))
+    write_csv(perov / "val.csv", csv_rows(SHARED / "perov_5/val.csv", 24))
+    write_csv(perov / "test.csv", csv_rows(SHARED / "perov_5/test.csv", 6))
     return ["dataset=qm9_perov5", "data.source=files", f"data.path={tmp_path / 'mols.xyz'}", f"data.cache={tmp_path / 'cache'}",
             f"joint.0.path={perov}", "joint.0.train_split=val", "joint.0.repeat=2", f"joint.0.cache={tmp_path / 'cache'}", *TINY,
             "trainer=smoke", "trainer.batch_size=8", "trainer.progress=false", "eval_samples=3", "eval_molecules=3", "sampler.steps=2"]

@@ -8,7 +8,7 @@ from unite_mol.data.crystals import read_crystals
 from unite_mol.data.origin import canonical_order
 from unite_mol.structure import Structure
 
-from test_crystals import SHARED, _rows, _write_csv
+from crystal_cells import SHARED, csv_rows, write_csv
 
 
 def _shifted(crystals: list[Structure], seed: int) -> list[Structure]:
@@ -54,7 +54,7 @@ def test_a_site_of_the_most_electropositive_element_is_put_at_the_origin():
 @pytest.mark.parametrize("origin", [Origin.site, Origin.cation])
 @pytest.mark.parametrize("name", ["perov_5/val.csv", "carbon_24/val.csv", "mp_20_schema_sample/cdvae_test_data.csv"])
 def test_the_origin_forgets_where_the_file_put_the_crystal(tmp_path, name, origin):
-    crystals = read_crystals(_write_csv(tmp_path / "x.csv", _rows(SHARED / name, 60))).structures
+    crystals = read_crystals(write_csv(tmp_path / "x.csv", csv_rows(SHARED / name, 60))).structures
     packed = Packed.from_structures(crystals)
     a, b = to_origin(packed, origin), to_origin(Packed.from_structures(_shifted(crystals, 0)), origin)
     assert to_origin(packed, Origin.file) is packed
@@ -68,7 +68,7 @@ def test_the_origin_forgets_where_the_file_put_the_crystal(tmp_path, name, origi
 
 
 def test_the_origin_reaches_the_data_and_is_refused_for_molecules(tmp_path):
-    path = _write_csv(tmp_path / "c24.csv", _rows(SHARED / "carbon_24/val.csv", 40))
+    path = write_csv(tmp_path / "c24.csv", csv_rows(SHARED / "carbon_24/val.csv", 40))
     cfg = MolDataConfig(source=DataSource.files, path=str(path), crystal_files=True, cache=str(tmp_path / "cache"),
                         elements=["C"], max_atoms=24, origin=Origin.site)
     data = load_data(cfg)
@@ -87,8 +87,8 @@ def test_a_site_origin_model_reconstructs_a_crystal_the_same_wherever_the_file_p
 
     data = tmp_path / "c24"
     data.mkdir()
-    _write_csv(data / "val.csv", _rows(SHARED / "carbon_24/val.csv", 32))
-    _write_csv(data / "test.csv", _rows(SHARED / "carbon_24/test.csv", 8))
+    write_csv(data / "val.csv", csv_rows(SHARED / "carbon_24/val.csv", 32))
+    write_csv(data / "test.csv", csv_rows(SHARED / "carbon_24/test.csv", 8))
     done = mol("train", "dataset=carbon24", f"data.path={data}", "data.train_split=val", "data.origin=site",
                f"data.cache={tmp_path / 'cache'}", *TINY, "trainer=smoke", "trainer.max_steps=2", "trainer.eval_every=2",
                "trainer.batch_size=16", "trainer.progress=false", "eval_samples=2", "eval_molecules=4", "sampler.steps=2",

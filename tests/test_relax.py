@@ -10,7 +10,7 @@ from unite_mol.relax import ForceField, relax
 from unite_mol.structure import Structure
 
 from conftest import mol, qm9_rows
-from test_crystals import rock_salt, shaken_rock_salt
+from crystal_cells import rock_salt, shaken_rock_salt
 
 
 def _noised(rows: list[Structure], sigma: float) -> list[Structure]:

@@ -89,7 +89,7 @@ def _counts(numbers: np.ndarray) -> dict[str, int]:
     return {SYMBOLS[z]: int(c) for z, c in zip(elements, counts)}
 
 
-def _reduced(s: Structure) -> "PymatgenStructure":
+def reduced_cell(s: Structure) -> "PymatgenStructure":
     """The Niggli-reduced primitive cell that StructureMatcher.group_structures compares (pymatgen's private helper that
     group_structures itself calls, so the cells are the same)."""
     from pymatgen.analysis.structure_matcher import StructureMatcher
@@ -132,7 +132,7 @@ def unique_groups(structures: list[Structure], workers: int = 1) -> int:
     shared = [s for bucket in by_formula if len(bucket) > 1 for s in bucket]
     with WorkerPool(workers) as pool:
         buckets: dict[tuple[str, int], list] = {}
-        for r in pool.map(Chunked(_reduced), shared, "primitive cells"):
+        for r in pool.map(Chunked(reduced_cell), shared, "primitive cells"):
             buckets.setdefault((r.composition.reduced_formula, len(r)), []).append(r)
         matched = pool.map(Chunked(_group_count), sorted(buckets.values(), key=len, reverse=True), "uniqueness")
     return sum(len(bucket) == 1 for bucket in by_formula) + sum(matched)
