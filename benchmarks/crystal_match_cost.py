@@ -1,5 +1,5 @@
 """Where uniqueness spends its time: random pairs of crystals from one bucket (one reduced formula, one primitive-cell
-size, as `unite_groups` compares them), each timed through StructureMatcher.fit and sorted by how it ends.
+size, as `unique_groups` compares them), each timed through StructureMatcher.fit and sorted by how it ends.
 
     python benchmarks/crystal_match_cost.py c24_10k.cif --n 1500 --pairs 2000
 
@@ -17,7 +17,7 @@ from pymatgen.core import Lattice
 
 from unite_core.jsonio import write_json
 from unite_mol.data.crystals import read_crystals
-from unite_mol.evaluate.crystal import MATCHER, check_crystal, reduced_cell
+from unite_mol.evaluate.crystal import MATCHER, by_primitive_cell, check_crystal, reduced_cell
 
 
 def lattice_mappings(a, b) -> int:
@@ -38,9 +38,7 @@ def main() -> None:
     args = parser.parse_args()
     structures = read_crystals(args.samples, skip_bad=True, check=False).structures[: args.n]
     reduced = [reduced_cell(s) for s in structures if check_crystal(s).valid]
-    buckets: dict[tuple[str, int], list] = {}
-    for r in reduced:
-        buckets.setdefault((r.composition.reduced_formula, len(r)), []).append(r)
+    buckets = by_primitive_cell(reduced)
     shared = [b for b in buckets.values() if len(b) > 1]
     weights = np.array([len(b) * (len(b) - 1) for b in shared], dtype=float)  # pairs are drawn as the buckets hold them
     rng, matcher = np.random.default_rng(args.seed), StructureMatcher(**MATCHER)

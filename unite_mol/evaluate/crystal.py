@@ -99,6 +99,14 @@ def reduced_cell(s: Structure) -> "PymatgenStructure":
     return StructureMatcher._get_reduced_structure(to_pymatgen(s), primitive_cell=True, niggli=True)
 
 
+def by_primitive_cell(cells: list["PymatgenStructure"]) -> dict[tuple[str, int], list["PymatgenStructure"]]:
+    """Reduced cells by reduced formula and number of sites: the buckets uniqueness matches within."""
+    buckets: dict[tuple[str, int], list] = {}
+    for r in cells:
+        buckets.setdefault((r.composition.reduced_formula, len(r)), []).append(r)
+    return buckets
+
+
 def _group_count(bucket: list["PymatgenStructure"]) -> int:
     """Distinct crystals among reduced crystals, grouped as StructureMatcher.group_structures groups them: the first
     unmatched crystal takes every later one that fits it, until none is left."""
@@ -131,9 +139,7 @@ def unique_groups(structures: list[Structure], workers: int = 1) -> int:
     by_formula = [[structures[i] for i in members] for members in by_composition(structures).values()]
     shared = [s for bucket in by_formula if len(bucket) > 1 for s in bucket]
     with WorkerPool(workers) as pool:
-        buckets: dict[tuple[str, int], list] = {}
-        for r in pool.map(Chunked(reduced_cell), shared, "primitive cells"):
-            buckets.setdefault((r.composition.reduced_formula, len(r)), []).append(r)
+        buckets = by_primitive_cell(pool.map(Chunked(reduced_cell), shared, "primitive cells"))
         matched = pool.map(Chunked(_group_count), sorted(buckets.values(), key=len, reverse=True), "uniqueness")
     return sum(len(bucket) == 1 for bucket in by_formula) + sum(matched)
 
