@@ -4,7 +4,7 @@ from unite_core.train.checkpoint import (
     TrainState, UnreadableCheckpoint, list_checkpoints, load_checkpoint, load_run, resume_checkpoint, run_dir_of, save_checkpoint,
 )
 from unite_core.train.config import NonFinite, OptimConfig, Precision, RunConfig, TrainerConfig, WandbMode
-from unite_core.train.dist import DistEnv, init_distributed
+from unite_core.train.dist import DistEnv, distributed
 from unite_core.train.ema import EMA
 from unite_core.train.fit import Evaluator, FitResult, NonFiniteLoss, Trainer, fit
 from unite_core.train.lock import RunLock, RunLocked
@@ -14,6 +14,6 @@ from unite_core.train.stop import STOPPED_EXIT, StopRequest
 __all__ = [
     "EMA", "STOPPED_EXIT", "DistEnv", "Evaluator", "FitResult", "NonFinite", "NonFiniteLoss", "OptimConfig", "Precision",
     "RunConfig", "RunLock", "RunLocked", "StepBatches", "StopRequest", "TrainState", "Trainer", "TrainerConfig",
-    "UnreadableCheckpoint", "WandbMode", "build_optimizers", "build_schedulers", "fit", "init_distributed", "is_condition_table",
+    "UnreadableCheckpoint", "WandbMode", "build_optimizers", "build_schedulers", "distributed", "fit", "is_condition_table",
     "list_checkpoints", "load_checkpoint", "load_run", "resume_checkpoint", "run_dir_of", "save_checkpoint", "warmup_cosine",
 ]

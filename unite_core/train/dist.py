@@ -1,5 +1,8 @@
 """torch.distributed set-up from the torchrun environment; everything is a no-op in one process."""
 import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -28,16 +31,27 @@ class DistEnv:
         return torch.device(requested)
 
 
-def init_distributed(device_kind: str) -> DistEnv:
-    """Join the process group when launched by torchrun (NCCL on GPUs, gloo on CPU)."""
+@contextmanager
+def distributed(device_kind: str) -> Iterator[DistEnv]:
+    """Join the process group when launched by torchrun (NCCL on GPUs, gloo on CPU) and leave it on the way out.
+    A gloo worker thread drops its finished collective's tensors only once it holds the GIL; if the group is torn
+    down first (at the interpreter's exit: SIGABRT, "terminate called without an active exception"; or when the
+    DDP wrapper is freed: a deadlock), a run that went well fails. So the group is left with the GIL released for
+    a moment first. A group the caller already joined is left to the caller."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     env = DistEnv(rank=int(os.environ.get("RANK", "0")), world=world, local_rank=int(os.environ.get("LOCAL_RANK", "0")))
-    if env.enabled and not dist.is_initialized():
+    joined = env.enabled and not dist.is_initialized()
+    if joined:
         use_cuda = device_kind != "cpu" and torch.cuda.is_available()
         if use_cuda:
             torch.cuda.set_device(env.local_rank)
         dist.init_process_group("nccl" if use_cuda else "gloo")
-    return env
+    try:
+        yield env
+    finally:
+        if joined:
+            time.sleep(0.1)  # releases the GIL: the gloo threads finish dropping their last tensors
+            dist.destroy_process_group()
 
 
 def mean_over_ranks(values: dict[str, float], env: DistEnv, device: torch.device) -> dict[str, float]:

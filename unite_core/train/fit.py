@@ -20,7 +20,7 @@ from unite_core.rng import BatchRandom
 from unite_core.train.batches import StepBatches
 from unite_core.train.checkpoint import TrainState, checkpoint_name, list_checkpoints, resume_checkpoint, save_checkpoint
 from unite_core.train.config import NonFinite, OptimConfig, Precision, RunConfig, TrainerConfig
-from unite_core.train.dist import DistEnv, any_rank, barrier, init_distributed, mean_over_ranks
+from unite_core.train.dist import DistEnv, any_rank, barrier, distributed, mean_over_ranks
 from unite_core.train.lock import RunLock
 from unite_core.train.ema import EMA
 from unite_core.train.logger import RunLogger
@@ -171,13 +171,13 @@ def fit(
     group, keeps a micro-batch within one group, e.g. one dataset of a joint run).
     Rank 0 holds the folder's lock throughout; SIGTERM / SIGINT / SIGUSR1 end the run after the current step
     with a checkpoint (`FitResult.stopped`)."""
-    env = init_distributed(run.device)
-    device = env.device(run.device)
-    if trainer.batch_size % (trainer.accum_steps * env.world):
-        raise ValueError(f"trainer.batch_size={trainer.batch_size} must split into accum_steps={trainer.accum_steps} x {env.world} ranks")
-    micro_batch = trainer.batch_size // trainer.accum_steps
     run_dir = Path(run.dir)
     with ExitStack() as stack:
+        env = stack.enter_context(distributed(run.device))
+        device = env.device(run.device)
+        if trainer.batch_size % (trainer.accum_steps * env.world):
+            raise ValueError(f"trainer.batch_size={trainer.batch_size} must split into accum_steps={trainer.accum_steps} x {env.world} ranks")
+        micro_batch = trainer.batch_size // trainer.accum_steps
         if env.is_main:
             stack.enter_context(RunLock(run_dir))  # before anything in the folder is read for writing or written
         stop = stack.enter_context(StopRequest())
