@@ -34,10 +34,12 @@ class DistEnv:
 @contextmanager
 def distributed(device_kind: str) -> Iterator[DistEnv]:
     """Join the process group when launched by torchrun (NCCL on GPUs, gloo on CPU) and leave it on the way out.
-    A gloo worker thread drops its finished collective's tensors only once it holds the GIL; if the group is torn
-    down first (at the interpreter's exit: SIGABRT, "terminate called without an active exception"; or when the
-    DDP wrapper is freed: a deadlock), a run that went well fails. So the group is left with the GIL released for
-    a moment first. A group the caller already joined is left to the caller."""
+    A block that ends without an error ends on every rank together: torchrun stops the other ranks as soon as one
+    exits, and rank 0 may still be writing (a checkpoint, the run's lock). A gloo worker thread drops its finished
+    collective's tensors only once it holds the GIL; if the group is torn down first (at the interpreter's exit:
+    SIGABRT, "terminate called without an active exception"; or when the DDP wrapper is freed: a deadlock), a run
+    that went well fails, so the group is left with the GIL released for a moment first. A group the caller already
+    joined is left to the caller."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     env = DistEnv(rank=int(os.environ.get("RANK", "0")), world=world, local_rank=int(os.environ.get("LOCAL_RANK", "0")))
     joined = env.enabled and not dist.is_initialized()
@@ -48,6 +50,7 @@ def distributed(device_kind: str) -> Iterator[DistEnv]:
         dist.init_process_group("nccl" if use_cuda else "gloo")
     try:
         yield env
+        barrier(env)
     finally:
         if joined:
             time.sleep(0.1)  # releases the GIL: the gloo threads finish dropping their last tensors

@@ -47,7 +47,7 @@ class FitResult:
     step: int
     checkpoint: Path | None
     out_of_time: bool
-    stopped: str | None = None  # the signal that stopped the run early (a checkpoint of `step` was written)
+    stopped: str | None = None  # the signal that stopped the run early, or "a signal to another rank" (`step` was checkpointed)
 
 
 class Trainer:
@@ -223,6 +223,7 @@ def fit(
         except NonFiniteLoss as err:
             if env.is_main and step > 0 and (last_ckpt is None or last_ckpt.name != checkpoint_name(step)):
                 last_ckpt = save_checkpoint(run_dir, t.state(step, config_yaml), trainer.keep_ckpts)  # the weights before the bad step
+            barrier(env)  # the other ranks wait for that file: torchrun stops every rank as soon as one exits
             raise NonFiniteLoss(f"{err}; the newest checkpoint is {last_ckpt or 'none (nothing saved yet)'}") from None
         finally:
             bar.close()
@@ -230,4 +231,5 @@ def fit(
                 if log.train.rows:
                     log.plot()
                 log.close()
-    return FitResult(step=step, checkpoint=last_ckpt, out_of_time=out_of_time, stopped=stop.signal if stopped else None)
+    return FitResult(step=step, checkpoint=last_ckpt, out_of_time=out_of_time,
+                     stopped=(stop.signal or "a signal to another rank") if stopped else None)
