@@ -231,5 +231,7 @@ def fit(
                 if log.train.rows:
                     log.plot()
                 log.close()
+    if not env.is_main:  # rank 0 wrote it, and leaving the process group waited for that
+        last_ckpt = next(reversed(list_checkpoints(run_dir)), None)
     return FitResult(step=step, checkpoint=last_ckpt, out_of_time=out_of_time,
                      stopped=(stop.signal or "a signal to another rank") if stopped else None)
