@@ -1,5 +1,9 @@
-"""Shared fixtures: deterministic seeds, a tiny toy-modality UNITE config and the unite-mol command run in-process."""
+"""Shared fixtures: deterministic seeds, a tiny toy-modality UNITE config, the unite-mol command run in-process, and
+subprocess launchers (python, torchrun with two CPU processes)."""
 import io
+import os
+import subprocess
+import sys
 from contextlib import chdir, redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +16,9 @@ from unite_core.toy.run import ToyConfig
 from unite_core.train import OptimConfig, RunConfig, TrainerConfig
 
 REPO = Path(__file__).resolve().parents[1]
+TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+# one thread per process; the workers import the package and this folder's helpers
+TORCHRUN_ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join([str(REPO), str(Path(__file__).parent)])}
 
 
 @pytest.fixture(autouse=True)
@@ -62,3 +69,8 @@ def mol(*argv: str, cwd: Path = REPO) -> Ran:
         except SystemExit as stop:  # argparse's usage errors and --help
             code = int(stop.code or 0)
     return Ran(code, out.getvalue(), err.getvalue())
+
+
+def run_python(*args: str, cwd: Path = REPO, python: str = sys.executable) -> subprocess.CompletedProcess:
+    """`python ARGS` in a subprocess: the real entry points, imports and all."""
+    return subprocess.run([python, *args], cwd=cwd, capture_output=True, text=True, timeout=300)

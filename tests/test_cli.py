@@ -1,23 +1,18 @@
 """The command line and packaging: config composition and errors, import hygiene, the installed wheel."""
 import os
 import subprocess
-import sys
 import venv
 from pathlib import Path
 
 import pytest
 
-from conftest import REPO
+from conftest import REPO, run_python
 
 HEAVY = ("rdkit", "pymatgen", "torchvision", "e3nn", "torch_geometric", "ase")
 
 
-def _run(*args: str, cwd: Path = REPO, python: str = sys.executable) -> subprocess.CompletedProcess:
-    return subprocess.run([python, *args], cwd=cwd, capture_output=True, text=True, timeout=300)
-
-
 def test_print_config_composes_groups_and_overrides():
-    done = _run("-m", "unite_core.toy", "train", "model=S", "trainer=smoke", "flow.k=5", "--print-config")
+    done = run_python("-m", "unite_core.toy", "train", "model=S", "trainer=smoke", "flow.k=5", "--print-config")
     assert done.returncode == 0, done.stderr
     assert "preset: S" in done.stdout and "max_steps: 40" in done.stdout and "k: 5" in done.stdout
 
@@ -29,21 +24,21 @@ def test_print_config_composes_groups_and_overrides():
     ("trainer.max_steps=many", "key 'trainer.max_steps'"),
 ])
 def test_bad_config_is_one_line(override, expected):
-    done = _run("-m", "unite_core.toy", "train", override, "--print-config")
+    done = run_python("-m", "unite_core.toy", "train", override, "--print-config")
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("unite-toy: error: config: ") and expected in lines[0]
 
 
 def test_a_bad_sampler_value_is_one_line():
-    done = _run("-m", "unite_core.toy", "train", "sampler.sde_noise=-1", "--print-config")
+    done = run_python("-m", "unite_core.toy", "train", "sampler.sde_noise=-1", "--print-config")
     assert done.returncode == 2
     assert done.stderr.strip() == "unite-toy: error: sampler.sde_noise (--sde-noise) must be >= 0, got -1.0"
 
 
 @pytest.mark.parametrize("module,tool", [("unite_core.toy", "unite-toy"), ("unite_image", "unite-image")])
 def test_decoder_recipe_is_refused_in_one_line_where_no_run_can_start_from_a_model(tmp_path, module, tool):
-    done = _run("-m", module, "train", "objective.recipe=decoder", f"run.dir={tmp_path / 'run'}")
+    done = run_python("-m", module, "train", "objective.recipe=decoder", f"run.dir={tmp_path / 'run'}")
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"{tool}: error: objective.recipe=decoder adapts a trained model's decoder")
@@ -51,30 +46,30 @@ def test_decoder_recipe_is_refused_in_one_line_where_no_run_can_start_from_a_mod
 
 
 def test_missing_checkpoint_is_one_line(tmp_path):
-    done = _run("-m", "unite_core.toy", "sample", "--ckpt", str(tmp_path / "nowhere"))
+    done = run_python("-m", "unite_core.toy", "sample", "--ckpt", str(tmp_path / "nowhere"))
     assert done.returncode == 2 and done.stderr.strip().count("\n") == 0 and "nowhere" in done.stderr
 
 
 def test_unite_core_imports_no_modality_packages():
     code = "import sys, unite_core, unite_core.toy, unite_core.train; print(','.join(m for m in %r if m in sys.modules))" % (HEAVY,)
-    done = _run("-c", code)
+    done = run_python("-c", code)
     assert done.returncode == 0 and done.stdout.strip() == "", done.stdout + done.stderr
 
 
 def test_unite_mol_imports_heavy_packages_lazily():
     code = "import sys, unite_mol; print(','.join(m for m in %r if m in sys.modules))" % (HEAVY,)
-    done = _run("-c", code)
+    done = run_python("-c", code)
     assert done.returncode == 0 and done.stdout.strip() == "", done.stdout + done.stderr
 
 
 def test_toy_train_then_sample_end_to_end(tmp_path):
     run = tmp_path / "run"
-    done = _run("-m", "unite_core.toy", "train", "trainer=smoke", "trainer.max_steps=4", "trainer.eval_every=4", f"run.dir={run}", "trainer.progress=false", "eval_samples=30")
+    done = run_python("-m", "unite_core.toy", "train", "trainer=smoke", "trainer.max_steps=4", "trainer.eval_every=4", f"run.dir={run}", "trainer.progress=false", "eval_samples=30")
     assert done.returncode == 0, done.stderr
     for name in ("config.yaml", "train.csv", "eval.csv", "loss.png", "samples.png", "checkpoints/step-00000004.pt"):
         assert (run / name).is_file(), name
     out = tmp_path / "clouds.npz"
-    done = _run("-m", "unite_core.toy", "sample", "--ckpt", str(run), "--n", "12", "--steps", "3", "--out", str(out))
+    done = run_python("-m", "unite_core.toy", "sample", "--ckpt", str(run), "--n", "12", "--steps", "3", "--out", str(out))
     assert done.returncode == 0, done.stderr
     assert out.is_file() and out.with_suffix(".png").is_file() and "12 clouds" in done.stdout
 
@@ -88,16 +83,16 @@ def test_installed_wheel_finds_its_configs(tmp_path):
             (src / rel).parent.mkdir(parents=True, exist_ok=True)
             (src / rel).write_bytes((REPO / rel).read_bytes())
     wheels = tmp_path / "wheels"
-    built = _run("-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(wheels), str(src), cwd=tmp_path)
+    built = run_python("-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(wheels), str(src), cwd=tmp_path)
     assert built.returncode == 0, built.stderr
     wheel = next(wheels.glob("unite-*.whl"))
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)
     python = str(env_dir / "bin" / "python")
-    site = Path(_run("-c", "import sysconfig; print(sysconfig.get_path('purelib'))", python=python).stdout.strip())
-    deps = Path(_run("-c", "import torch, pathlib; print(pathlib.Path(torch.__file__).parents[1])").stdout.strip())
+    site = Path(run_python("-c", "import sysconfig; print(sysconfig.get_path('purelib'))", python=python).stdout.strip())
+    deps = Path(run_python("-c", "import torch, pathlib; print(pathlib.Path(torch.__file__).parents[1])").stdout.strip())
     (site / "deps.pth").write_text(f"{deps}\n")  # reuse the installed dependencies, not the editable unite
-    installed = _run("-m", "pip", "install", "--no-deps", "--no-index", "-q", str(wheel), python=python, cwd=tmp_path)
+    installed = run_python("-m", "pip", "install", "--no-deps", "--no-index", "-q", str(wheel), python=python, cwd=tmp_path)
     assert installed.returncode == 0, installed.stderr
     script = env_dir / "bin" / "unite-toy"
     help_text = subprocess.run([str(script), "--help"], cwd=tmp_path, capture_output=True, text=True)
@@ -115,7 +110,7 @@ def test_installed_wheel_finds_its_configs(tmp_path):
                               cwd=tmp_path, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": ""})
     assert composed.returncode == 0 and "image_size: 256" in composed.stdout and "preset: B" in composed.stdout, composed.stderr
     packages = sorted(".".join(f.parent.relative_to(REPO).parts) for top in ("unite_core", "unite_mol", "unite_image") for f in (REPO / top).rglob("__init__.py"))
-    imported = _run("-c", f"import importlib; [importlib.import_module(m) for m in {packages!r}]", python=python, cwd=tmp_path)
+    imported = run_python("-c", f"import importlib; [importlib.import_module(m) for m in {packages!r}]", python=python, cwd=tmp_path)
     assert imported.returncode == 0, imported.stderr  # every package of the source tree is in the wheel
-    where = _run("-c", "import unite_core, unite_configs; print(unite_core.__file__, unite_configs.__file__)", python=python, cwd=tmp_path)
+    where = run_python("-c", "import unite_core, unite_configs; print(unite_core.__file__, unite_configs.__file__)", python=python, cwd=tmp_path)
     assert str(REPO) not in where.stdout and str(site) in where.stdout

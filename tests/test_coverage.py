@@ -7,8 +7,7 @@ from unite_mol.data.crystals import read_crystals
 from unite_mol.evaluate.coverage import CoverageCutoffs, Fingerprint, coverage, featurizers, fingerprint
 from unite_mol.structure import Structure
 
-from conftest import mol
-from test_cli import _run
+from conftest import mol, run_python
 from crystal_cells import SHARED, csv_rows, rock_salt, rock_salt_copies, write_csv
 
 
@@ -77,7 +76,7 @@ def test_crystal_leaderboard_puts_our_coverage_beside_the_published_rows(tmp_pat
     done = mol("evaluate", str(test), "--test", str(test), "--coverage", "perov5", "--workers", "1",
                 "--cache", str(tmp_path / "cache"), "--json", str(tmp_path / "ev.json"))
     assert done.returncode == 0, done.stderr
-    board = _run(str(REPO / "benchmarks" / "crystal_leaderboard.py"), f"perov_5:ours={tmp_path / 'ev.json'}", "--out", str(tmp_path / "b.md"))
+    board = run_python(str(REPO / "benchmarks" / "crystal_leaderboard.py"), f"perov_5:ours={tmp_path / 'ev.json'}", "--out", str(tmp_path / "b.md"))
     assert board.returncode == 0, board.stderr
     text = (tmp_path / "b.md").read_text()
     generation = text.split("## perov_5: generation")[1].split("##")[0]

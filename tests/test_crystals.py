@@ -12,6 +12,7 @@ from unite_mol.structure import Structure
 
 from conftest import mol
 from crystal_cells import SHARED, csv_rows, rock_salt, write_csv
+from tiny_models import TINY, tiny_mol
 
 
 @pytest.mark.parametrize("name,atoms", [("perov_5/val.csv", {5}), ("carbon_24/val.csv", set(range(6, 25))),
@@ -203,7 +204,6 @@ def test_the_circle_head_decodes_and_scores_fractional_coordinates_without_a_sea
 
     import torch
 
-    from test_mol_model import tiny_mol
     from unite_core.rng import BatchRandom
     from unite_mol.batch import MolBatch
     from unite_mol.decoder import AtomOutput, FractionalHead
@@ -247,7 +247,6 @@ def test_crystal_tokens_ignore_rotation_and_the_choice_of_periodic_image(tmp_pat
     import torch
     from e3nn import o3
 
-    from test_mol_model import tiny_mol
     from unite_mol.augment import quaternion_matrix
     from unite_mol.batch import MolBatch
     from unite_mol.decoder import LatticeReadout
@@ -282,7 +281,6 @@ def test_crystal_tokens_ignore_rotation_and_the_choice_of_periodic_image(tmp_pat
 def test_a_lattice_token_model_trains_reconstructs_and_samples_crystals(tmp_path):
     import torch
 
-    from test_mol_model import tiny_mol
     from unite_core.flow import SamplerConfig
     from unite_core.rng import BatchRandom
     from unite_mol.batch import ElementVocab
@@ -309,7 +307,6 @@ def test_a_lattice_token_model_trains_reconstructs_and_samples_crystals(tmp_path
 
 
 def test_train_a_crystal_run_and_sample_cifs(tmp_path):
-    from test_mol_cli import TINY
 
     data = tmp_path / "perov"
     data.mkdir()
@@ -345,7 +342,6 @@ def test_train_a_crystal_run_and_sample_cifs(tmp_path):
 def test_train_on_a_folder_of_cif_and_poscar_files(tmp_path):
     from pymatgen.core import Structure as PmgStructure
 
-    from test_mol_cli import TINY
 
     folder = tmp_path / "mine"
     (folder / "vasp").mkdir(parents=True)

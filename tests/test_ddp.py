@@ -3,7 +3,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -13,17 +12,15 @@ from unite_core.toy.run import build_model, train
 from unite_core.train import load_checkpoint
 from unite_core.train.logger import CsvLog
 
-from conftest import REPO, tiny_toy
+from conftest import TORCHRUN, TORCHRUN_ENV, tiny_toy
 from fault_child import logged_step
 
 STEPS = 3  # zero-init (final layer, then adaLN gates) reaches the attention weights from the third step
-TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
-ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join([str(REPO), str(Path(__file__).parent)])}
 
 
 def test_two_process_ddp_equals_one_process(tmp_path):
     cmd = [*TORCHRUN, str(Path(__file__).parent / "ddp_worker.py"), str(tmp_path / "ddp"), str(STEPS)]
-    done = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(cmd, env=TORCHRUN_ENV, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     train(tiny_toy(tmp_path / "single", max_steps=STEPS, ckpt_every=1000, batch_size=16, accum_steps=2))
     ddp, single = load_checkpoint(tmp_path / "ddp"), load_checkpoint(tmp_path / "single")
@@ -57,7 +54,7 @@ def test_sigterm_to_one_rank_stops_both_at_one_step_and_a_rerun_resumes_there(tm
     after the same step: the ranks agree on it, rank 0 checkpoints it, and the same command continues from there."""
     run_dir = tmp_path / "run"
     toy = [*TORCHRUN, str(Path(__file__).parent / "fault_child.py"), f"run.dir={run_dir}", "trainer.ckpt_every=100000"]
-    proc = subprocess.Popen([*toy, "trainer.max_steps=100000"], env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([*toy, "trainer.max_steps=100000"], env=TORCHRUN_ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while logged_step(run_dir) < 5:
         assert proc.poll() is None and time.monotonic() < deadline, "the two-process run ended early or made no progress"
@@ -68,6 +65,6 @@ def test_sigterm_to_one_rank_stops_both_at_one_step_and_a_rerun_resumes_there(tm
     assert len(stops) == 2 and stops[0] == stops[1] and "checkpoint None" not in err, err[-3000:]
     step = int(stops[0])
     assert load_checkpoint(run_dir).step == step and not (run_dir / "run.lock").exists()
-    done = subprocess.run([*toy, f"trainer.max_steps={step + 2}"], env=ENV, capture_output=True, text=True, timeout=300)
+    done = subprocess.run([*toy, f"trainer.max_steps={step + 2}"], env=TORCHRUN_ENV, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0 and f"resuming {run_dir} at step {step}" in done.stderr, done.stderr[-3000:]
     assert load_checkpoint(run_dir).step == step + 2

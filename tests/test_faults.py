@@ -21,7 +21,7 @@ from unite_core.toy.cli import main as toy_main
 from unite_core.toy.data import ToyShapes, collate
 from unite_core.toy.run import build_model, train
 from unite_core.train import (
-    STOPPED_EXIT, NonFinite, NonFiniteLoss, RunLock, RunLocked, StopRequest, UnreadableCheckpoint, fit, list_checkpoints,
+    STOPPED_EXIT, NonFinite, NonFiniteLoss, RunLocked, StopRequest, UnreadableCheckpoint, fit, list_checkpoints,
     load_checkpoint,
 )
 from unite_core.train.logger import CsvLog

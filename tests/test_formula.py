@@ -16,7 +16,7 @@ from unite_mol.run import build_model, load_init
 from unite_mol.sampling import draw_starts
 
 from conftest import mol, qm9_rows
-from test_mol_cli import TINY
+from tiny_models import TINY
 
 
 def _hill_of(numbers) -> str:

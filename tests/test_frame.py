@@ -12,8 +12,7 @@ from unite_mol.run import build_model
 from unite_mol.structure import Structure
 
 from conftest import mol, qm9_rows
-from test_mol_cli import TINY
-from test_mol_model import tiny_mol
+from tiny_models import TINY, tiny_mol
 
 
 def _moved(rows: list[Structure], seed: int) -> list[Structure]:

@@ -20,8 +20,7 @@ from unite_image.lpips import PerceptualConfig, PerceptualLoss, load_lpips, rand
 from unite_image.patches import patchify, unpatchify
 from unite_image.run import ImageConfig, build_model, generate_images
 
-from conftest import REPO
-from test_cli import _run
+from conftest import REPO, run_python
 
 
 def stripes(width: int, height: int) -> Image.Image:
@@ -134,20 +133,20 @@ def test_demo_train_and_sample_end_to_end(tmp_path):
     build_demo(tmp_path / "demo", per_class=8, size=40)
     assert sorted(p.name for p in (tmp_path / "demo").iterdir()) == ["astronaut", "chelsea", "coffee", "rocket"]
     run = tmp_path / "run"
-    done = _run("-m", "unite_image", "train", "data=demo", f"data.path={tmp_path / 'demo'}", "trainer=smoke",
+    done = run_python("-m", "unite_image", "train", "data=demo", f"data.path={tmp_path / 'demo'}", "trainer=smoke",
                 "trainer.max_steps=4", "trainer.eval_every=4", "trainer.ckpt_every=4", "trainer.batch_size=8",
                 "decoder.depth=1", "decoder.width=32", "sampler.steps=2", f"run.dir={run}")
     assert done.returncode == 0, done.stderr
     assert (run / "classes.txt").read_text().splitlines() == ["astronaut", "chelsea", "coffee", "rocket"]
     assert (run / "samples.png").is_file() and (run / "reconstructions.png").is_file()
     out = tmp_path / "samples"
-    done = _run("-m", "unite_image", "sample", "--ckpt", str(run), "--n", "6", "--classes", "1,3", "--cfg", "2.0",
+    done = run_python("-m", "unite_image", "sample", "--ckpt", str(run), "--n", "6", "--classes", "1,3", "--cfg", "2.0",
                 "--steps", "2", "--out", str(out))
     assert done.returncode == 0, done.stderr
     saved = np.load(out / "samples.npz")
     assert saved["arr_0"].shape == (6, 32, 32, 3) and saved["labels"].tolist() == [1, 3, 1, 3, 1, 3]
     assert (out / "000005_class3.png").is_file() and (out / "grid.png").is_file()
-    bad = _run("-m", "unite_image", "sample", "--ckpt", str(run), "--classes", "9", "--out", str(out))
+    bad = run_python("-m", "unite_image", "sample", "--ckpt", str(run), "--classes", "9", "--out", str(out))
     assert bad.returncode == 2 and bad.stderr.strip().startswith("unite-image: error: --classes")
 
 
@@ -197,9 +196,9 @@ def test_frechet_distance_of_gaussians_in_closed_form(tmp_path):
 
 
 def test_imagenet_preset_needs_a_path_and_has_the_paper_sizes():
-    missing = _run("-m", "unite_image", "train", "data=imagenet")
+    missing = run_python("-m", "unite_image", "train", "data=imagenet")
     assert missing.returncode == 2 and "data.path" in missing.stderr and missing.stderr.count("\n") == 1
-    done = _run("-m", "unite_image", "train", "data=imagenet", "data.path=/imagenet/train", "model=B", "--print-config")
+    done = run_python("-m", "unite_image", "train", "data=imagenet", "data.path=/imagenet/train", "model=B", "--print-config")
     assert done.returncode == 0, done.stderr
     for line in ("image_size: 256", "patch: 16", "latents: 256", "latent_dim: 32", "num_classes: 1000", "preset: B"):
         assert line in done.stdout
@@ -255,5 +254,5 @@ def test_perceptual_weights_are_checked_in_one_line(tmp_path, vgg16_file):
     (tmp_path / "text.pth").write_text("not a checkpoint")
     with pytest.raises(ValueError, match="text.pth: not a PyTorch state_dict"):
         load_lpips(vgg16_file, tmp_path / "text.pth")
-    done = _run("-m", "unite_image", "train", "data=demo", "perceptual.weight=1.0", f"run.dir={tmp_path / 'run'}")
+    done = run_python("-m", "unite_image", "train", "data=demo", "perceptual.weight=1.0", f"run.dir={tmp_path / 'run'}")
     assert done.returncode == 2 and "perceptual.vgg16=PATH" in done.stderr and done.stderr.count("\n") == 1

@@ -1,4 +1,6 @@
 """Joint runs (ADiT's joint model): one GE on molecules and crystals, the dataset id as the condition, one kind per batch."""
+import subprocess
+
 import pytest
 import torch
 
@@ -13,10 +15,9 @@ from unite_mol.decoder import LatticeReadout
 from unite_mol.run import MolConfig, build_model
 from unite_mol.sampling import Kind, generate_structures
 
-from conftest import mol, qm9_rows
+from conftest import TORCHRUN, TORCHRUN_ENV, mol, qm9_rows
 from crystal_cells import SHARED, csv_rows, write_csv
-from test_mol_cli import TINY
-from test_mol_model import tiny_mol
+from tiny_models import TINY, tiny_mol
 
 
 def _joint_config(lattice: LatticeReadout = LatticeReadout.token) -> MolConfig:
@@ -125,15 +126,8 @@ def test_train_a_joint_run_then_sample_and_pack_each_dataset(tmp_path):
 
 def test_a_joint_run_trains_on_two_processes(tmp_path):
     """DDP must allow a step to leave parameters unused (a molecule batch never reaches the lattice head)."""
-    import os
-    import subprocess
-    import sys
-
-    from conftest import REPO
-
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "unite_mol", "train",
-           *_joint_args(tmp_path), "trainer.max_steps=6", "trainer.eval_every=100", "run.device=cpu", f"run.dir={tmp_path / 'run'}"]
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    cmd = [*TORCHRUN, "-m", "unite_mol", "train", *_joint_args(tmp_path), "trainer.max_steps=6", "trainer.eval_every=100",
+           "run.device=cpu", f"run.dir={tmp_path / 'run'}"]
+    done = subprocess.run(cmd, env=TORCHRUN_ENV, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "trained to step 6" in done.stdout + done.stderr

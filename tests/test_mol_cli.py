@@ -5,9 +5,7 @@ from unite_mol.chem import perceive
 from unite_mol.formats import read_structures, write_structures
 
 from conftest import mol, qm9_rows
-
-TINY = ["model=tiny", "decoder.depth=1", "decoder.width=32", "decoder.heads=2", "env.scalars=8", "env.hidden_irreps=4x0e+2x1o+2x2e"]
-
+from tiny_models import TINY
 
 @pytest.mark.parametrize("override,expected", [
     ("dataset=nope", "Could not find 'dataset/nope' (options: carbon24, crystal_files, files, mp20, perov5, qm9, qm9_heavy, qm9_perov5)"),

@@ -4,31 +4,16 @@ import pytest
 import torch
 
 from unite_core.flow import SamplerConfig
-from unite_core.rng import BatchRandom
 from unite_mol.augment import RandomRotation, quaternion_matrix
 from unite_mol.embed import EnvConfig, LocalEnvironment
 from unite_mol.neighbours import radius_graph
-from unite_mol.run import MolConfig, build_model
+from unite_mol.run import build_model
 from unite_mol.sampling import Kind, generate_structures
-from unite_mol.batch import ElementVocab, collate
+from unite_mol.batch import collate
 from unite_mol.tokenizer import Pairing
 
 from conftest import qm9_rows
-
-VOCAB = ElementVocab(["H", "C", "N", "O", "F"])
-
-
-def tiny_mol(pairing: Pairing = Pairing.sum) -> MolConfig:
-    cfg = MolConfig(pairing=pairing)
-    cfg.model.preset = "tiny"
-    cfg.decoder.depth, cfg.decoder.width, cfg.decoder.heads = 1, 32, 2
-    cfg.env.hidden_irreps, cfg.env.scalars = "4x0e + 2x1o + 2x2e", 8
-    return cfg
-
-
-def _rng(B: int, step: int = 0) -> BatchRandom:
-    return BatchRandom.for_step(0, step, 0, slice(0, B), B, torch.device("cpu"))
-
+from tiny_models import VOCAB, step_random, tiny_mol
 
 @pytest.fixture(scope="module")
 def batch():
@@ -76,18 +61,18 @@ def test_random_rotation_is_a_rotation(batch):
     R = quaternion_matrix(q / q.norm(dim=-1, keepdim=True))
     torch.testing.assert_close(R @ R.transpose(1, 2), torch.eye(3).expand(16, 3, 3), atol=1e-5, rtol=0)
     torch.testing.assert_close(torch.linalg.det(R), torch.ones(16))
-    turned = RandomRotation()(batch, _rng(len(batch)))
+    turned = RandomRotation()(batch, step_random(len(batch)))
     d0, d1 = torch.cdist(batch.positions, batch.positions), torch.cdist(turned.positions, turned.positions)
     torch.testing.assert_close(d0, d1, atol=1e-4, rtol=0)
     assert not torch.allclose(turned.positions, batch.positions)
     with torch.autocast("cpu", dtype=torch.bfloat16):  # the GPU trainer's bf16 must not round the geometry
-        assert RandomRotation()(batch, _rng(len(batch))).positions.dtype == torch.float32
+        assert RandomRotation()(batch, step_random(len(batch))).positions.dtype == torch.float32
 
 
 def test_bf16_training_step_runs(batch):
     model = build_model(tiny_mol())
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        losses = model(batch, _rng(len(batch)))
+        losses = model(batch, step_random(len(batch)))
     losses.total.backward()
     assert torch.isfinite(losses.total)
 
@@ -113,7 +98,7 @@ def test_both_passes_train_the_same_generative_encoder(batch, pairing):
             torch.nn.init.normal_(p, std=0.05)
     calls = []
     model.ge.register_forward_hook(lambda mod, args, out: calls.append(any(a is not None for a in args[5:])))  # atoms given?
-    losses = model(batch, _rng(len(batch)))
+    losses = model(batch, step_random(len(batch)))
     assert calls[0] and not any(calls[1:]) and len(calls) >= 2  # tokenize with atoms, then denoise without
     grads = {}
     for name, term in (("recon", losses.recon), ("flow", losses.flow)):

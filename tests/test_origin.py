@@ -9,6 +9,7 @@ from unite_mol.data.origin import canonical_order
 from unite_mol.structure import Structure
 
 from crystal_cells import SHARED, csv_rows, write_csv
+from tiny_models import TINY
 
 
 def _shifted(crystals: list[Structure], seed: int) -> list[Structure]:
@@ -80,7 +81,6 @@ def test_the_origin_reaches_the_data_and_is_refused_for_molecules(tmp_path):
 
 
 def test_a_site_origin_model_reconstructs_a_crystal_the_same_wherever_the_file_put_it(tmp_path):
-    from test_mol_cli import TINY
     from unite_mol import load
 
     from conftest import mol

@@ -12,7 +12,7 @@ from unite_mol.pretrained import SHIPPED, read_packed
 from unite_mol.run import MolConfig, build_model, load_init
 
 from conftest import mol, qm9_rows
-from test_mol_cli import TINY
+from tiny_models import TINY
 
 
 @pytest.fixture(scope="module")

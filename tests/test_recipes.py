@@ -15,8 +15,8 @@ from unite_mol.run import MolConfig, MolEvaluator, build_model, load_stage_one
 from unite_mol.sampling import Kind, generate_structures
 
 from conftest import mol, qm9_rows
-from test_mol_cli import TINY
-from test_mol_model import VOCAB, _rng, tiny_mol
+from tiny_models import TINY
+from tiny_models import VOCAB, step_random, tiny_mol
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,7 @@ def _unzero(model) -> None:
 
 def test_direct_latents_are_elements_and_scaled_positions_and_decode_exactly(batch):
     cfg, model = recipe_model(Recipe.direct)
-    z = model.latents(batch, _rng(len(batch))).z
+    z = model.latents(batch, step_random(len(batch))).z
     assert z.shape == (*batch.types.shape, len(VOCAB) + 3)  # (B, N, T + 3)
     real = batch.mask
     assert torch.equal(z[..., : len(VOCAB)][real].argmax(-1), batch.types[real])
@@ -61,7 +61,7 @@ def test_direct_trains_only_the_flow_and_samples(batch):
     _, model = recipe_model(Recipe.direct)
     assert model.tokenizer is None and model.ge.observation_in is None
     _unzero(model)
-    losses = model(batch, _rng(len(batch)))
+    losses = model(batch, step_random(len(batch)))
     assert losses.recon == 0 and losses.flow > 0
     losses.total.backward()
     assert _grads(model)["ge"]
@@ -82,7 +82,7 @@ def test_tokenizer_stage_trains_the_autoencoder_without_a_flow_term(batch):
     _unzero(model)
     calls = []
     model.ge.register_forward_hook(lambda *_: calls.append(1))
-    losses = model(batch, _rng(len(batch)))
+    losses = model(batch, step_random(len(batch)))
     assert len(calls) == 1 and losses.flow == 0 and losses.recon > 0  # the tokenize pass only
     losses.total.backward()
     grads = _grads(model)
@@ -99,7 +99,7 @@ def test_latent_flow_freezes_the_stage_one_tokenizer_and_trains_a_fresh_ge(batch
     gen = lambda: torch.Generator().manual_seed(3)  # noqa: E731
     torch.testing.assert_close(model.reconstruct(batch, gen()).positions, stage_one.reconstruct(batch, gen()).positions)
     _unzero(model.ge)
-    losses = model(batch, _rng(len(batch)))
+    losses = model(batch, step_random(len(batch)))
     assert losses.recon == 0 and losses.flow > 0
     losses.total.backward()
     trainable = {n.split(".")[0] for n, p in model.named_parameters() if p.requires_grad}
@@ -168,7 +168,7 @@ def test_decoder_recipe_trains_only_the_decoder_on_denoised_latents(batch):
     _unzero(model)
     calls = []
     model.ge.register_forward_hook(lambda *_: calls.append(1))
-    losses = model(batch, _rng(len(batch)))
+    losses = model(batch, step_random(len(batch)))
     assert len(calls) == 1 + cfg.objective.adapt.steps and losses.flow == 0 and losses.recon > 0
     losses.total.backward()
     trainable = {n.split(".")[0] for n, p in model.named_parameters() if p.requires_grad}
