@@ -18,6 +18,10 @@
 #   MINUTES=7 TAG=a RUN=runs/a bash benchmarks/gpu_train.sh ... &
 #   MINUTES=7 TAG=b RUN=runs/b bash benchmarks/gpu_train.sh ... & wait
 # Run on an H200 on 2026-12-04 (README, "GPU and several GPUs"); rehearsed on this CPU with trainer.precision=fp32.
+# A call can end with nothing returned (2026-12-05: an H100 stopped answering in the middle of one 10-minute call). A warm
+# machine keeps the ignored runs/ between calls and the same command resumes its RUN folder (INIT is then ignored), so
+# split a lease into calls of a few minutes: each brings back the model as it stands (rehearsed here: two calls of
+# MINUTES=0.3 ... trainer.precision=fp32 trainer.batch_size=16 trainer.num_workers=0, the second resumed at step 99).
 set -euo pipefail
 : "${OUT:?set OUT, the folder whose files come back (the device tool sets it)}"
 MINUTES=${MINUTES:-7}
