@@ -307,7 +307,6 @@ def test_a_lattice_token_model_trains_reconstructs_and_samples_crystals(tmp_path
 
 
 def test_train_a_crystal_run_and_sample_cifs(tmp_path):
-
     data = tmp_path / "perov"
     data.mkdir()
     write_csv(data / "val.csv", csv_rows(SHARED / "perov_5/val.csv", 48))
@@ -342,7 +341,6 @@ def test_train_a_crystal_run_and_sample_cifs(tmp_path):
 def test_train_on_a_folder_of_cif_and_poscar_files(tmp_path):
     from pymatgen.core import Structure as PmgStructure
 
-
     folder = tmp_path / "mine"
     (folder / "vasp").mkdir(parents=True)
     for i, row in enumerate(csv_rows(SHARED / "perov_5/val.csv", 40)):
@@ -362,4 +360,3 @@ def test_train_on_a_folder_of_cif_and_poscar_files(tmp_path):
     assert done.returncode == 0, done.stderr
     sampled = read_crystals(tmp_path / "x.extxyz", check=False).structures
     assert len(sampled) == 3 and all(c.is_crystal for c in sampled)
-

@@ -7,6 +7,7 @@ from unite_mol.formats import read_structures, write_structures
 from conftest import mol, qm9_rows
 from tiny_models import TINY
 
+
 @pytest.mark.parametrize("override,expected", [
     ("dataset=nope", "Could not find 'dataset/nope' (options: carbon24, crystal_files, files, mp20, perov5, qm9, qm9_heavy, qm9_perov5)"),
     ("data.pathz=x", "key 'data.pathz': Key 'pathz' not in 'MolDataConfig'"),

@@ -15,6 +15,7 @@ from unite_mol.tokenizer import Pairing
 from conftest import qm9_rows
 from tiny_models import VOCAB, step_random, tiny_mol
 
+
 @pytest.fixture(scope="module")
 def batch():
     return collate(qm9_rows(40)[20:28], VOCAB)

@@ -15,8 +15,7 @@ from unite_mol.run import MolConfig, MolEvaluator, build_model, load_stage_one
 from unite_mol.sampling import Kind, generate_structures
 
 from conftest import mol, qm9_rows
-from tiny_models import TINY
-from tiny_models import VOCAB, step_random, tiny_mol
+from tiny_models import TINY, VOCAB, step_random, tiny_mol
 
 
 @pytest.fixture(scope="module")
@@ -211,4 +210,3 @@ def test_a_decoder_adaptation_evaluates_its_checkpoints_on_latents_sampled_once(
         assert z.shape[0] == len(counts) == cfg.eval_samples
     else:  # fresh atom counts and latents at every step
         assert len(calls) == 2 * drawn and not evaluator.latents
-
