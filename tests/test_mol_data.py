@@ -104,6 +104,24 @@ def test_bad_sdf_record_is_named(tmp_path):
     assert read_structures(tmp_path / "b.sdf", skip_bad=True).skipped == 1
 
 
+def test_an_empty_file_is_one_line_when_named_and_passed_over_in_a_folder(tmp_path):
+    from unite_mol.data.crystals import read_crystals
+    from unite_mol.evaluate.inputs import read_entries
+
+    for name, read in (("e.sdf", read_structures), ("e.xyz", read_structures), ("e.cif", read_crystals)):
+        (tmp_path / name).write_text(" \n\n")
+        with pytest.raises(ValueError, match=rf"{name}: empty file \(no structures in it\)"):  # the .sdf was RDKit's "File error"
+            read(tmp_path / name)
+    write_structures(tmp_path / "a.xyz", qm9_rows(20))
+    assert len(read_entries([tmp_path])) == 20  # evaluate on the folder: the empty files beside a.xyz hold nothing
+    data = load_data(MolDataConfig(source=DataSource.files, path=str(tmp_path), holdout_fraction=0.1))
+    assert len(data.train) + len(data.val) + len(data.test) == 20
+    (tmp_path / "cells").mkdir()
+    (tmp_path / "cells" / "e.cif").write_text("")
+    with pytest.raises(FileNotFoundError, match=r"cells: no .* files \(empty ones aside\)"):
+        read_crystals(tmp_path / "cells")
+
+
 def test_files_dataset_reads_a_folder_and_names_unknown_elements(tmp_path):
     rows = qm9_rows(40)
     write_structures(tmp_path / "a.xyz", rows[:20])

@@ -171,11 +171,27 @@ def _xyz_records(path: Path):
         yield RawRecord(numbers, coords, where)
 
 
+def is_blank(path: Path) -> bool:
+    """Nothing but whitespace in the file. Folder readers pass such files over (they hold no structure)."""
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 16):
+            if chunk.strip():
+                return False
+    return True
+
+
+def require_content(path: Path) -> None:
+    """A file named to be read must hold something: an empty one is a mistake, not zero structures."""
+    if is_blank(path):
+        raise ValueError(f"{path}: empty file (no structures in it)")
+
+
 def read_records(path: str | Path) -> Iterator[Structure | BadRecord]:
     """Each record of an SDF / XYZ / extxyz file in order: its structure, or the BadRecord saying why it has none."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
+    require_content(path)
     records = _sdf_records(path) if FileFormat.of(path) is FileFormat.sdf else _xyz_records(path)
     for record in records:
         try:

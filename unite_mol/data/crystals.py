@@ -14,7 +14,7 @@ from unite_core.cache import cached
 from unite_core.io import atomic_path
 from unite_mol.data.origin import canonical_order, wrap
 from unite_mol.evaluate.crystal import MIN_DISTANCE, CrystalCheck  # closer atoms are "overlapping" (CDVAE's structural cut-off)
-from unite_mol.formats import BadRecord, ReadResult, is_crystal_file, is_poscar
+from unite_mol.formats import BadRecord, ReadResult, is_blank, is_crystal_file, is_poscar, require_content
 from unite_mol.structure import Structure
 
 CRYSTAL_OUTPUTS = (".cif", ".extxyz", ".zip", "")  # what write_crystals writes ("": a folder of CIFs)
@@ -215,9 +215,13 @@ def crystal_records(path: str | Path, max_atoms: int | None = None, check: bool 
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file or folder")
-    files = sorted(p for p in path.rglob("*") if p.is_file() and is_crystal_file(p)) if path.is_dir() else [path]
-    if not files:
-        raise FileNotFoundError(f"{path}: no .csv / .cif / POSCAR / .extxyz / .zip files")
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.is_file() and is_crystal_file(p) and not is_blank(p))
+        if not files:
+            raise FileNotFoundError(f"{path}: no .csv / .cif / POSCAR / .extxyz / .zip files (empty ones aside)")
+    else:
+        require_content(path)
+        files = [path]
     for file in files:
         yield from _records(file, max_atoms, check)
 

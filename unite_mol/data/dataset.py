@@ -10,7 +10,7 @@ from unite_mol.data.frame import Frame, check_frame, to_frame
 from unite_mol.data.origin import Origin, check_origin, to_origin
 from unite_mol.data.packed import Packed, StructureDataset
 from unite_mol.data.qm9 import load_qm9, write_train_reference
-from unite_mol.formats import STRUCTURE_SUFFIXES, is_crystal_file, read_structures
+from unite_mol.formats import STRUCTURE_SUFFIXES, is_blank, is_crystal_file, read_structures
 from unite_mol.batch import ElementVocab
 from unite_mol.structure import SYMBOLS, Structure
 
@@ -67,10 +67,10 @@ def _files_under(path: Path, crystals: bool) -> list[Path]:
     if not path.is_dir():
         raise FileNotFoundError(f"data.path={path}: no such file or folder")
     wanted = is_crystal_file if crystals else lambda p: p.suffix.lower() in STRUCTURE_SUFFIXES
-    found = sorted(p for p in path.rglob("*") if p.is_file() and wanted(p))
+    found = sorted(p for p in path.rglob("*") if p.is_file() and wanted(p) and not is_blank(p))
     if not found:
         kinds = ".cif, POSCAR, .extxyz or .zip" if crystals else ".sdf, .xyz or .extxyz (crystals: data.crystal_files=true)"
-        raise FileNotFoundError(f"data.path={path}: no {kinds} files")
+        raise FileNotFoundError(f"data.path={path}: no {kinds} files (empty ones aside)")
     return found
 
 

@@ -2,7 +2,7 @@
 from dataclasses import dataclass
 from pathlib import Path
 
-from unite_mol.formats import STRUCTURE_SUFFIXES, BadRecord, FileFormat, read_records
+from unite_mol.formats import STRUCTURE_SUFFIXES, BadRecord, FileFormat, is_blank, read_records
 from unite_mol.structure import Structure
 
 
@@ -18,9 +18,9 @@ def structure_files(paths: list[str | Path]) -> list[Path]:
     files = []
     for path in map(Path, paths):
         if path.is_dir():
-            inside = sorted(p for p in path.iterdir() if p.suffix.lower() in STRUCTURE_SUFFIXES)
+            inside = sorted(p for p in path.iterdir() if p.suffix.lower() in STRUCTURE_SUFFIXES and not is_blank(p))
             if not inside:
-                raise FileNotFoundError(f"{path}: no .sdf, .xyz or .extxyz files in this folder")
+                raise FileNotFoundError(f"{path}: no .sdf, .xyz or .extxyz files in this folder (empty ones aside)")
             files += inside
         elif path.is_file():
             FileFormat.of(path)
