@@ -192,9 +192,13 @@ def test_cli_writes_json_with_protocols_counts_and_versions(tmp_path, capsys):
 def test_cli_one_line_errors(tmp_path, capsys):
     from unite_mol.cli import entry
 
-    cases = [[str(tmp_path / "missing.sdf")], [str(tmp_path), "--protocols", "edm,nope"]]
+    cases = {(str(tmp_path / "missing.sdf"),): "missing.sdf: no such file",
+             (str(tmp_path), "--protocols", "edm,nope"): "--protocols: unknown ['nope']",
+             # the other kind's options were ignored without a word (a molecule file's --train measured nothing)
+             (str(tmp_path / "m.xyz"), "--train", "t.csv", "--relax-n", "5"): "--train, --relax-n: not for molecule files",
+             (str(tmp_path / "x.cif"), "--train-smiles", "t.smi"): "--train-smiles: not for crystal files"}
     write_structures(tmp_path / "m.xyz", [methane()])
-    for args in cases:
+    for args, expected in cases.items():
         with pytest.raises(SystemExit) as stop:
             import sys
 
@@ -202,7 +206,7 @@ def test_cli_one_line_errors(tmp_path, capsys):
             entry()
         assert stop.value.code == 2
         err = capsys.readouterr().err.strip()
-        assert err.count("\n") == 0 and err.startswith("unite-mol: error:")
+        assert err.count("\n") == 0 and err.startswith("unite-mol: error:") and expected in err, err
 
 
 def test_sdf_with_a_broken_record_counts_it(tmp_path):

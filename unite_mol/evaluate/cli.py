@@ -50,7 +50,13 @@ def main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
     if args.workers < 1 or args.posebusters_n < 0:
         raise ValueError("--workers must be at least 1 and --posebusters-n at least 0")
-    if args.kind == "crystal" or (args.kind == "auto" and all(map(is_crystal_input, args.paths))):
+    crystals = args.kind == "crystal" or (args.kind == "auto" and all(map(is_crystal_input, args.paths)))
+    other_kind = {"--train-smiles": args.train_smiles} if crystals else \
+        {"--train": args.train, "--test": args.test, "--coverage": args.coverage, "--relax-n": args.relax_n}
+    if given := [flag for flag, value in other_kind.items() if value]:
+        kind, options = ("crystal", "--train / --test") if crystals else ("molecule", "--dataset / --train-smiles")
+        raise ValueError(f"{', '.join(given)}: not for {kind} files, which take {options} (--kind says which these are)")
+    if crystals:
         return _crystals(args)
     options = EvalOptions(_protocols(args.protocols), TrainSet(args.dataset), args.cache, args.train_smiles,
                           args.reference, args.posebusters_n, args.workers)

@@ -240,12 +240,12 @@ def evaluate_crystal_files(paths: list[str], train: str | None, test: str | None
             raise ValueError(f"--reference {' '.join(reference)} has {len(originals)} crystals but the evaluated files have "
                              f"{len(records)}")
     known = lambda p: read_crystals(p, skip_bad=True).structures if p else None  # noqa: E731
+    trains, tests = known(train), known(test)  # a missing or empty --train / --test stops before any work
     with WorkerPool(workers) as pool:
         checks = pool.map(Chunked(check_crystal), structures, "CDVAE validity")
         rms = None if originals is None else pool.map(Chunked(match_crystal_pair), list(zip(records, originals)), "reconstruction")
     skipped = len(records) - len(structures)
-    tests = known(test)
-    score = score_crystals(structures, checks, known(train), tests, skipped, workers)
+    score = score_crystals(structures, checks, trains, tests, skipped, workers)
     cover = None
     if coverage_cutoffs is not None:
         with WorkerPool(workers) as pool:
