@@ -95,6 +95,16 @@ def test_temperature_narrows_what_the_ode_samples_by_its_factor():
             with_overrides(SamplerConfig(), temperature=bad)
 
 
+def test_a_sampler_without_steps_or_with_a_non_positive_grid_shift_is_refused():
+    """--steps 0 decoded the starting noise as if it were a sample (every figure 0, no error)."""
+    for steps in (0, -2, 2.5):
+        with pytest.raises(ValueError, match=r"^sampler.steps \(--steps\) must be a whole number >= 1"):
+            with_overrides(SamplerConfig(), steps=steps)
+    for shift in (0.0, -1.0, float("nan")):
+        with pytest.raises(ValueError, match=r"^sampler.grid_shift \(--grid-shift\) must be > 0"):
+            with_overrides(SamplerConfig(), grid_shift=shift)
+
+
 def test_sde_without_noise_is_euler_and_needs_a_noise_source():
     a, x0 = torch.randn(2, 3, 5, 4, dtype=torch.float64)
     drift = lambda x, t: a * x + t  # noqa: E731

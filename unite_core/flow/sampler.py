@@ -42,6 +42,10 @@ class SamplerConfig:
     atol: float = 1e-3
 
     def __post_init__(self):
+        if not (isinstance(self.steps, int) and self.steps >= 1):
+            raise ValueError(f"sampler.steps (--steps) must be a whole number >= 1, got {self.steps}")
+        if not self.grid_shift > 0:
+            raise ValueError(f"sampler.grid_shift (--grid-shift) must be > 0, got {self.grid_shift}")
         if not self.sde_noise >= 0:
             raise ValueError(f"sampler.sde_noise (--sde-noise) must be >= 0, got {self.sde_noise}")
         if not self.temperature > 0:
