@@ -139,6 +139,9 @@ def test_crystal_files_round_trip_with_validity_flags(tmp_path, out):
     assert flags == [(True, True)] * 3 + [(False, True), (True, False)]
     with pytest.raises(ValueError, match="2 validity checks for 5 crystals"):
         write_crystals(tmp_path / "y.cif", written, checks[:2])
+    if out == "cifs":  # 2 crystals into the folder of 5 would have been read back as 5, three of them stale
+        with pytest.raises(ValueError, match=r"cifs: already holds 5 CIF files \(an earlier sample\?\); name a new or empty folder"):
+            write_crystals(path, written[:2], checks[:2])
 
 
 def _cif_texts(path: Path) -> list[str]:
@@ -330,6 +333,10 @@ def test_train_a_crystal_run_and_sample_cifs(tmp_path):
     assert done.returncode == 0 and "CDVAE protocol, 5 crystals" in done.stdout, done.stderr
     done = mol("sample", "--ckpt", str(tmp_path / "run"), "--n", "5", "--out", str(tmp_path / "x.sdf"))
     assert done.returncode == 2 and "crystals are written as .cif" in done.stderr
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "000000.cif").write_text((tmp_path / "x.cif").read_text())
+    done = mol("sample", "--ckpt", str(tmp_path / "run"), "--n", "5", "--steps", "2", "--out", str(tmp_path / "old"))
+    assert done.returncode == 2 and "old: already holds 1 CIF files" in done.stderr and "crystals in" not in done.stdout  # before sampling
     done = mol("reconstruct", str(data / "test.csv"), "--ckpt", str(tmp_path / "run"), "--out", str(tmp_path / "r.cif"))
     assert done.returncode == 0 and "12 crystals encoded and decoded" in done.stdout, done.stderr
     done = mol("evaluate", str(tmp_path / "r.cif"), "--reference", str(data / "test.csv"), "--workers", "1")

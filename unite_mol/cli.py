@@ -62,11 +62,13 @@ def _guidance(sampler: "SamplerConfig", guide: str) -> str:
 
 def _check_output(out: Path, crystals: bool) -> bool:
     """`crystals`, after checking that `out` is a file type for them (or, for molecules, for molecules)."""
-    from unite_mol.data.crystals import CRYSTAL_OUTPUTS
+    from unite_mol.data.crystals import CRYSTAL_OUTPUTS, require_new_folder
     from unite_mol.formats import FileFormat
 
     if crystals and out.suffix.lower() not in CRYSTAL_OUTPUTS:
         raise ValueError(f"{out}: crystals are written as .cif, .extxyz, .zip or a folder")
+    if crystals and not out.suffix:
+        require_new_folder(out)  # before any sampling
     if not crystals:
         FileFormat.of(out)
     return crystals

@@ -176,6 +176,7 @@ def write_crystals(path: str | Path, structures: list[Structure], checks: list[C
             for i, text in enumerate(cifs()):
                 z.writestr(f"{i:06d}.cif", text)
     elif suffix == "":
+        require_new_folder(path)
         path.mkdir(parents=True, exist_ok=True)
         for i, text in enumerate(cifs()):
             with atomic_path(path / f"{i:06d}.cif") as tmp:
@@ -183,6 +184,12 @@ def write_crystals(path: str | Path, structures: list[Structure], checks: list[C
     else:
         raise ValueError(f"{path}: unknown crystal output {path.suffix!r} (use .cif, .extxyz, .zip or a folder)")
     return path
+
+
+def require_new_folder(path: Path) -> None:
+    """A folder of CIFs is written into a new or empty folder: CIFs already there would be read back with the new ones."""
+    if path.is_dir() and (earlier := sum(1 for _ in path.glob("*.cif"))):
+        raise ValueError(f"{path}: already holds {earlier} CIF files (an earlier sample?); name a new or empty folder")
 
 
 def _flagged_cif(s: Structure, check: CrystalCheck, index: int) -> str:
