@@ -52,6 +52,16 @@ def test_missing_data_and_checkpoint_are_one_line(tmp_path):
     assert done.returncode == 2 and "x.pdb" in done.stderr and done.stderr.count("\n") == 1, done.stderr
 
 
+def test_export_writes_the_first_molecules_of_a_split_and_refuses_a_count_below_one(tmp_path):
+    for first in ("0", "-5"):  # -5 exported all but the last five
+        done = mol("export", "--split", "val", "--first", first, "--out", str(tmp_path / "x.xyz"), "--cache", str(tmp_path / "c"))
+        assert done.returncode == 2 and done.stderr.strip() == f"unite-mol: error: --first must be at least 1, got {first}"
+    assert not (tmp_path / "c").exists()  # refused before QM9 is parsed
+    done = mol("export", "--split", "val", "--first", "3", "--no-hydrogens", "--out", str(tmp_path / "v.sdf"), "--cache", str(tmp_path / "c"))
+    assert done.returncode == 0 and "QM9 val: 3 molecules" in done.stdout, done.stderr
+    assert all(1 not in s.numbers for s in read_structures(tmp_path / "v.sdf").structures)
+
+
 def test_train_on_files_then_sample_every_format(tmp_path):
     rows = qm9_rows(200)
     write_structures(tmp_path / "data" / "qm9_head.xyz", rows[:120])

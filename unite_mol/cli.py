@@ -115,6 +115,8 @@ def _export(argv: list[str]) -> int:
     parser.add_argument("--cache", type=Path, default=Path("data/cache"))
     args = parser.parse_args(argv)
     fmt = FileFormat.of(args.out)  # an unknown suffix fails before QM9 is loaded
+    if args.first is not None and args.first < 1:
+        raise ValueError(f"--first must be at least 1, got {args.first}")  # a slice [:-5] would drop the last five
     qm9 = load_qm9(args.cache)
     structures = [qm9.packed[i] for i in qm9.split[args.split][: args.first]]
     structures = [s.heavy_atoms() for s in structures] if args.no_hydrogens else structures
