@@ -37,6 +37,11 @@ def test_relax_cli_writes_every_molecule_in_order(tmp_path):
     out = read_structures(tmp_path / "out.sdf").structures
     assert [list(s.numbers) for s in out] == [list(s.numbers) for s in rows]
     assert "molecules relaxed" in done.stdout
+    for flags in (["--workers", "0"], ["--steps", "-1"]):  # --workers 0 was a ZeroDivisionError traceback
+        done = mol("relax", str(tmp_path / "in.xyz"), "--out", str(tmp_path / "x.sdf"), *flags)
+        assert done.returncode == 2 and done.stderr.strip() == "unite-mol: error: --workers must be at least 1 and --steps at least 0"
+    done = mol("evaluate", str(tmp_path / "in.xyz"), "--relax-n", "-2")  # was accepted (and meant nothing)
+    assert done.returncode == 2 and "--relax-n at least 0" in done.stderr
 
 
 def _squashed() -> Structure:

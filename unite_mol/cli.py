@@ -171,6 +171,8 @@ def _relax(argv: list[str]) -> int:
     parser.add_argument("--steps", type=int, default=200, help="conjugate-gradient steps (molecules), FIRE steps (crystals)")
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args(argv)
+    if args.workers < 1 or args.steps < 0:
+        raise ValueError("--workers must be at least 1 and --steps at least 0")
     if not args.path.exists():
         raise FileNotFoundError(f"{args.path}: no such file or folder")
     if is_crystal_input(args.path):

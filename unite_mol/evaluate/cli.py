@@ -48,8 +48,8 @@ def main(argv: list[str]) -> int:
     from unite_mol.evaluate.run import EvalOptions, evaluate_entries
 
     args = parser().parse_args(argv)
-    if args.workers < 1 or args.posebusters_n < 0:
-        raise ValueError("--workers must be at least 1 and --posebusters-n at least 0")
+    if args.workers < 1 or args.posebusters_n < 0 or args.relax_n < 0:
+        raise ValueError("--workers must be at least 1, --posebusters-n and --relax-n at least 0")
     crystals = args.kind == "crystal" or (args.kind == "auto" and all(map(is_crystal_input, args.paths)))
     other_kind = {"--train-smiles": args.train_smiles} if crystals else \
         {"--train": args.train, "--test": args.test, "--coverage": args.coverage, "--relax-n": args.relax_n}
