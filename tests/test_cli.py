@@ -36,6 +36,29 @@ def test_a_bad_sampler_value_is_one_line():
     assert done.stderr.strip() == "unite-toy: error: sampler.sde_noise (--sde-noise) must be >= 0, got -1.0"
 
 
+@pytest.mark.parametrize("override,expected", [  # each was a traceback from inside the trainer, or a silent no-op
+    ("trainer.batch_size=0", "trainer.batch_size must be >= 1, got 0"),  # ZeroDivisionError
+    ("trainer.accum_steps=0", "trainer.accum_steps must be >= 1, got 0"),
+    ("trainer.log_every=0", "trainer.log_every must be >= 1, got 0"),
+    ("trainer.keep_ckpts=0", "trainer.keep_ckpts must be >= 1, got 0"),  # kept every checkpoint
+    ("trainer.max_steps=0", "trainer.max_steps must be >= 1, got 0"),  # trained nothing without a word
+    ("trainer.minutes=-1", "trainer.minutes must be > 0 (or null: no time budget), got -1.0"),
+    ("trainer.ema_decay=1.5", "trainer.ema_decay must lie in [0, 1), got 1.5"),
+    ("optim.lr=0", "optim.lr and optim.grad_clip must be > 0, got 0.0 and 3.0"),
+    ("optim.warmup_steps=-1", "optim.warmup_steps must be >= 0, got -1"),
+    ("optim.betas=[0.9,1.2]", "optim.betas must lie in [0, 1)"),
+    ("flow.k=0", "flow.k must be >= 1, got 0"),  # torch.cat(): expected a non-empty list
+    ("flow.cond_drop=2", "flow.cond_drop and flow.self_condition must lie in [0, 1]"),
+])
+def test_an_out_of_range_setting_is_one_line_naming_the_key(override, expected):
+    from unite_core.config import compose, validate
+    from unite_core.toy.run import ToyConfig
+
+    with pytest.raises(ValueError) as err:
+        validate(compose("toy", [override], ToyConfig), ToyConfig)
+    assert str(err.value).startswith(expected) and "\n" not in str(err.value)
+
+
 @pytest.mark.parametrize("module,tool", [("unite_core.toy", "unite-toy"), ("unite_image", "unite-image")])
 def test_decoder_recipe_is_refused_in_one_line_where_no_run_can_start_from_a_model(tmp_path, module, tool):
     done = run_python("-m", module, "train", "objective.recipe=decoder", f"run.dir={tmp_path / 'run'}")

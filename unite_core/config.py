@@ -12,6 +12,13 @@ class ConfigError(ValueError):
     pass
 
 
+def at_least(section: str, config: object, low: float, *names: str) -> None:
+    """A schema's range check, one line for the first of `names` below `low` (NaN too): `section.name must be >= low`."""
+    for name in names:
+        if not getattr(config, name) >= low:
+            raise ValueError(f"{section}.{name} must be >= {low}, got {getattr(config, name)}")
+
+
 def _one_line(err: BaseException) -> str:
     """The root cause of a Hydra/OmegaConf error as one line, naming the key (or the group's options)."""
     cause = err.__cause__ if isinstance(err.__cause__, OmegaConfBaseException) else err

@@ -12,6 +12,7 @@ import torch.nn as nn
 from torch.utils.checkpoint import checkpoint
 
 from unite_core.adapt import AdaptConfig, denoised
+from unite_core.config import at_least
 from unite_core.flow import AutoGuided, GuidedDrift, SampleResult, SamplerConfig, TimeSampler, integrate, linear_path, velocity_loss
 from unite_core.nn import GEConfig, GenerativeEncoder
 from unite_core.rng import BatchRandom
@@ -114,8 +115,11 @@ class FlowConfig:
     input_perturbation: float = 0.0  # γ > 0: z_t from ε + γ·ξ, target still z (against exposure bias; Ning et al. 2023)
 
     def __post_init__(self):
-        if not self.input_perturbation >= 0:
-            raise ValueError(f"flow.input_perturbation must be >= 0, got {self.input_perturbation}")
+        at_least("flow", self, 1, "k", "k_chunk")
+        at_least("flow", self, 0, "input_perturbation", "cond_drop", "self_condition")
+        if not (self.cond_drop <= 1 and self.self_condition <= 1 and 0 < self.t_clamp < 1):
+            raise ValueError(f"flow.cond_drop and flow.self_condition must lie in [0, 1], flow.t_clamp in (0, 1); got "
+                             f"{self.cond_drop}, {self.self_condition}, {self.t_clamp}")
 
 
 @dataclass

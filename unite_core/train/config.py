@@ -2,6 +2,8 @@
 from dataclasses import dataclass
 from enum import Enum
 
+from unite_core.config import at_least
+
 
 class Precision(str, Enum):
     fp32 = "fp32"
@@ -36,6 +38,12 @@ class OptimConfig:
     def __post_init__(self):
         if not self.cond_lr_scale > 0:
             raise ValueError(f"optim.cond_lr_scale must be > 0, got {self.cond_lr_scale}")
+        if not (self.lr > 0 and self.grad_clip > 0):
+            raise ValueError(f"optim.lr and optim.grad_clip must be > 0, got {self.lr} and {self.grad_clip}")
+        at_least("optim", self, 0, "warmup_steps", "weight_decay", "min_lr_ratio")
+        if not (all(0 <= b < 1 for b in self.betas) and self.min_lr_ratio <= 1):
+            raise ValueError(f"optim.betas must lie in [0, 1) and optim.min_lr_ratio in [0, 1], got {list(self.betas)} and "
+                             f"{self.min_lr_ratio}")
 
 
 @dataclass
@@ -62,6 +70,15 @@ class TrainerConfig:
     progress: bool = True
     wandb: WandbMode = WandbMode.disabled
     wandb_project: str = "unite"
+
+    def __post_init__(self):
+        at_least("trainer", self, 1, "batch_size", "accum_steps", "max_steps", "log_every", "eval_every", "ckpt_every",
+                 "keep_ckpts", "nonfinite_max")
+        at_least("trainer", self, 0, "num_workers", "size_window")
+        if self.minutes is not None and not self.minutes > 0:
+            raise ValueError(f"trainer.minutes must be > 0 (or null: no time budget), got {self.minutes}")
+        if not 0 <= self.ema_decay < 1:
+            raise ValueError(f"trainer.ema_decay must lie in [0, 1), got {self.ema_decay}")
 
 
 @dataclass
