@@ -19,6 +19,17 @@ def test_bad_mol_config_is_one_line(override, expected):
     assert done.returncode == 2 and len(lines) == 1 and lines[0].startswith("unite-mol: error: config: ") and expected in lines[0], done.stderr
 
 
+@pytest.mark.parametrize("override,expected", [
+    ("data.holdout_fraction=1.5", "data.holdout_fraction must lie in [0, 0.5) (each of val and test), got 1.5"),  # "0 samples"
+    ("objective.latent_dim=0", "objective.latent_dim must be >= 1, got 0"),  # a NaN loss at step 0
+    ("env.cutoff=-1", "env.cutoff and env.avg_neighbours must be > 0, got -1.0 and 10.0"),  # trained without neighbours
+    ("data.max_atoms=0", "data.max_atoms must be >= 1, got 0"),
+])
+def test_an_out_of_range_mol_setting_is_one_line_before_any_loading(override, expected, tmp_path):
+    done = mol("train", "dataset=files", f"data.path={tmp_path / 'none.xyz'}", override, "--print-config")
+    assert done.returncode == 2 and done.stderr.strip() == f"unite-mol: error: {expected}"
+
+
 def test_a_negative_loss_weight_is_one_line():
     done = mol("train", "recon.bonds=-1", "--print-config")
     assert done.returncode == 2 and done.stderr.strip() == "unite-mol: error: recon.bonds must be >= 0, got -1.0", done.stderr

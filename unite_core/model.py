@@ -135,6 +135,7 @@ class ObjectiveConfig:
     adapt: AdaptConfig = field(default_factory=AdaptConfig)  # recipe=decoder
 
     def __post_init__(self):
+        at_least("objective", self, 1, "latent_dim")
         if not self.denoised_weight >= 0 or (self.denoised_weight > 0 and self.recipe not in (Recipe.joint, Recipe.latent_flow)):
             raise ValueError(f"objective.denoised_weight={self.denoised_weight:g} needs a value >= 0, and > 0 needs"
                              f" objective.recipe=joint or latent_flow (a decoder), not {Recipe(self.recipe).value}")

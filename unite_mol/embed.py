@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
+from unite_core.config import at_least
 from unite_mol.neighbours import Edges, periodic_radius_graph, radius_graph
 
 
@@ -21,6 +22,11 @@ class EnvConfig:
     hidden_irreps: str = "16x0e + 8x1o + 8x2e"
     scalars: int = 32
     avg_neighbours: float = 10.0  # message normaliser; a QM9 atom has 9.8 neighbours within 5 Å on average
+
+    def __post_init__(self):
+        if not (self.cutoff > 0 and self.avg_neighbours > 0):
+            raise ValueError(f"env.cutoff and env.avg_neighbours must be > 0, got {self.cutoff} and {self.avg_neighbours}")
+        at_least("env", self, 1, "radial_basis", "scalars")
 
 
 class Interaction(nn.Module):

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from unite_core.config import at_least
 from unite_mol.data.frame import Frame, check_frame, to_frame
 from unite_mol.data.origin import Origin, check_origin, to_origin
 from unite_mol.data.packed import Packed, StructureDataset
@@ -44,6 +45,11 @@ class MolDataConfig:
     hydrogens: bool = True  # molecules: false trains on heavy atoms only (hydrogens implicit when scored)
     frame: Frame = Frame.random  # molecules: a random rotation each step, or each in its fixed principal-axes frame
     origin: Origin = Origin.file  # crystals: the sites where the file puts them, or shifted so one site is at the origin
+
+    def __post_init__(self):
+        at_least("data", self, 1, "max_atoms", "repeat")
+        if not 0 <= self.holdout_fraction < 0.5:
+            raise ValueError(f"data.holdout_fraction must lie in [0, 0.5) (each of val and test), got {self.holdout_fraction}")
 
     @property
     def periodic(self) -> bool:
