@@ -1,5 +1,6 @@
 """unite_image: the data pipeline (crop, flip, labels, bad files), patches, CFG, and train + sample end to end."""
 import copy
+import re
 import subprocess
 import sys
 import warnings
@@ -256,3 +257,15 @@ def test_perceptual_weights_are_checked_in_one_line(tmp_path, vgg16_file):
         load_lpips(vgg16_file, tmp_path / "text.pth")
     done = run_python("-m", "unite_image", "train", "data=demo", "perceptual.weight=1.0", f"run.dir={tmp_path / 'run'}")
     assert done.returncode == 2 and "perceptual.vgg16=PATH" in done.stderr and done.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("override,expected", [
+    ("tokens.patch=0", "tokens.patch must be >= 1, got 0"),  # a ZeroDivisionError inside the tokenizer
+    ("tokens.latents=0", "tokens.latents must be >= 1, got 0"),  # an IndexError
+    ("perceptual.weight=-1", "perceptual.weight must be >= 0, got -1.0"),  # trained on, rewarding LPIPS distance
+])
+def test_an_out_of_range_image_setting_is_one_line(override, expected):
+    from unite_core.config import compose, validate
+
+    with pytest.raises(ValueError, match=rf"^{re.escape(expected)}$"):
+        validate(compose("image", ["data.path=x", override], ImageConfig), ImageConfig)

@@ -15,6 +15,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from unite_core.config import at_least
 from unite_core.flow import item_mean
 
 # VGG16's five stages of 3x3 convs (output channels), a 2x2 max-pool between stages; LPIPS taps each stage's last ReLU.
@@ -28,6 +29,9 @@ class PerceptualConfig:
     weight: float = 0.0  # LPIPS term beside L1 (the paper: L1 + LPIPS); 0 = L1 alone
     vgg16: str | None = None  # torchvision's ImageNet VGG16 state_dict, vgg16-397923af.pth (does not ship offline)
     lin: str | None = None  # LPIPS v0.1 heads, vgg.pth; None: the file inside the installed `lpips` wheel
+
+    def __post_init__(self):
+        at_least("perceptual", self, 0, "weight")
 
 
 def _conv_indices() -> list[list[int]]:

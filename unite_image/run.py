@@ -7,7 +7,7 @@ import torch
 from omegaconf import MISSING
 
 from unite_core.adapt import cold_start_error
-from unite_core.config import to_yaml
+from unite_core.config import at_least, to_yaml
 from unite_core.flow import SamplerConfig
 from unite_core.io import write_text_atomic
 from unite_core.model import UNITE, FlowConfig, ObjectiveConfig, Recipe
@@ -29,6 +29,10 @@ class ImageDataConfig:
     num_classes: int = 0  # 0: the number of class folders found; ImageNet: 1000
     build_demo: bool = False  # write the scikit-image demo folder at `path` first if it is missing
 
+    def __post_init__(self):
+        at_least("data", self, 1, "image_size")
+        at_least("data", self, 0, "num_classes")
+
 
 @dataclass
 class TokensConfig:
@@ -36,6 +40,9 @@ class TokensConfig:
     latents: int = 16  # latent registers (the paper: 256 at 256 px)
     latent_dim: int = 8  # channels per register (the paper: 32)
     tie: bool = False  # also add to register i the mean of its square block of patch tokens
+
+    def __post_init__(self):
+        at_least("tokens", self, 1, "patch", "latents", "latent_dim")
 
 
 @dataclass
