@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from unite_core.config import to_yaml
+from unite_core.config import at_least, to_yaml
 from unite_core.flow import SamplerConfig
 from unite_core.model import UNITE, FlowConfig, ObjectiveConfig, Recipe
 from unite_core.nn import ModelConfig, TrunkConfig
@@ -36,9 +36,7 @@ class ReconWeights:
     bonds: float = 0.0  # squared error of the distances between atoms closer than 2 Å in the true structure, Å²
 
     def __post_init__(self):
-        for name in ("types", "positions", "lattice", "bonds"):
-            if not getattr(self, name) >= 0:
-                raise ValueError(f"recon.{name} must be >= 0, got {getattr(self, name)}")
+        at_least("recon", self, 0, "types", "positions", "lattice", "bonds")
 
 
 @dataclass
