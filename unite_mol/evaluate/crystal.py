@@ -7,7 +7,8 @@ definitions (pymatgen + smact), with uniqueness and novelty bucketed by reduced 
   one element, or all metals (alloy), is valid; otherwise some oxidation-state assignment must be charge
   neutral and pass the Pauling electronegativity test;
 - valid = both; uniqueness (over valid) and novelty (valid not matched by any training crystal) with
-  StructureMatcher(stol=0.5, angle_tol=10, ltol=0.3), comparing only crystals of one reduced composition;
+  StructureMatcher(stol=0.5, angle_tol=10, ltol=0.3), comparing only crystals of one reduced composition (its `fit`
+  answered by `crystal_fit`: the same answers, 2-3.3x sooner);
 - property EMDs against the test crystals: density (g/cm³) and number of elements, on the first 1,000 valid.
 Coverage (COV-R / COV-P, CrystalNN + Magpie fingerprints from matminer): `coverage`, when asked for with a dataset's
 cut-offs. Reconstruction against references: `crystal_matching`.
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from unite_core.jsonio import Undefined
+from unite_mol.evaluate.crystal_fit import ANGLE_TOL, LTOL, STOL
 from unite_mol.evaluate.pool import Chunked, WorkerPool
 from unite_mol.evaluate.stability import BARELY_MOVES, FMAX, StabilityScore
 from unite_mol.structure import SYMBOLS, Structure
@@ -30,7 +32,7 @@ if TYPE_CHECKING:
     from unite_mol.evaluate.coverage import CoverageCutoffs, CoverageScore
     from unite_mol.evaluate.crystal_matching import CrystalMatchScore
 
-MATCHER = dict(stol=0.5, angle_tol=10, ltol=0.3)
+MATCHER = dict(stol=STOL, angle_tol=ANGLE_TOL, ltol=LTOL)
 MIN_DISTANCE, MIN_VOLUME = 0.5, 0.1  # Å, Å³ (the loader rejects training crystals closer than MIN_DISTANCE too)
 EMD_SAMPLES = 1000
 
@@ -109,26 +111,25 @@ def by_primitive_cell(cells: list["PymatgenStructure"]) -> dict[tuple[str, int],
 
 def _group_count(bucket: list["PymatgenStructure"]) -> int:
     """Distinct crystals among reduced crystals, grouped as StructureMatcher.group_structures groups them: the first
-    unmatched crystal takes every later one that fits it, until none is left."""
-    from pymatgen.analysis.structure_matcher import StructureMatcher
+    unmatched crystal takes every later one that fits it, until none is left (`crystal_fit`: the matcher's answer)."""
+    from unite_mol.evaluate.crystal_fit import Cell, Reference
 
-    matcher, groups = StructureMatcher(**MATCHER), 0
-    while bucket:
-        first, bucket = bucket[0], bucket[1:]
-        bucket = [s for s in bucket if not matcher.fit(first, s, skip_structure_reduction=True)]
+    cells, groups = [Cell.of(s) for s in bucket], 0
+    while cells:
+        first = Reference(cells[0])
+        cells = [c for c in cells[1:] if not first.fits(c)]
         groups += 1
     return groups
 
 
 def _novel_in(task: tuple[list[Structure], list[Structure]]) -> int:
     """How many of `mine` match none of `known` (crystals of one reduced composition)."""
-    from pymatgen.analysis.structure_matcher import StructureMatcher
-
     from unite_mol.data.crystals import to_pymatgen
+    from unite_mol.evaluate.crystal_fit import Cell, Reference
 
     mine, known = task
-    matcher, known = StructureMatcher(**MATCHER), [to_pymatgen(k) for k in known]
-    return sum(not any(matcher.fit(s, k, skip_structure_reduction=True) for k in known) for s in map(to_pymatgen, mine))
+    known_cells = [Cell.of(to_pymatgen(k)) for k in known]
+    return sum(not any(map(Reference(Cell.of(to_pymatgen(s))).fits, known_cells)) for s in mine)
 
 
 def unique_groups(structures: list[Structure], workers: int = 1) -> int:
