@@ -129,11 +129,10 @@ class Reference:
         self.cell, self.reach = a, 0.0
 
     def _enumerate(self, reach: float) -> None:
-        """The lattice points within `reach` Å, their lengths, and the angles between every two (P, P)."""
+        """The lattice points within `reach` Å and their lengths."""
         self.reach = reach
-        self.n, cart = lattice_points(self.cell.matrix, reach)  # (P, 3), (P, 3)
-        self.length = np.linalg.norm(cart, axis=1)  # (P,)
-        self.angle = _angles(cart, cart)  # (P, P): angles do not change when the cell is scaled
+        self.n, self.cart = lattice_points(self.cell.matrix, reach)  # (P, 3), (P, 3)
+        self.length = np.linalg.norm(self.cart, axis=1)  # (P,)
 
     def bases(self, ratio: float, target: np.ndarray) -> np.ndarray:
         """Every basis (B, 3, 3) of a's lattice scaled by `ratio` whose lengths lie within a factor 1 + LTOL of lattice
@@ -144,10 +143,15 @@ class Reference:
             self._enumerate(1.5 * max(p[:3]) * (1 + LTOL) / ratio)
         dist = self.length * ratio
         ia, ib, ic = (np.nonzero((dist / length < 1 + LTOL) & (dist / length > 1 / (1 + LTOL)))[0] for length in p[:3])
-        alpha = np.abs(self.angle[np.ix_(ib, ic)] - p[3]) <= ANGLE_TOL  # (B, C)
-        beta = np.abs(self.angle[np.ix_(ia, ic)] - p[4]) <= ANGLE_TOL  # (A, C)
-        gamma = np.abs(self.angle[np.ix_(ia, ib)] - p[5]) <= ANGLE_TOL  # (A, B)
-        i, j, k = np.nonzero(gamma[:, :, None] & beta[:, None, :] & alpha[None, :, :])
+        ca, cb, cc = self.cart[ia], self.cart[ib], self.cart[ic]  # angles do not change when the cell is scaled
+        alpha = np.abs(_angles(cb, cc) - p[3]) <= ANGLE_TOL  # (B, C)
+        beta = np.abs(_angles(ca, cc) - p[4]) <= ANGLE_TOL  # (A, C)
+        gamma = np.abs(_angles(ca, cb) - p[5]) <= ANGLE_TOL  # (A, B)
+        found = []
+        for start in range(0, len(ia), 64):  # in slices of a's candidates: long cells have thousands
+            i, j, k = np.nonzero(gamma[start : start + 64, :, None] & beta[start : start + 64, None, :] & alpha[None])
+            found.append((i + start, j, k))
+        i, j, k = (np.concatenate(parts) for parts in zip(*found)) if found else (np.zeros(0, int),) * 3
         i, j, k = ia[i], ib[j], ic[k]
         det = np.einsum("ij,ij->i", self.n[i], np.cross(self.n[j], self.n[k]))  # integer, exactly
         keep = np.abs(det) == 1
