@@ -8,7 +8,7 @@ definitions (pymatgen + smact), with uniqueness and novelty bucketed by reduced 
   neutral and pass the Pauling electronegativity test;
 - valid = both; uniqueness (over valid) and novelty (valid not matched by any training crystal) with
   StructureMatcher(stol=0.5, angle_tol=10, ltol=0.3), comparing only crystals of one reduced composition (its `fit`
-  answered by `crystal_fit`: the same answers, 2-3.3x sooner);
+  answered by `crystal_fit`: the same answers, 2-3x sooner);
 - property EMDs against the test crystals: density (g/cm³) and number of elements, on the first 1,000 valid.
 Coverage (COV-R / COV-P, CrystalNN + Magpie fingerprints from matminer): `coverage`, when asked for with a dataset's
 cut-offs. Reconstruction against references: `crystal_matching`.

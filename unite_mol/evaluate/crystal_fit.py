@@ -1,6 +1,6 @@
 """`StructureMatcher(stol=0.5, angle_tol=10, ltol=0.3).fit(a, b, skip_structure_reduction=True)`, the question
 uniqueness and novelty ask of every pair of crystals, answered with fewer of pymatgen's per-call objects: the same
-answers 3.3x sooner for uniqueness on Carbon-24, where one bucket holds thousands of crystals, 2-2.8x on Perov-5
+answers about 3x sooner for uniqueness on Carbon-24, where one bucket holds thousands of crystals, 2-2.7x on Perov-5
 (`benchmarks/crystal_eval_speed.py --baseline`, `benchmarks/crystal_match_cost.py`).
 
 pymatgen's answer, step by step (default options: no supercells, no subsets; species are atomic numbers, as the
