@@ -18,8 +18,7 @@ from pymatgen.analysis.structure_matcher import StructureMatcher
 
 from unite_core.jsonio import write_json
 from unite_mol.data.crystals import read_crystals, to_pymatgen
-from unite_mol.evaluate.crystal import (MATCHER, by_composition, by_primitive_cell, check_crystal, novel_count,
-                                        reduced_cell, unique_groups)
+from unite_mol.evaluate.crystal import MATCHER, by_composition, check_crystal, novel_count, unique_groups
 from unite_mol.evaluate.pool import Chunked, WorkerPool
 from unite_mol.structure import Structure
 
@@ -65,24 +64,18 @@ def group_structures_baseline(valid: list[Structure], groups: int, seconds: floa
 
 def fit_baselines(valid: list[Structure], train: list[Structure], groups: int, novel: int | None,
                   times: dict[str, float], workers: int) -> dict:
-    """Uniqueness (and, with training crystals, novelty) in the same buckets, with StructureMatcher.fit asked."""
+    """Uniqueness (and, with training crystals, novelty) as `unite-mol evaluate` counts them, StructureMatcher.fit
+    asked instead of `crystal_fit`."""
     start = time.perf_counter()
-    by_formula = [[valid[i] for i in members] for members in by_composition(valid).values()]
-    shared = [s for bucket in by_formula if len(bucket) > 1 for s in bucket]
-    with WorkerPool(workers) as pool:
-        buckets = by_primitive_cell(pool.map(Chunked(reduced_cell), shared, "primitive cells"))
-        fitted = sum(pool.map(Chunked(fit_groups), sorted(buckets.values(), key=len, reverse=True), "fit"))
-    baseline = {"unique": fitted + sum(len(b) == 1 for b in by_formula), "seconds": time.perf_counter() - start}
+    baseline = {"unique": unique_groups(valid, workers, group_count=fit_groups)}
+    baseline["seconds"] = time.perf_counter() - start
     if baseline["unique"] != groups:
         raise SystemExit(f"uniqueness: {groups} groups, but StructureMatcher.fit finds {baseline['unique']}")
     print(f"the same buckets with StructureMatcher.fit: the same {groups} groups in {baseline['seconds']:.1f} s, "
           f"{baseline['seconds'] / times['uniqueness']:.2f}x the time of unique_groups")
     if train:
-        start, reference = time.perf_counter(), by_composition(train, sites=True)
-        tasks = [([valid[i] for i in members], [train[j] for j in reference.get(key, [])])
-                 for key, members in by_composition(valid, sites=True).items()]
-        with WorkerPool(workers) as pool:
-            baseline["novel"] = sum(pool.map(Chunked(fit_novel), tasks, "novelty, fit"))
+        start = time.perf_counter()
+        baseline["novel"] = novel_count(valid, train, workers, novel_in=fit_novel)
         baseline["novelty_seconds"] = time.perf_counter() - start
         if baseline["novel"] != novel:
             raise SystemExit(f"novelty: {novel} novel, but StructureMatcher.fit finds {baseline['novel']}")

@@ -16,7 +16,7 @@ cut-offs. Reconstruction against references: `crystal_matching`.
 from dataclasses import dataclass
 from math import gcd
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
@@ -132,27 +132,31 @@ def _novel_in(task: tuple[list[Structure], list[Structure]]) -> int:
     return sum(not any(map(Reference(Cell.of(to_pymatgen(s))).fits, known_cells)) for s in mine)
 
 
-def unique_groups(structures: list[Structure], workers: int = 1) -> int:
+def unique_groups(structures: list[Structure], workers: int = 1,
+                  group_count: Callable[[list["PymatgenStructure"]], int] = _group_count) -> int:
     """How many distinct crystals: StructureMatcher.group_structures' groups, matched within buckets of one reduced
     formula and one primitive-cell size. Crystals that differ in either never fit (without supercells the matcher maps
     sites one to one), so the groups are the same. On Carbon-24, where every crystal has the formula C, that splits one
-    bucket into several, shared by the workers, largest first; a crystal alone with its formula is not reduced."""
+    bucket into several, shared by the workers, largest first; a crystal alone with its formula is not reduced.
+    `group_count` counts one bucket's groups (a module-level function: workers receive it by name)."""
     by_formula = [[structures[i] for i in members] for members in by_composition(structures).values()]
     shared = [s for bucket in by_formula if len(bucket) > 1 for s in bucket]
     with WorkerPool(workers) as pool:
         buckets = by_primitive_cell(pool.map(Chunked(reduced_cell), shared, "primitive cells"))
-        matched = pool.map(Chunked(_group_count), sorted(buckets.values(), key=len, reverse=True), "uniqueness")
+        matched = pool.map(Chunked(group_count), sorted(buckets.values(), key=len, reverse=True), "uniqueness")
     return sum(len(bucket) == 1 for bucket in by_formula) + sum(matched)
 
 
-def novel_count(structures: list[Structure], train: list[Structure], workers: int = 1) -> int:
+def novel_count(structures: list[Structure], train: list[Structure], workers: int = 1,
+                novel_in: Callable[[tuple[list[Structure], list[Structure]]], int] = _novel_in) -> int:
     """How many of `structures` match no training crystal of the same reduced composition and number of sites. As the
-    peers' scripts, without reducing either structure first, so a supercell of a training crystal counts as novel."""
+    peers' scripts, without reducing either structure first, so a supercell of a training crystal counts as novel.
+    `novel_in` counts one bucket's novel crystals (a module-level function: workers receive it by name)."""
     reference = by_composition(train, sites=True)
     tasks = [([structures[i] for i in members], [train[j] for j in reference.get(key, [])])
              for key, members in by_composition(structures, sites=True).items()]
     with WorkerPool(workers) as pool:
-        return sum(pool.map(Chunked(_novel_in), tasks, "novelty"))
+        return sum(pool.map(Chunked(novel_in), tasks, "novelty"))
 
 
 def density(s: Structure) -> float:

@@ -134,11 +134,10 @@ class Reference:
         self.n, self.cart = lattice_points(self.cell.matrix, reach)  # (P, 3), (P, 3)
         self.length = np.linalg.norm(self.cart, axis=1)  # (P,)
 
-    def bases(self, ratio: float, target: np.ndarray) -> np.ndarray:
-        """Every basis (B, 3, 3) of a's lattice scaled by `ratio` whose lengths lie within a factor 1 + LTOL of lattice
-        `target`'s and angles within ANGLE_TOL degrees, unimodular: pymatgen's `Lattice.find_all_mappings` as
-        `StructureMatcher._get_lattices` filters it."""
-        p = parameters(target)
+    def bases(self, ratio: float, p: np.ndarray) -> np.ndarray:
+        """Every basis (B, 3, 3) of a's lattice scaled by `ratio` whose lengths lie within a factor 1 + LTOL of the
+        target lattice's, parameters `p` (6,), and angles within ANGLE_TOL degrees, unimodular: pymatgen's
+        `Lattice.find_all_mappings` as `StructureMatcher._get_lattices` filters it."""
         if max(p[:3]) * (1 + LTOL) / ratio > self.reach:
             self._enumerate(1.5 * max(p[:3]) * (1 + LTOL) / ratio)
         dist = self.length * ratio
@@ -163,16 +162,16 @@ class Reference:
         if a.counts != b.counts:
             return False
         ratio = (b.volume / a.volume) ** (1 / 6)
-        m2 = b.matrix / ratio
+        p2 = parameters(b.matrix / ratio)  # (6,): b's cell scaled to the common volume
         forbidden = (b.numbers[:, None] != a.numbers[None, :]).astype(np.int64)  # (N2, N1): b site i cannot be a's j
         anchor = int(np.argmax(forbidden.sum(axis=1)))  # b's first site of its rarest species
         targets = np.nonzero(forbidden[anchor] == 0)[0]  # a's sites it may land on
-        bases = self.bases(ratio, m2)  # (B, 3, 3)
+        bases = self.bases(ratio, p2)  # (B, 3, 3)
         if not len(bases):
             return False
         frac1 = np.matmul(np.dot(a.frac, a.matrix * ratio), np.linalg.inv(bases))
         frac1 -= np.floor(frac1)  # (B, N1, 3): a's sites in each basis
-        avg = from_parameters((parameters(bases) + parameters(m2)) / 2)  # (B, 3, 3): the matcher's average lattices
+        avg = from_parameters((parameters(bases) + p2) / 2)  # (B, 3, 3): the matcher's average lattices
         normalization = (len(a.numbers) / np.abs(np.linalg.det(avg))) ** (1 / 3)  # (B,)
         tol = 2 * np.linalg.norm(np.linalg.inv(avg), axis=-2) * STOL / normalization[:, None]  # (B, 3), reciprocal
         shifted = b.frac[None, None] + (frac1[:, targets] - b.frac[anchor])[:, :, None]  # (B, T, N2, 3)
