@@ -6,7 +6,8 @@ import pytest
 
 from unite_mol.data.crystals import read_crystals, to_pymatgen
 from unite_mol.evaluate.crystal import MATCHER, reduced_cell
-from unite_mol.evaluate.crystal_fit import Cell, Reference, fits, parameters
+from unite_mol.evaluate.crystal_fit import Cell, Reference, fits
+from unite_mol.evaluate.site_fit import parameters
 
 from crystal_cells import SHARED, csv_rows, rock_salt, rock_salt_copies, write_csv
 
@@ -54,3 +55,45 @@ def test_one_reference_against_many_and_the_hand_built_cases():
     assert [reference.fits(c) for c in (nacl, rotated, translated, larger)] == [True] * 4
     assert not reference.fits(doubled) and not reference.fits(kcl)  # no supercells; another composition
     assert reference.reach > 0 and Reference(larger).fits(nacl)  # lattice points out to the furthest asked for
+
+
+def test_assignment_is_scipys_even_on_ties():
+    """The compiled assignment picks scipy's among several optimal ones: small integer costs tie often, FAR marks the
+    pairs pymatgen skips."""
+    from scipy.optimize import linear_sum_assignment
+
+    from unite_mol.evaluate.assignment import assignment
+    from unite_mol.evaluate.site_fit import FAR
+
+    rng = np.random.default_rng(0)
+    for trial in range(600):
+        n = int(rng.integers(1, 25))
+        cost = rng.random((n, n)) if trial % 3 == 0 else rng.integers(0, 3, (n, n)).astype(float)
+        if trial % 3 == 2:
+            cost[rng.random((n, n)) < 0.4] = FAR
+        assert np.array_equal(assignment(cost), linear_sum_assignment(cost)[1])
+
+
+def test_lll_is_pymatgens_and_leaves_near_ties_to_it():
+    """`site_fit.lll` reduces as pymatgen's `Lattice` does (to the last 1e-9 Å) on random cells and on unimodular
+    transforms of cubic-like cells; exactly hexagonal cells, whose reduction is decided by the last bits, are flagged
+    and `crystal_fit._lll` hands them to pymatgen."""
+    from pymatgen.core import Lattice
+
+    from unite_mol.evaluate.crystal_fit import _lll
+    from unite_mol.evaluate.site_fit import lll
+
+    rng = np.random.default_rng(1)
+    unimodular = [u for u in rng.integers(-3, 4, (3000, 3, 3)) if abs(round(np.linalg.det(u))) == 1][:200]
+    cells = [rng.normal(size=(3, 3)) * rng.uniform(1, 10, (3, 1)) for _ in range(300)]
+    cells += [u @ np.diag(rng.uniform(2, 8, 3)) for u in unimodular]
+    hexagonal = np.array([u @ Lattice.hexagonal(3.2, 7.0).matrix for u in unimodular[:40]])
+    reduced, inverse, near = lll(np.array(cells))
+    assert not near.any()
+    for cell, r, i in zip(cells, reduced, inverse):
+        lattice = Lattice(cell)
+        np.testing.assert_allclose(r, lattice.lll_matrix, rtol=0, atol=1e-9)
+        np.testing.assert_allclose(i, lattice.lll_inverse, rtol=0, atol=1e-9)
+    assert lll(hexagonal)[2].all()
+    for cell, r in zip(hexagonal, _lll(hexagonal)[0]):
+        assert np.array_equal(r, Lattice(cell).lll_matrix)
