@@ -62,8 +62,7 @@ def test_assignment_is_scipys_even_on_ties():
     pairs pymatgen skips."""
     from scipy.optimize import linear_sum_assignment
 
-    from unite_mol.evaluate.assignment import assignment
-    from unite_mol.evaluate.site_fit import FAR
+    from unite_mol.evaluate.site_fit import FAR, assignment
 
     rng = np.random.default_rng(0)
     for trial in range(600):

@@ -1,5 +1,6 @@
 """`unite-mol evaluate`: each protocol pinned on hand-checked molecules, bad records tallied, the CLI end to end."""
 import json
+import os
 
 import numpy as np
 import pytest
@@ -262,3 +263,19 @@ def test_molecules_without_hydrogens_are_scored_with_implicit_ones(tmp_path):
     write_structures(tmp_path / "heavy.xyz", heavy + [methane()])  # one hydrogen anywhere: the explicit protocol
     ev = evaluate_files([tmp_path / "heavy.xyz"], options)
     assert not ev.implicit_hydrogens and ev.edm.atom_stability < 0.5 and ev.rdkit.clean < 0.3  # read as H-free molecules
+
+
+def _dies_on_three(x: int) -> int:
+    if x == 3:
+        os._exit(1)  # as a worker killed by the kernel or crashing in compiled code
+    return x
+
+
+def test_a_dead_worker_stops_the_map_with_an_error():
+    """multiprocessing.Pool would wait for the lost chunk forever; the pool names the step instead."""
+    from unite_mol.evaluate.pool import Chunked, WorkerPool
+
+    with WorkerPool(2) as pool:
+        assert pool.map(Chunked(_dies_on_three), [0, 1, 2], "squares") == [0, 1, 2]
+        with pytest.raises(RuntimeError, match="squares: a worker process died"):
+            pool.map(Chunked(_dies_on_three), list(range(8)), "squares")

@@ -6,16 +6,121 @@ screen (`is_coord_subset_pbc`), the LLL reduction (`Lattice._calculate_lll`), th
 of the LLL cell with the per-axis skip (`pbc_shortest_vectors`), scipy's assignment of the squared distances
 (`assignment`), and the final test: the assigned vectors' distances from their mean, normalised by
 (volume / site)^(1/3), all under stol.
+
+The assignment is the shortest augmenting path with dual potentials (Jonker-Volgenant as Crouse, IEEE TAES 2016,
+describes it) that `scipy.optimize.linear_sum_assignment` runs, with its order of rows and columns and its rule on ties
+(among the cheapest columns, a free one ends the path), so that where several assignments are optimal it picks scipy's.
+Everything compiled lives in this one file: numba's cache does not notice edits to a function in another file that a
+cached one calls.
 """
 import math
 
 import numpy as np
 from numba import njit
 
-from unite_mol.evaluate.assignment import assignment
-
+INF = np.inf
 FAR = 1e20  # pymatgen's distance and vector for a pair it skips
 NO, FIT, NEAR_TIE = 0, 1, 2  # a pair's answer; NEAR_TIE: no basis fits but one's LLL reduction is pymatgen's to decide
+
+
+@njit(cache=True)
+def _shortest_path(cost: np.ndarray, u: np.ndarray, v: np.ndarray, row4col: np.ndarray, row: int, path: np.ndarray,
+                   reached_rows: np.ndarray, reached_cols: np.ndarray, lengths: np.ndarray,
+                   remaining: np.ndarray) -> tuple[int, float]:
+    """Dijkstra over reduced costs from free row `row` to a free column: → (that column, the path's length); `path`
+    holds each column's predecessor row, `remaining` (N,) is scratch space."""
+    n = cost.shape[0]
+    for it in range(n):
+        remaining[it] = n - 1 - it  # columns not yet reached, scanned in this order
+    left = n
+    reached_rows[:] = False
+    reached_cols[:] = False
+    lengths[:] = INF
+    shortest, i = 0.0, row
+    while True:
+        reached_rows[i] = True
+        lowest, index = INF, -1
+        for it in range(left):
+            j = remaining[it]
+            r = shortest + cost[i, j] - u[i] - v[j]
+            if r < lengths[j]:
+                path[j] = i
+                lengths[j] = r
+            if lengths[j] < lowest or (lengths[j] == lowest and row4col[j] == -1):
+                lowest, index = lengths[j], it
+        shortest = lowest
+        j = remaining[index]
+        reached_cols[j] = True
+        left -= 1
+        remaining[index] = remaining[left]
+        if row4col[j] == -1:
+            return j, shortest
+        i = row4col[j]
+
+
+@njit(cache=True)
+def _distinct_row_minima(cost: np.ndarray, cols: np.ndarray, taken: np.ndarray) -> bool:
+    """Whether every row has a column cheaper than its others and no two rows share it (then no other assignment is as
+    cheap, so it is the one any exact method returns); if so, `cols` (N,) holds them. `taken` (N,) is scratch space."""
+    n = cost.shape[0]
+    taken[:] = False
+    for i in range(n):
+        best, second = 0, -1
+        for j in range(1, n):
+            if cost[i, j] < cost[i, best]:
+                best, second = j, best
+            elif second < 0 or cost[i, j] < cost[i, second]:
+                second = j
+        if (second >= 0 and cost[i, second] == cost[i, best]) or taken[best]:
+            return False
+        cols[i], taken[best] = best, True
+    return True
+
+
+@njit(cache=True)
+def assignment(cost: np.ndarray) -> np.ndarray:
+    """Column of each row (N,) in the assignment of the finite square `cost` (N, N) with the least total."""
+    return assign(cost, workspace(cost.shape[0]))
+
+
+@njit(cache=True)
+def workspace(n: int) -> tuple:
+    """Scratch arrays for `assign` on N × N costs, so that a caller solving many reuses them: potentials u, v (N,),
+    path lengths (N,), each column's predecessor row, each row's column, each column's row (N,), rows and columns
+    reached (N,), columns left to scan (N,)."""
+    return (np.zeros(n), np.zeros(n), np.empty(n), np.full(n, -1), np.full(n, -1), np.full(n, -1),
+            np.zeros(n, np.bool_), np.zeros(n, np.bool_), np.empty(n, np.int64))
+
+
+@njit(cache=True)
+def assign(cost: np.ndarray, workspace: tuple) -> np.ndarray:
+    """`assignment` with the scratch arrays of `workspace(N)`; the result is one of them (copy it to keep it)."""
+    n = cost.shape[0]
+    u, v, lengths, path, col4row, row4col, reached_rows, reached_cols, remaining = workspace
+    if _distinct_row_minima(cost, col4row, reached_cols):
+        return col4row
+    u[:] = 0.0
+    v[:] = 0.0
+    path[:] = -1
+    col4row[:] = -1
+    row4col[:] = -1
+    for row in range(n):
+        sink, shortest = _shortest_path(cost, u, v, row4col, row, path, reached_rows, reached_cols, lengths, remaining)
+        u[row] += shortest
+        for i in range(n):
+            if reached_rows[i] and i != row:
+                u[i] += shortest - lengths[col4row[i]]
+        for j in range(n):
+            if reached_cols[j]:
+                v[j] -= shortest - lengths[j]
+        j = sink
+        while True:  # flip the path's edges back to `row`
+            i = path[j]
+            row4col[j] = i
+            col4row[i], j = j, col4row[i]
+            if i == row:
+                break
+    return col4row
 
 
 @njit(cache=True)
@@ -210,17 +315,15 @@ def lll(lattices: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 @njit(cache=True)
-def _shortest(copy: np.ndarray, frac1: np.ndarray, lll: np.ndarray, images: np.ndarray, forbidden: np.ndarray,
-              tol: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """pymatgen's `pbc_shortest_vectors(lll, copy, frac1, forbidden, True, tol)` for LLL fractional coordinates copy
-    (N2, 3) and frac1 (N1, 3) and Cartesian images (3, 27): squared lengths (N2, N1) (FAR where skipped) and the image
-    of each shortest vector (N2, N1), with the Cartesian sites (N2, 3), (N1, 3) that give the vectors."""
-    n2, n1 = copy.shape[0], frac1.shape[0]
-    cart2, cart1 = _cartesian(copy, lll, True), _cartesian(frac1, lll, True)
-    d2, image = np.full((n2, n1), FAR), np.zeros((n2, n1), np.int64)
+def _shortest(copy: np.ndarray, cart2: np.ndarray, frac1: np.ndarray, cart1: np.ndarray, images: np.ndarray,
+              forbidden: np.ndarray, tol: np.ndarray, d2: np.ndarray, image: np.ndarray) -> None:
+    """pymatgen's `pbc_shortest_vectors(lll, copy, frac1, forbidden, True, tol)` for sites in LLL fractional coordinates
+    copy (N2, 3) and frac1 (N1, 3), their wrapped Cartesian positions cart2 and cart1, and the Cartesian images
+    (3, 27), into d2 (N2, N1), the squared lengths (FAR where skipped), and image (N2, N1), each one's image."""
     squares = np.empty(27)
-    for i in range(n2):
-        for j in range(n1):
+    for i in range(copy.shape[0]):
+        for j in range(frac1.shape[0]):
+            d2[i, j] = FAR
             if forbidden[i, j]:
                 continue
             within = True
@@ -235,10 +338,8 @@ def _shortest(copy: np.ndarray, frac1: np.ndarray, lll: np.ndarray, images: np.n
             for k in range(27):
                 da, db, dc = x + images[0, k], y + images[1, k], z + images[2, k]
                 squares[k] = da * da + db * db + dc * dc
-            best_k = np.argmin(squares)  # the first of equals, as pymatgen's strict <
-            best = squares[best_k]
-            d2[i, j], image[i, j] = best, best_k
-    return d2, image, cart2, cart1
+            image[i, j] = np.argmin(squares)  # the first of equals, as pymatgen's strict <
+            d2[i, j] = squares[image[i, j]]
 
 
 @njit(cache=True)
@@ -254,10 +355,12 @@ def bases_fit(frac1: np.ndarray, frac2: np.ndarray, anchor: int, targets: np.nda
         for b in range(3):
             for c in range(3):
                 shifts[9 * a + 3 * b + c] = (steps[a], steps[b], steps[c])
-    n2 = frac2.shape[0]
+    n2, n1 = frac2.shape[0], frac1.shape[1]
+    d2, image, scratch = np.empty((n2, n1)), np.empty((n2, n1), np.int64), workspace(n2)
     for k in range(frac1.shape[0]):
         images = np.ascontiguousarray(_cartesian(shifts, lll[k], False).T)  # (3, 27)
         sites = _cartesian(frac1[k], lll_inverse[k], False)  # (N1, 3): a's sites in the LLL basis
+        cart1 = _cartesian(sites, lll[k], True)  # (N1, 3)
         inverse = np.linalg.inv(lll[k])
         tol = np.empty(3)  # pymatgen's per-axis skip in the LLL basis
         for axis in range(3):
@@ -266,20 +369,24 @@ def bases_fit(frac1: np.ndarray, frac2: np.ndarray, anchor: int, targets: np.nda
             if not passing[k, t]:
                 continue
             copy = _cartesian(frac2 + (frac1[k, targets[t]] - frac2[anchor]), lll_inverse[k], False)  # (N2, 3)
-            d2, image, cart2, cart1 = _shortest(copy, sites, lll[k], images, forbidden, tol)
-            cols = assignment(d2)
-            vectors = np.full((n2, 3), FAR)  # (N2, 3): the assigned pairs' shortest vectors, FAR where skipped
+            cart2 = _cartesian(copy, lll[k], True)  # (N2, 3)
+            _shortest(copy, cart2, sites, cart1, images, forbidden, tol, d2, image)
+            cols = assign(d2, scratch)
+            far = False  # pymatgen's vectors for a skipped pair are FAR: a copy assigned one never fits
+            for i in range(n2):
+                far |= d2[i, cols[i]] >= FAR
+            if far:
+                continue
+            mean = np.zeros(3)  # the mean of the assigned pairs' shortest vectors
             for i in range(n2):
                 j = cols[i]
-                if d2[i, j] < FAR:
-                    vectors[i] = cart1[j] - cart2[i] + images[:, image[i, j]]
-            mean = np.zeros(3)
-            for i in range(n2):
-                mean += vectors[i]
+                for axis in range(3):
+                    mean[axis] += cart1[j, axis] - cart2[i, axis] + images[axis, image[i, j]]
             mean /= n2
             worst = 0.0
             for i in range(n2):
-                d = vectors[i] - mean
+                j = cols[i]
+                d = cart1[j] - cart2[i] + images[:, image[i, j]] - mean
                 worst = max(worst, math.sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]) * normalization[k])
             if worst < stol:
                 return True
