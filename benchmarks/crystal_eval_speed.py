@@ -102,10 +102,10 @@ def main() -> None:
         times[name], clock = now - clock, now
         print(f"{name:<12} {times[name]:8.1f} s", flush=True)
 
-    structures = read_crystals(args.samples, skip_bad=True, check=False).structures[: args.n]
-    train = read_crystals(args.train, skip_bad=True).structures if args.train else []
-    lap("read")
     with WorkerPool(args.workers) as pool:
+        structures = read_crystals(args.samples, skip_bad=True, check=False, pool=pool).structures[: args.n]
+        train = read_crystals(args.train, skip_bad=True, pool=pool).structures if args.train else []
+        lap("read")
         checks = pool.map(Chunked(check_crystal), structures, "validity")
     valid = [s for s, c in zip(structures, checks) if c.valid]
     lap("validity")

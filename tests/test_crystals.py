@@ -68,6 +68,31 @@ def test_bad_crystal_files_are_one_line_naming_the_record(tmp_path):
         read_crystals(tmp_path / "x.zip")
 
 
+def test_workers_read_the_same_records_bad_ones_included(tmp_path):
+    """`crystal_records_read_by` (the parsing shared by worker processes, as `unite-mol evaluate` reads) gives the
+    records `crystal_records` gives, in order, each BadRecord with its message and reason."""
+    from unite_mol.data.crystals import crystal_records, crystal_records_read_by
+    from unite_mol.evaluate.pool import WorkerPool
+
+    rows = csv_rows(SHARED / "perov_5" / "val.csv", 30)
+    rows[7]["cif"] = "data_x\n_cell_length_a 3\n"
+    folder = tmp_path / "files"
+    folder.mkdir()
+    write_csv(folder / "a.csv", rows)
+    (folder / "b.cif").write_text(to_pymatgen(rock_salt()).to(fmt="cif") + "data_broken\n_cell_length_a 3\n")
+    serial = list(crystal_records(folder))
+    with WorkerPool(2) as pool:
+        shared = crystal_records_read_by(pool, folder)
+        assert read_crystals(folder, skip_bad=True, pool=pool).skipped == 2
+    assert len(shared) == len(serial) == 32
+    for one, other in zip(serial, shared):
+        assert type(one) is type(other)
+        if isinstance(one, BadRecord):
+            assert (str(one), one.reason) == (str(other), other.reason)
+        else:
+            assert np.array_equal(one.numbers, other.numbers) and np.array_equal(one.positions, other.positions)
+
+
 def _extxyz_record(lattice: str, cl: str) -> str:
     return f'2\nLattice="{lattice}" Properties=species:S:1:pos:R:3 pbc="T T T"\nNa 0 0 0\nCl {cl}\n'
 

@@ -64,6 +64,9 @@ class BadRecord(ValueError):
         super().__init__(message)
         self.reason = reason
 
+    def __reduce__(self):  # so a worker process can send one back
+        return BadRecord, (str(self), self.reason)
+
 
 class _UnknownElement(ValueError):
     pass

@@ -5,6 +5,7 @@ coordinates wrapped into [0, 1). A record that cannot be a crystal is a `BadReco
 """
 import csv
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -14,6 +15,7 @@ from unite_core.cache import cached
 from unite_core.io import atomic_path
 from unite_mol.data.origin import canonical_order, wrap
 from unite_mol.evaluate.crystal import MIN_DISTANCE, CrystalCheck  # closer atoms are "overlapping" (CDVAE's structural cut-off)
+from unite_mol.evaluate.pool import Chunked, WorkerPool
 from unite_mol.formats import BadRecord, ReadResult, is_blank, is_crystal_file, is_poscar, require_content
 from unite_mol.structure import Structure
 
@@ -83,11 +85,29 @@ def _parse(text: str, fmt: str, where: str, max_atoms: int | None, check: bool) 
     return from_pymatgen(pmg, where, max_atoms, check)
 
 
+@dataclass(frozen=True)
+class _Parse:
+    """One record's text, parsed into a Structure or a BadRecord when called (by a worker process, if a pool reads)."""
+
+    text: str
+    fmt: str
+    where: str
+    max_atoms: int | None
+    check: bool
+
+    def __call__(self) -> Structure | BadRecord:
+        return _guard(lambda: _parse(self.text, self.fmt, self.where, self.max_atoms, self.check))
+
+
+def _parsed(entry: "_Parse") -> Structure | BadRecord:
+    return entry()
+
+
 def _records(path: Path, max_atoms: int | None, check: bool):
-    """A Structure or a BadRecord for every record of one file."""
+    """For every record of one file: a Structure, a BadRecord, or the `_Parse` that makes one of them."""
     suffix = path.suffix.lower()
     if is_poscar(path):
-        yield _guard(lambda: _parse(path.read_text(), "poscar", str(path), max_atoms, check))
+        yield _Parse(path.read_text(), "poscar", str(path), max_atoms, check)
     elif suffix == ".csv":
         csv.field_size_limit(sys.maxsize)
         with path.open(newline="") as f:
@@ -95,7 +115,7 @@ def _records(path: Path, max_atoms: int | None, check: bool):
             if "cif" not in (reader.fieldnames or []):
                 raise ValueError(f"{path}: no `cif` column (the CDVAE CSV layout: cif plus property columns)")
             for i, row in enumerate(reader, start=1):
-                yield _guard(lambda row=row, i=i: _parse(row["cif"], "cif", f"{path} row {i}", max_atoms, check))
+                yield _Parse(row["cif"], "cif", f"{path} row {i}", max_atoms, check)
     elif suffix == ".cif":
         yield from _cif_records(path.read_text(), str(path), max_atoms, check)
     elif suffix == ".zip":
@@ -122,7 +142,7 @@ def _records(path: Path, max_atoms: int | None, check: bool):
 
 def _cif_records(text: str, where: str, max_atoms: int | None, check: bool):
     for i, block in enumerate(_cif_blocks(text), start=1):
-        yield _guard(lambda block=block, i=i: _parse(block, "cif", f"{where} record {i}", max_atoms, check))
+        yield _Parse(block, "cif", f"{where} record {i}", max_atoms, check)
 
 
 def _zip_records(path: Path, max_atoms: int | None, check: bool):
@@ -216,10 +236,8 @@ def _guard(parse):
         return bad
 
 
-def crystal_records(path: str | Path, max_atoms: int | None = None, check: bool = True) -> Iterator[Structure | BadRecord]:
-    """Each record of a CSV / CIF / POSCAR / extxyz file or zip of CIFs, or of every such file under a folder (sorted by
-    name), in order: its crystal, or the BadRecord saying why it has none. `check=False` reads generated crystals as they are."""
-    path = Path(path)
+def _records_of(path: Path, max_atoms: int | None, check: bool) -> Iterator["Structure | BadRecord | _Parse"]:
+    """`_records` of the file, or of every crystal file under the folder (sorted by name)."""
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file or folder")
     if path.is_dir():
@@ -233,9 +251,31 @@ def crystal_records(path: str | Path, max_atoms: int | None = None, check: bool 
         yield from _records(file, max_atoms, check)
 
 
-def read_crystals(path: str | Path, max_atoms: int | None = None, skip_bad: bool = False, check: bool = True) -> ReadResult:
-    """Every crystal of `crystal_records`; a bad record raises its BadRecord unless `skip_bad` counts it."""
-    return ReadResult([], [], 0).collect(crystal_records(path, max_atoms, check), skip_bad)
+def crystal_records(path: str | Path, max_atoms: int | None = None, check: bool = True) -> Iterator[Structure | BadRecord]:
+    """Each record of a CSV / CIF / POSCAR / extxyz file or zip of CIFs, or of every such file under a folder (sorted by
+    name), in order: its crystal, or the BadRecord saying why it has none. `check=False` reads generated crystals as they are."""
+    for entry in _records_of(Path(path), max_atoms, check):
+        yield entry() if isinstance(entry, _Parse) else entry
+
+
+def crystal_records_read_by(pool: WorkerPool, path: str | Path, max_atoms: int | None = None,
+                            check: bool = True) -> list[Structure | BadRecord]:
+    """`crystal_records`, the files' records parsed by `pool`'s workers (pymatgen's CIF parser takes about 1 ms a
+    crystal)."""
+    path = Path(path)
+    entries = list(_records_of(path, max_atoms, check))
+    todo = [i for i, entry in enumerate(entries) if isinstance(entry, _Parse)]
+    for i, record in zip(todo, pool.map(Chunked(_parsed), [entries[i] for i in todo], f"reading {path.name}")):
+        entries[i] = record
+    return entries
+
+
+def read_crystals(path: str | Path, max_atoms: int | None = None, skip_bad: bool = False, check: bool = True,
+                  pool: WorkerPool | None = None) -> ReadResult:
+    """Every crystal of `crystal_records` (parsed by `pool`'s workers if given); a bad record raises its BadRecord
+    unless `skip_bad` counts it."""
+    records = crystal_records(path, max_atoms, check) if pool is None else crystal_records_read_by(pool, path, max_atoms, check)
+    return ReadResult([], [], 0).collect(iter(records), skip_bad)
 
 
 def load_crystal_csv(path: str | Path, cache: Path) -> list[Structure]:

@@ -227,7 +227,7 @@ def evaluate_crystal_files(paths: list[str], train: str | None, test: str | None
     (whose fingerprints are kept in `cache`)."""
     import time
 
-    from unite_mol.data.crystals import crystal_records, read_crystals
+    from unite_mol.data.crystals import crystal_records_read_by, read_crystals
     from unite_mol.evaluate.coverage import coverage, featurizers, fingerprint, reference_fingerprints
     from unite_mol.evaluate.crystal_matching import match_crystal_pair, score_crystal_matches
     from unite_mol.evaluate.stability import RelaxTask, relax_crystal, score_stability  # torch, chgnet: only when asked
@@ -238,17 +238,19 @@ def evaluate_crystal_files(paths: list[str], train: str | None, test: str | None
             raise ValueError("coverage (COV-R / COV-P) needs the test crystals (--test)")
         featurizers()  # matminer missing: say so before any work
     start = time.perf_counter()
-    records = [None if isinstance(r, BadRecord) else r for path in paths for r in crystal_records(path, check=False)]
-    structures = [s for s in records if s is not None]  # unreadable records are scored as invalid, not skipped
-    originals = None
-    if reference is not None:
-        originals = [None if isinstance(r, BadRecord) else r for path in reference for r in crystal_records(path, check=False)]
-        if len(originals) != len(records):
-            raise ValueError(f"--reference {' '.join(reference)} has {len(originals)} crystals but the evaluated files have "
-                             f"{len(records)}")
-    known = lambda p: read_crystals(p, skip_bad=True).structures if p else None  # noqa: E731
-    trains, tests = known(train), known(test)  # a missing or empty --train / --test stops before any work
     with WorkerPool(workers) as pool:
+        read = lambda paths: [None if isinstance(r, BadRecord) else r  # noqa: E731
+                              for path in paths for r in crystal_records_read_by(pool, path, check=False)]
+        records = read(paths)
+        structures = [s for s in records if s is not None]  # unreadable records are scored as invalid, not skipped
+        originals = None
+        if reference is not None:
+            originals = read(reference)
+            if len(originals) != len(records):
+                raise ValueError(f"--reference {' '.join(reference)} has {len(originals)} crystals but the evaluated files "
+                                 f"have {len(records)}")
+        known = lambda p: read_crystals(p, skip_bad=True, pool=pool).structures if p else None  # noqa: E731
+        trains, tests = known(train), known(test)  # a missing or empty --train / --test stops before any work
         checks = pool.map(Chunked(check_crystal), structures, "CDVAE validity")
         rms = None if originals is None else pool.map(Chunked(match_crystal_pair), list(zip(records, originals)), "reconstruction")
     skipped = len(records) - len(structures)
