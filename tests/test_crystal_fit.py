@@ -96,3 +96,26 @@ def test_lll_is_pymatgens_and_leaves_near_ties_to_it():
     assert lll(hexagonal)[2].all()
     for cell, r in zip(hexagonal, _lll(hexagonal)[0]):
         assert np.array_equal(r, Lattice(cell).lll_matrix)
+
+
+def test_exactly_hexagonal_pairs_go_to_pymatgens_reduction_and_answer_as_the_matcher():
+    """Graphite against itself and against a stack of atoms along c: the average lattices are exactly hexagonal, so the
+    compiled search reports near ties (`NEAR_TIE`) and pymatgen reduces those bases; the answers are StructureMatcher's
+    (one fit, one not)."""
+    from pymatgen.analysis.structure_matcher import StructureMatcher
+    from pymatgen.core import Lattice, Structure as PymatgenStructure
+
+    from unite_mol.evaluate.crystal_fit import ANGLE_TOL, LTOL, STOL, Cells
+    from unite_mol.evaluate.site_fit import NEAR_TIE, fit_codes
+
+    lattice = Lattice.hexagonal(2.46, 6.70)
+    graphite = PymatgenStructure(lattice, ["C"] * 4, [[0, 0, 0.25], [0, 0, 0.75], [1 / 3, 2 / 3, 0.25], [2 / 3, 1 / 3, 0.75]])
+    shifted = PymatgenStructure(lattice, ["C"] * 4, [[0, 0, 0], [1 / 3, 2 / 3, 0.1], [2 / 3, 1 / 3, 0.2], [0, 0, 0.3]])
+    matcher, reference = StructureMatcher(**MATCHER), Reference(Cell.of(graphite))
+    others = Cells.of([Cell.of(graphite), Cell.of(shifted)])
+    reference._reach(others.matrices)
+    codes = fit_codes(reference.n, reference.cart, reference.length, reference.cell.matrix, reference.frac,
+                      reference.numbers, others.matrices, others.fracs, others.numbers, False, STOL, LTOL, ANGLE_TOL)
+    assert codes.tolist() == [NEAR_TIE, NEAR_TIE]
+    expected = [matcher.fit(graphite, s, skip_structure_reduction=True) for s in (graphite, shifted)]
+    assert reference.fits_each(others).tolist() == expected == [True, False]

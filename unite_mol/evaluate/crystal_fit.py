@@ -46,11 +46,6 @@ class Cell:
         m = self.matrix
         return float(abs(np.dot(np.cross(m[0], m[1]), m[2])))
 
-    @cached_property
-    def counts(self) -> tuple[tuple[int, int], ...]:
-        elements, counts = np.unique(self.numbers, return_counts=True)
-        return tuple(zip(elements.tolist(), counts.tolist()))
-
 
 def lattice_points(m: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndarray]:
     """Integer coordinates (P, 3) and Cartesian points (P, 3) of every point but the origin of lattice `m` within
