@@ -21,6 +21,7 @@ from numba import njit
 INF = np.inf
 FAR = 1e20  # pymatgen's distance and vector for a pair it skips
 NO, FIT, NEAR_TIE = 0, 1, 2  # a pair's answer; NEAR_TIE: no basis fits but one's LLL reduction is pymatgen's to decide
+SHIFTS = np.array([(a, b, c) for a in (-1.0, 0.0, 1.0) for b in (-1.0, 0.0, 1.0) for c in (-1.0, 0.0, 1.0)])  # (27, 3)
 
 
 @njit(cache=True)
@@ -136,6 +137,27 @@ def _cartesian(frac: np.ndarray, matrix: np.ndarray, wrap: bool) -> np.ndarray:
 
 
 @njit(cache=True)
+def _axis_tolerance(matrix: np.ndarray, normalization: float, stol: float) -> np.ndarray:
+    """StructureMatcher's per-axis fractional tolerance for lattice rows `matrix` (3, 3): 2 stol / normalization times
+    the length of each column of its inverse → (3,)."""
+    inverse, tol = np.linalg.inv(matrix), np.empty(3)
+    for axis in range(3):
+        tol[axis] = 2 * math.sqrt(np.sum(inverse[:, axis] ** 2)) * stol / normalization
+    return tol
+
+
+@njit(cache=True)
+def _close(x: np.ndarray, i: int, y: np.ndarray, j: int, tol: np.ndarray) -> bool:
+    """Whether fractional points x[i] and y[j] (rows of (N, 3) arrays) are within `tol` (3,) of each other on every
+    axis, periodically."""
+    for axis in range(3):
+        d = x[i, axis] - y[j, axis]
+        if abs(d - np.round(d)) > tol[axis]:
+            return False
+    return True
+
+
+@njit(cache=True)
 def parameters(m: np.ndarray) -> np.ndarray:
     """(a, b, c, α, β, γ) of the lattice with rows m (3, 3) → (6,)."""
     p = np.empty(6)
@@ -228,25 +250,15 @@ def screen(sites1: np.ndarray, bases: np.ndarray, p2: np.ndarray, frac2: np.ndar
         frac1[k] = f - np.floor(f)
         avg[k] = from_parameters((parameters(bases[k]) + p2) / 2)
         normalization[k] = (n1 / abs(np.linalg.det(avg[k]))) ** (1 / 3)
-        inverse = np.linalg.inv(avg[k])
-        tol = np.empty(3)
-        for axis in range(3):
-            tol[axis] = 2 * math.sqrt(np.sum(inverse[:, axis] ** 2)) * stol / normalization[k]
+        tol = _axis_tolerance(avg[k], normalization[k], stol)
         for t in range(targets.shape[0]):
-            shift = frac1[k, targets[t]] - frac2[anchor]
+            copy = frac2 + (frac1[k, targets[t]] - frac2[anchor])  # (N2, 3): b with its anchor on a's site
             every = True
             for i in range(n2):
                 some = False
                 for j in range(n1):
-                    if forbidden[i, j]:
-                        continue
-                    some = True
-                    for axis in range(3):
-                        d = frac2[i, axis] + shift[axis] - frac1[k, j, axis]
-                        if abs(d - np.round(d)) > tol[axis]:
-                            some = False
-                            break
-                    if some:
+                    if not forbidden[i, j] and _close(copy, i, frac1[k], j, tol):
+                        some = True
                         break
                 if not some:
                     every = False
@@ -324,15 +336,7 @@ def _shortest(copy: np.ndarray, cart2: np.ndarray, frac1: np.ndarray, cart1: np.
     for i in range(copy.shape[0]):
         for j in range(frac1.shape[0]):
             d2[i, j] = FAR
-            if forbidden[i, j]:
-                continue
-            within = True
-            for axis in range(3):
-                f = frac1[j, axis] - copy[i, axis]
-                if abs(f - np.round(f)) > tol[axis]:
-                    within = False
-                    break
-            if not within:
+            if forbidden[i, j] or not _close(frac1, j, copy, i, tol):
                 continue
             x, y, z = cart1[j, 0] - cart2[i, 0], cart1[j, 1] - cart2[i, 1], cart1[j, 2] - cart2[i, 2]
             for k in range(27):
@@ -349,22 +353,13 @@ def bases_fit(frac1: np.ndarray, frac2: np.ndarray, anchor: int, targets: np.nda
     """Whether, in any basis k, a copy of b (N2, 3) translated so that its site `anchor` lies on a's site targets[t]
     (passing[k, t] only) fits a's sites frac1[k] (N1, 3): distances in the LLL basis lll[k] (3, 3) of the average
     lattice, whose fractional coordinates are those times lll_inverse[k]. Stops at the first copy that fits."""
-    steps = np.array([-1.0, 0.0, 1.0])
-    shifts = np.zeros((27, 3))
-    for a in range(3):
-        for b in range(3):
-            for c in range(3):
-                shifts[9 * a + 3 * b + c] = (steps[a], steps[b], steps[c])
     n2, n1 = frac2.shape[0], frac1.shape[1]
-    d2, image, scratch = np.empty((n2, n1)), np.empty((n2, n1), np.int64), workspace(n2)
+    d2, image, vectors, scratch = np.empty((n2, n1)), np.empty((n2, n1), np.int64), np.empty((n2, 3)), workspace(n2)
     for k in range(frac1.shape[0]):
-        images = np.ascontiguousarray(_cartesian(shifts, lll[k], False).T)  # (3, 27)
+        images = np.ascontiguousarray(_cartesian(SHIFTS, lll[k], False).T)  # (3, 27)
         sites = _cartesian(frac1[k], lll_inverse[k], False)  # (N1, 3): a's sites in the LLL basis
         cart1 = _cartesian(sites, lll[k], True)  # (N1, 3)
-        inverse = np.linalg.inv(lll[k])
-        tol = np.empty(3)  # pymatgen's per-axis skip in the LLL basis
-        for axis in range(3):
-            tol[axis] = 2 * math.sqrt(np.sum(inverse[:, axis] ** 2)) * stol / normalization[k]
+        tol = _axis_tolerance(lll[k], normalization[k], stol)  # pymatgen's per-axis skip in the LLL basis
         for t in range(targets.shape[0]):
             if not passing[k, t]:
                 continue
@@ -377,17 +372,16 @@ def bases_fit(frac1: np.ndarray, frac2: np.ndarray, anchor: int, targets: np.nda
                 far |= d2[i, cols[i]] >= FAR
             if far:
                 continue
-            mean = np.zeros(3)  # the mean of the assigned pairs' shortest vectors
-            for i in range(n2):
-                j = cols[i]
+            mean = np.zeros(3)
+            for i in range(n2):  # the assigned pairs' shortest vectors and their mean
                 for axis in range(3):
-                    mean[axis] += cart1[j, axis] - cart2[i, axis] + images[axis, image[i, j]]
+                    vectors[i, axis] = cart1[cols[i], axis] - cart2[i, axis] + images[axis, image[i, cols[i]]]
+                    mean[axis] += vectors[i, axis]
             mean /= n2
             worst = 0.0
             for i in range(n2):
-                j = cols[i]
-                d = cart1[j] - cart2[i] + images[:, image[i, j]] - mean
-                worst = max(worst, math.sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]) * normalization[k])
+                x, y, z = vectors[i, 0] - mean[0], vectors[i, 1] - mean[1], vectors[i, 2] - mean[2]
+                worst = max(worst, math.sqrt(x * x + y * y + z * z) * normalization[k])
             if worst < stol:
                 return True
     return False
