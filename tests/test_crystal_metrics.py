@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from unite_mol.data.crystals import read_crystals, to_pymatgen
-from unite_mol.evaluate.crystal import (check_crystal, compositionally_valid, novel_count, score_crystals, structurally_valid,
-                                        unique_groups)
+from unite_mol.evaluate.crystal import (EMD_SAMPLES, check_crystal, compositionally_valid, density, novel_count,
+                                        property_emds, score_crystals, structurally_valid, unique_groups)
 from unite_mol.structure import ATOMIC_NUMBER, Structure
 
 from conftest import mol
@@ -37,6 +37,24 @@ def test_rotated_translated_and_supercell_copies_match():
     assert novel_count(copies + [kcl], train=[nacl]) == 2 and novel_count([doubled], train=[nacl]) == 1
     score = score_crystals(copies + [kcl], [check_crystal(c) for c in copies + [kcl]], [nacl], [nacl])
     assert score.validity == 1 and score.uniqueness == pytest.approx(2 / 6) and score.novelty == pytest.approx(2 / 6)
+
+
+def test_property_emds_first_block_is_cdvaes_figure_and_the_rest_come_in_disjoint_blocks():
+    from scipy.stats import wasserstein_distance
+
+    nacl, rng = rock_salt(), np.random.default_rng(0)
+    cells = [Structure(nacl.numbers, nacl.positions * f, nacl.cell * f) for f in rng.uniform(0.9, 1.1, 2 * EMD_SAMPLES + 500)]
+    cells[EMD_SAMPLES:] = [Structure(np.array([11, 17, 17, 19, 11, 17, 11, 19]), c.positions, c.cell) for c in cells[EMD_SAMPLES:]]
+    test = [rock_salt(a=a) for a in (5.4, 5.6, 5.8)]
+    d_blocks, e_blocks = property_emds(cells, test)
+    assert len(d_blocks) == len(e_blocks) == 2  # 2,500 valid: two whole blocks, the last 500 left out
+    first = cells[:EMD_SAMPLES]
+    assert d_blocks[0] == wasserstein_distance([density(s) for s in first], [density(s) for s in test])
+    assert e_blocks == [0.0, 1.0]  # the first block has NaCl's two elements, as the test crystals; the second three
+    assert property_emds(cells[:10], test)[0] == [wasserstein_distance([density(s) for s in cells[:10]], [density(s) for s in test])]
+    assert property_emds([], test) == ([], [])
+    score = score_crystals(cells[:3], [check_crystal(c) for c in cells[:3]], None, test)
+    assert score.density_emd == score.density_emd_blocks[0] and len(score.elements_emd_blocks) == 1
 
 
 def test_novelty_bucketed_by_site_count_counts_as_comparing_every_pair(tmp_path):

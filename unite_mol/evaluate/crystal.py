@@ -177,15 +177,15 @@ class CrystalScore:
     validity: float
     uniqueness: float  # distinct / valid
     novelty: float  # novel / valid, against the training crystals
-    density_emd: float  # g/cm³, first 1,000 valid vs the test crystals
+    density_emd: float  # g/cm³, first 1,000 valid vs the test crystals (CDVAE's figure)
     elements_emd: float  # number of elements, same
+    density_emd_blocks: list[float]  # each disjoint 1,000 valid in turn, the first included (empty: no figure)
+    elements_emd_blocks: list[float]
 
 
 def score_crystals(structures: list[Structure], checks: list[CrystalCheck], train: list[Structure] | None,
                    test: list[Structure] | None, unreadable: int = 0, workers: int = 1) -> CrystalScore:
     """`unreadable` records count as crystals that fail every check; matching runs in `workers` processes."""
-    from scipy.stats import wasserstein_distance
-
     n = len(structures) + unreadable
     valid = [s for s, c in zip(structures, checks) if c.valid]
     ratio = lambda a, b, over: a / b if b else Undefined(f"no {over}")  # noqa: E731
@@ -193,14 +193,27 @@ def score_crystals(structures: list[Structure], checks: list[CrystalCheck], trai
     novelty = Undefined("no training crystals given")
     if train is not None:
         novelty = ratio(novel_count(valid, train, workers), len(valid), "valid crystals")
-    if test is not None and valid:
-        first = valid[:EMD_SAMPLES]
-        d_emd = wasserstein_distance([density(s) for s in first], [density(s) for s in test])
-        e_emd = wasserstein_distance([len(set(s.numbers.tolist())) for s in first], [len(set(s.numbers.tolist())) for s in test])
-    else:
-        d_emd = e_emd = Undefined("no valid crystals" if test is not None else "no test crystals given")
+    d_blocks, e_blocks = property_emds(valid, test) if test is not None else ([], [])
+    missing = Undefined("no valid crystals" if test is not None else "no test crystals given")
     return CrystalScore(n, ratio(sum(c.structural for c in checks), n, "crystals"), ratio(sum(c.compositional for c in checks), n, "crystals"),
-                        ratio(len(valid), n, "crystals"), uniqueness, novelty, d_emd, e_emd)
+                        ratio(len(valid), n, "crystals"), uniqueness, novelty, d_blocks[0] if d_blocks else missing,
+                        e_blocks[0] if e_blocks else missing, d_blocks, e_blocks)
+
+
+def property_emds(valid: list[Structure], test: list[Structure]) -> tuple[list[float], list[float]]:
+    """Density and element-count EMDs against the test crystals of the first EMD_SAMPLES valid crystals (CDVAE's figure;
+    all of them if fewer), then of each further disjoint block of EMD_SAMPLES: one block of 1,000 is a noisy estimate,
+    and the blocks show how noisy (empty lists without valid crystals)."""
+    from scipy.stats import wasserstein_distance
+
+    def elements(group: list[Structure]) -> list[int]:
+        return [len(set(s.numbers.tolist())) for s in group]
+
+    starts = range(0, max(len(valid) - EMD_SAMPLES, 0) + 1, EMD_SAMPLES) if valid else range(0)
+    blocks = [valid[i : i + EMD_SAMPLES] for i in starts]
+    test_density, test_elements = [density(s) for s in test], elements(test)
+    return ([wasserstein_distance([density(s) for s in b], test_density) for b in blocks],
+            [wasserstein_distance(elements(b), test_elements) for b in blocks])
 
 
 @dataclass
@@ -284,6 +297,10 @@ def crystal_table(ev: CrystalEvaluation) -> str:
             ("overall validity %", pct(s.validity)), ("uniqueness % (of valid)", pct(s.uniqueness)),
             (f"novelty % (of valid; vs {ev.train or 'nothing'})", pct(s.novelty)),
             (f"EMD density g/cm³ (vs {ev.test or 'nothing'})", num(s.density_emd)), ("EMD number of elements", num(s.elements_emd))]
+    if len(s.density_emd_blocks) > 1:
+        spread = lambda v: f"{np.mean(v):.4f} ± {np.std(v, ddof=1):.4f}"  # noqa: E731
+        rows += [(f"EMD density, mean ± sd over {len(s.density_emd_blocks)} blocks of {EMD_SAMPLES}", spread(s.density_emd_blocks)),
+                 (f"EMD number of elements, over {len(s.elements_emd_blocks)} blocks", spread(s.elements_emd_blocks))]
     if ev.coverage is not None:
         c = ev.coverage
         rows += [("COV-R % (test crystals recalled)", pct(c.recall)), ("COV-P % (generated crystals precise)", pct(c.precision)),
