@@ -48,8 +48,8 @@ def test_property_emds_first_block_is_cdvaes_figure_and_the_rest_come_in_disjoin
     test = [rock_salt(a=a) for a in (5.4, 5.6, 5.8)]
     d_blocks, e_blocks = property_emds(cells, test)
     assert len(d_blocks) == len(e_blocks) == 2  # 2,500 valid: two whole blocks, the last 500 left out
-    first = cells[:EMD_SAMPLES]
-    assert d_blocks[0] == wasserstein_distance([density(s) for s in first], [density(s) for s in test])
+    for block, emd in zip((cells[:EMD_SAMPLES], cells[EMD_SAMPLES : 2 * EMD_SAMPLES]), d_blocks):
+        assert emd == wasserstein_distance([density(s) for s in block], [density(s) for s in test])
     assert e_blocks == [0.0, 1.0]  # the first block has NaCl's two elements, as the test crystals; the second three
     assert property_emds(cells[:10], test)[0] == [wasserstein_distance([density(s) for s in cells[:10]], [density(s) for s in test])]
     assert property_emds([], test) == ([], [])
