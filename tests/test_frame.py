@@ -58,7 +58,7 @@ def test_the_frame_reaches_the_data_and_the_model(tmp_path):
         moments = (s.numbers[:, None] * s.positions).T @ s.positions
         assert np.allclose(moments, np.diag(np.diag(moments)), atol=1e-3)
     model_cfg = tiny_mol()
-    assert isinstance(build_model(model_cfg).augment, RandomRotation)
+    assert [type(s) for s in build_model(model_cfg).augment.steps] == [RandomRotation]
     model_cfg.data.frame = Frame.principal
     assert build_model(model_cfg).augment is None  # a fixed frame is never rotated
     model_cfg.joint = [MolDataConfig(dataset_id=1)]

@@ -1,4 +1,5 @@
-"""Random rotation of each training structure, drawn from the step's BatchRandom (exact on resume / DDP)."""
+"""Random, label-preserving changes of a training batch (a rotation, the order of the elements), drawn from the step's
+BatchRandom (exact on resume / DDP)."""
 import torch
 
 from unite_core.rng import BatchRandom
@@ -26,3 +27,31 @@ class RandomRotation:
             positions = torch.einsum("bij,bnj->bni", R, batch.positions)  # (B, N, 3)
             cells = None if batch.cells is None else torch.einsum("bij,bkj->bki", R, batch.cells)  # (B, 3, 3), rows rotated
         return MolBatch(batch.types, positions, batch.mask, batch.cond, cells)
+
+
+class ShuffledElements:
+    """Each structure's elements in a random order along its tokens: a random rank per element and structure, the
+    sites sorted by their element's rank (stable, so the sites of one element keep their order), padding last."""
+
+    def __init__(self, num_types: int):
+        self.num_types = num_types
+
+    def __call__(self, batch: MolBatch, rng: BatchRandom) -> MolBatch:
+        rank = rng.rand(self.num_types)  # (B, T)
+        key = torch.gather(rank, 1, batch.types) + 2 * ~batch.mask  # (B, N), padding after every rank in [0, 1)
+        order = torch.sort(key, dim=1, stable=True).indices  # (B, N)
+        positions = torch.gather(batch.positions, 1, order[..., None].expand(-1, -1, 3))  # (B, N, 3)
+        return MolBatch(torch.gather(batch.types, 1, order), positions, torch.gather(batch.mask, 1, order), batch.cond,
+                        batch.cells)
+
+
+class Chain:
+    """Several augmentations, in turn."""
+
+    def __init__(self, *steps):
+        self.steps = steps
+
+    def __call__(self, batch: MolBatch, rng: BatchRandom) -> MolBatch:
+        for step in self.steps:
+            batch = step(batch, rng)
+        return batch

@@ -12,9 +12,10 @@ from unite_core.flow import SamplerConfig
 from unite_core.model import UNITE, FlowConfig, ObjectiveConfig, Recipe
 from unite_core.nn import ModelConfig, TrunkConfig
 from unite_core.train import FitResult, OptimConfig, RunConfig, TrainerConfig, fit, is_condition_table, list_checkpoints, load_run
-from unite_mol.augment import RandomRotation
+from unite_mol.augment import Chain, RandomRotation, ShuffledElements
 from unite_mol.chem import perceive
-from unite_mol.data import Frame, JointDataset, MolData, MolDataConfig, collate_labelled, load_data, save_atom_counts
+from unite_mol.data import (Frame, JointDataset, MolData, MolDataConfig, SiteOrder, collate_labelled, load_data,
+                            save_atom_counts)
 from unite_mol.data.crystals import write_crystals
 from unite_mol.decoder import AtomDecoder, FractionalHead, LatticeReadout
 from unite_mol.direct import DirectAtoms, DirectConfig
@@ -109,7 +110,12 @@ def build_model(cfg: MolConfig) -> UNITE:
     frames = {part.frame for part in cfg.parts}
     if len(frames) > 1:
         raise ValueError(f"data.frame / joint[*].frame must agree, got {sorted(f.value for f in frames)}")
-    augment = RandomRotation() if Frame.random in frames else None
+    orders = {part.site_order for part in cfg.parts}
+    if len(orders) > 1:
+        raise ValueError(f"data.site_order / joint[*].site_order must agree, got {sorted(o.value for o in orders)}")
+    steps = [RandomRotation()] if Frame.random in frames else []
+    steps += [ShuffledElements(types)] if SiteOrder.shuffled_elements in orders else []
+    augment = Chain(*steps) if steps else None
     if cfg.objective.recipe is Recipe.direct:
         if periodic:
             raise ValueError("objective.recipe=direct is for molecules; crystals need the tokenizer (its lattice head)")

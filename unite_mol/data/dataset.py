@@ -11,6 +11,7 @@ from unite_mol.data.frame import Frame, check_frame, to_frame
 from unite_mol.data.origin import Origin, check_origin, to_origin
 from unite_mol.data.packed import Packed, StructureDataset
 from unite_mol.data.qm9 import load_qm9, write_train_reference
+from unite_mol.data.site_order import SiteOrder
 from unite_mol.formats import STRUCTURE_SUFFIXES, is_blank, is_crystal_file, read_structures
 from unite_mol.batch import ElementVocab
 from unite_mol.structure import SYMBOLS, Structure
@@ -45,6 +46,7 @@ class MolDataConfig:
     hydrogens: bool = True  # molecules: false trains on heavy atoms only (hydrogens implicit when scored)
     frame: Frame = Frame.random  # molecules: a random rotation each step, or each in its fixed principal-axes frame
     origin: Origin = Origin.file  # crystals: the sites where the file puts them, or shifted so one site is at the origin
+    site_order: SiteOrder = SiteOrder.file  # training: the sites in their canonical order, or the elements shuffled each step
 
     def __post_init__(self):
         at_least("data", self, 1, "max_atoms", "repeat")
