@@ -4,10 +4,11 @@ taken in a random order, and how far their atomic numbers move together.
     python benchmarks/crystal_pairs.py ../shared/data/perov_5/val.csv x.cif --test ../shared/data/perov_5/test.csv \
         --json benchmarks/results/perov5_cation_pairs.json
 
-Per file (CDVAE CSV, CIF, extxyz; generated files: their CDVAE-valid crystals): the symmetric correlation of the two atomic numbers and of the two atomic masses (each pair in a random order, so
-an independent pairing gives 0), the spread of the mass per atom and of the density, and the density EMD against all of
-`--test`. Perov-5's own files pair their cations independently; a sampler that pairs a heavy cation with a light one
-narrows the mass per atom, and with it the density, at the right element frequencies.
+Per file (CDVAE CSV, CIF, extxyz; generated files: their CDVAE-valid crystals): the symmetric correlation of the two
+atomic numbers and of the two atomic masses (each pair in a random order, so an independent pairing gives 0), the
+spread of the mass per atom and of the density, and the density EMD against all of `--test`. Perov-5's own files pair
+their cations independently; a sampler that pairs a heavy cation with a light one narrows the mass per atom, and with it
+the density, at the right element frequencies.
 """
 import argparse
 from dataclasses import asdict, dataclass

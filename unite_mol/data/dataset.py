@@ -46,7 +46,7 @@ class MolDataConfig:
     hydrogens: bool = True  # molecules: false trains on heavy atoms only (hydrogens implicit when scored)
     frame: Frame = Frame.random  # molecules: a random rotation each step, or each in its fixed principal-axes frame
     origin: Origin = Origin.file  # crystals: the sites where the file puts them, or shifted so one site is at the origin
-    site_order: SiteOrder = SiteOrder.file  # training: the sites in their canonical order, or the elements shuffled each step
+    site_order: SiteOrder = SiteOrder.stored  # training: sites as stored (crystals by atomic number), or elements shuffled
 
     def __post_init__(self):
         at_least("data", self, 1, "max_atoms", "repeat")
