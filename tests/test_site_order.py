@@ -1,5 +1,6 @@
-"""data.site_order=shuffled_elements: each step puts each structure's elements in a random order along its tokens; and
-benchmarks/crystal_pairs.py, which measures how a crystal set pairs its two cations."""
+"""data.site_order: shuffled_elements / by_count put each structure's elements in a random order along its tokens each
+step, by_environment orders them once by their sites' environment; and benchmarks/crystal_pairs.py, which measures how
+a crystal set pairs its two cations."""
 import importlib.util
 
 import numpy as np
@@ -8,7 +9,8 @@ import torch
 
 from unite_mol.augment import RandomRotation, ShuffledElements
 from unite_mol.batch import MolBatch
-from unite_mol.data import MolDataConfig, SiteOrder
+from unite_mol.data import MolDataConfig, Packed, SiteOrder, to_site_order
+from unite_mol.data.site_order import nearest_neighbour_distances
 from unite_mol.run import build_model
 from unite_mol.structure import Structure
 
@@ -86,3 +88,38 @@ def test_crystal_pairs_reads_the_two_cations_in_a_random_order_and_their_correla
     heavy_with_light = pairs.cation_pairs([_perovskite(a, b) for a, b in zip(sorted(cations), sorted(cations)[::-1])] * 4, rng)
     assert abs(pairs.symmetric_corr(independent.astype(float))) < 0.15
     assert pairs.symmetric_corr(heavy_with_light.astype(float)) < -0.9
+
+
+def test_by_count_puts_the_larger_blocks_first_and_shuffles_only_elements_of_equal_count():
+    batch, orders = _perovskite_like(), set()
+    for step in range(30):
+        out = ShuffledElements(num_types=8, by_count=True)(batch, step_random(3, step))
+        assert out.types[1].tolist()[:3] == [4, 4, 4] and out.types[2].tolist() == [6, 6, 0, 0, 0]
+        assert out.mask.tolist() == batch.mask.tolist()
+        orders.add(tuple(out.types[0].tolist()))
+    assert orders == {(7, 7, 7, 2, 5), (7, 7, 7, 5, 2)}  # X3 first, A and B both ways round
+    cfg = tiny_mol()
+    cfg.data.site_order = SiteOrder.by_count
+    assert build_model(cfg).augment.steps[-1].by_count
+
+
+def _cubic_perovskite(a: int, b: int) -> Structure:
+    """ABO3 with A (12-fold) at the corner and B (6-fold) at the centre, sites stored O, O, O, A, B."""
+    frac = np.array([[.5, .5, 0], [.5, 0, .5], [0, .5, .5], [0, 0, 0], [.5, .5, .5]])
+    cell = np.eye(3) * 3.9
+    return Structure(np.array([8, 8, 8, a, b]), (frac @ cell).astype(np.float32), cell)
+
+
+def test_by_environment_orders_by_count_then_the_longest_nearest_neighbour_whichever_is_heavier():
+    light_a, heavy_a = _cubic_perovskite(22, 56), _cubic_perovskite(56, 22)  # A = Ti or Ba
+    for crystal in (light_a, heavy_a):
+        nearest = nearest_neighbour_distances(crystal.fractional(), crystal.cell)
+        np.testing.assert_allclose(nearest, [1.95, 1.95, 1.95, 3.9 / 2 ** 0.5, 1.95], rtol=1e-5)
+    shifted = Structure(heavy_a.numbers[::-1].copy(), heavy_a.positions[::-1] + np.float32(7.8), heavy_a.cell)
+    packed = to_site_order(Packed.from_structures([light_a, heavy_a, shifted]), SiteOrder.by_environment)
+    assert [packed[i].numbers.tolist() for i in range(3)] == [[8, 8, 8, 22, 56], [8, 8, 8, 56, 22], [8, 8, 8, 56, 22]]
+    np.testing.assert_allclose(packed[0].positions[3], [0, 0, 0])  # each site keeps its position
+    assert to_site_order(packed, SiteOrder.shuffled_elements) is packed  # per-step orders leave the data as stored
+    molecule = Packed.from_structures([Structure(np.array([6, 1]), np.zeros((2, 3), np.float32))])
+    with pytest.raises(ValueError, match="by_environment is for crystals"):
+        to_site_order(molecule, SiteOrder.by_environment)

@@ -31,14 +31,19 @@ class RandomRotation:
 
 class ShuffledElements:
     """Each structure's elements in a random order along its tokens: a random rank per element and structure, the
-    sites sorted by their element's rank (stable, so the sites of one element keep their order), padding last."""
+    sites sorted by their element's rank (stable, so the sites of one element keep their order), padding last.
+    `by_count`: elements with more sites first, the random rank ordering only elements of equal count."""
 
-    def __init__(self, num_types: int):
+    def __init__(self, num_types: int, by_count: bool = False):
         self.num_types = num_types
+        self.by_count = by_count
 
     def __call__(self, batch: MolBatch, rng: BatchRandom) -> MolBatch:
-        rank = rng.rand(self.num_types)  # (B, T)
-        key = torch.gather(rank, 1, batch.types) + 2 * ~batch.mask  # (B, N), padding after every rank in [0, 1)
+        rank = rng.rand(self.num_types)  # (B, T), in [0, 1)
+        if self.by_count:
+            counts = torch.zeros_like(rank).scatter_add_(1, batch.types, batch.mask.to(rank.dtype))  # (B, T) sites
+            rank = rank - counts  # (B, T)
+        key = torch.gather(rank, 1, batch.types).masked_fill(~batch.mask, float("inf"))  # (B, N), padding last
         order = torch.sort(key, dim=1, stable=True).indices  # (B, N)
         positions = torch.gather(batch.positions, 1, order[..., None].expand(-1, -1, 3))  # (B, N, 3)
         return MolBatch(torch.gather(batch.types, 1, order), positions, torch.gather(batch.mask, 1, order), batch.cond,

@@ -114,7 +114,9 @@ def build_model(cfg: MolConfig) -> UNITE:
     if len(orders) > 1:
         raise ValueError(f"data.site_order / joint[*].site_order must agree, got {sorted(o.value for o in orders)}")
     steps = [RandomRotation()] if Frame.random in frames else []
-    steps += [ShuffledElements(types)] if SiteOrder.shuffled_elements in orders else []
+    order = orders.pop()
+    shuffled = order in (SiteOrder.shuffled_elements, SiteOrder.by_count)
+    steps += [ShuffledElements(types, by_count=order is SiteOrder.by_count)] if shuffled else []
     augment = Chain(*steps) if steps else None
     if cfg.objective.recipe is Recipe.direct:
         if periodic:
@@ -128,8 +130,8 @@ def build_model(cfg: MolConfig) -> UNITE:
     return UNITE(tokenizer, decoder, *args, augment=augment)
 
 
-STAGE_ONE_KEYS = ("data.source", "data.frame", "data.origin", "elements", "max_atoms", "model", "env", "pairing", "lattice",
-                  "fractional", "decoder", "objective.latent_dim")
+STAGE_ONE_KEYS = ("data.source", "data.frame", "data.origin", "data.site_order", "elements", "max_atoms", "model", "env",
+                  "pairing", "lattice", "fractional", "decoder", "objective.latent_dim")
 
 
 def load_stage_one(model: UNITE, cfg: MolConfig) -> None:
@@ -146,8 +148,8 @@ def load_stage_one(model: UNITE, cfg: MolConfig) -> None:
 WEIGHT_KEYS = ("elements", "max_atoms", "model", "env", "pairing", "lattice", "fractional", "decoder", "objective.latent_dim",
                "num_conditions")
 # what a guide model (autoguidance) must share with the model it guides: the latent slots and what the GE is given
-GUIDE_KEYS = ("data.frame", "data.origin", "elements", "max_atoms", "lattice", "objective.latent_dim", "condition",
-              "num_conditions", "flow.self_condition")
+GUIDE_KEYS = ("data.frame", "data.origin", "data.site_order", "elements", "max_atoms", "lattice", "objective.latent_dim",
+              "condition", "num_conditions", "flow.self_condition")
 
 
 def load_init(model: UNITE, cfg: MolConfig) -> int:

@@ -6,8 +6,8 @@ from unite_mol.data.joint import JointDataset, Labelled, collate_labelled
 from unite_mol.data.origin import Origin, to_origin
 from unite_mol.data.packed import Packed, StructureDataset
 from unite_mol.data.qm9 import QM9, load_qm9
-from unite_mol.data.site_order import SiteOrder
+from unite_mol.data.site_order import SiteOrder, to_site_order
 
 __all__ = ["DataSource", "Frame", "JointDataset", "Labelled", "MolData", "MolDataConfig", "Origin", "Packed", "QM9",
            "SiteOrder", "StructureDataset", "collate_labelled", "load_data", "load_qm9", "run_atom_counts", "save_atom_counts",
-           "to_frame", "to_origin"]
+           "to_frame", "to_origin", "to_site_order"]

@@ -11,7 +11,7 @@ from unite_mol.data.frame import Frame, check_frame, to_frame
 from unite_mol.data.origin import Origin, check_origin, to_origin
 from unite_mol.data.packed import Packed, StructureDataset
 from unite_mol.data.qm9 import load_qm9, write_train_reference
-from unite_mol.data.site_order import SiteOrder
+from unite_mol.data.site_order import SiteOrder, to_site_order
 from unite_mol.formats import STRUCTURE_SUFFIXES, is_blank, is_crystal_file, read_structures
 from unite_mol.batch import ElementVocab
 from unite_mol.structure import SYMBOLS, Structure
@@ -46,7 +46,7 @@ class MolDataConfig:
     hydrogens: bool = True  # molecules: false trains on heavy atoms only (hydrogens implicit when scored)
     frame: Frame = Frame.random  # molecules: a random rotation each step, or each in its fixed principal-axes frame
     origin: Origin = Origin.file  # crystals: the sites where the file puts them, or shifted so one site is at the origin
-    site_order: SiteOrder = SiteOrder.stored  # training: sites as stored (crystals by atomic number), or elements shuffled
+    site_order: SiteOrder = SiteOrder.stored  # sites as stored (crystals by atomic number), or elements reordered
 
     def __post_init__(self):
         at_least("data", self, 1, "max_atoms", "repeat")
@@ -159,7 +159,7 @@ def load_data(cfg: MolDataConfig) -> MolData:
         order = np.random.default_rng(0).permutation(len(packed))
         k = int(round(cfg.holdout_fraction * len(packed)))
         split = {"val": np.sort(order[:k]), "test": np.sort(order[k : 2 * k]), "train": np.sort(order[2 * k :])}
-    packed = to_origin(to_frame(packed, cfg.frame), cfg.origin)
+    packed = to_site_order(to_origin(to_frame(packed, cfg.frame), cfg.origin), cfg.site_order)
     sets = {name: StructureDataset(packed, idx) for name, idx in split.items()}
     return MolData(sets["train"], sets["val"], sets["test"], vocab, sets["train"].size_histogram(), skipped)
 
