@@ -10,7 +10,7 @@ from unite_core.config import from_yaml
 from unite_core.flow import SamplerConfig, Solver, with_overrides
 from unite_core.model import UNITE, Recipe
 from unite_core.train import load_run, run_dir_of
-from unite_mol.data import MolDataConfig, Packed, run_atom_counts, to_frame, to_origin, to_site_order
+from unite_mol.data import MolDataConfig, Packed, place, run_atom_counts
 from unite_mol.pretrained import read_packed, resolve
 from unite_mol.run import GUIDE_KEYS, MolConfig, build_model, require_same
 from unite_mol.formula import Condition, Formulas
@@ -87,7 +87,7 @@ class MolGenerator:
                 raise ValueError(f"structure {i} is {kinds[0]} but dataset {cond} of the model holds {kinds[1]}")
         # as the training structures: molecules centred in the model's frame, crystals placed at the model's origin
         packed = Packed.from_structures(structures if self.part.periodic else [s.centred() for s in structures])
-        placed = to_site_order(to_origin(to_frame(packed, self.part.frame), self.part.origin), self.part.site_order)
+        placed = place(packed, self.part)
         structures = [placed[i] for i in range(len(placed))]
         gen = torch.Generator(device=next(self.model.parameters()).device).manual_seed(seed)
         out: list[Structure] = []

@@ -159,9 +159,15 @@ def load_data(cfg: MolDataConfig) -> MolData:
         order = np.random.default_rng(0).permutation(len(packed))
         k = int(round(cfg.holdout_fraction * len(packed)))
         split = {"val": np.sort(order[:k]), "test": np.sort(order[k : 2 * k]), "train": np.sort(order[2 * k :])}
-    packed = to_site_order(to_origin(to_frame(packed, cfg.frame), cfg.origin), cfg.site_order)
+    packed = place(packed, cfg)
     sets = {name: StructureDataset(packed, idx) for name, idx in split.items()}
     return MolData(sets["train"], sets["val"], sets["test"], vocab, sets["train"].size_histogram(), skipped)
+
+
+def place(packed: Packed, cfg: MolDataConfig) -> Packed:
+    """Structures as the model is trained on them (and reconstructs them): molecules in the data's frame, crystals at
+    its origin and in its site order."""
+    return to_site_order(to_origin(to_frame(packed, cfg.frame), cfg.origin), cfg.site_order)
 
 
 ATOM_COUNTS_FILE = "atom_counts.json"  # in a run folder: each dataset's training histogram, so sampling needs no data

@@ -5,6 +5,7 @@ from functools import cache
 import numpy as np
 
 from unite_mol.data.packed import Packed
+from unite_mol.structure import Structure
 
 
 class Origin(str, Enum):
@@ -74,9 +75,9 @@ def to_origin(packed: Packed, origin: Origin) -> Packed:
     if origin is Origin.file or not len(packed):
         return packed
     check_origin(origin, packed.cells is not None)
-    numbers, positions = packed.numbers.copy(), packed.positions.copy()
-    for i, (a, b) in enumerate(zip(packed.offsets[:-1], packed.offsets[1:])):
-        crystal = packed[i]
-        numbers[a:b], frac = anchored(crystal.numbers, wrap(crystal.fractional()), origin)  # (N,), (N, 3)
-        positions[a:b] = (frac @ crystal.cell).astype(np.float32)
-    return Packed(numbers, positions, packed.offsets, packed.cells)
+
+    def placed(crystal: Structure) -> tuple[np.ndarray, np.ndarray]:
+        numbers, frac = anchored(crystal.numbers, wrap(crystal.fractional()), origin)  # (N,), (N, 3)
+        return numbers, frac @ crystal.cell
+
+    return packed.with_sites(placed)

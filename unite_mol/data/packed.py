@@ -1,4 +1,5 @@
 """Many structures in three flat arrays: the in-memory and on-disk form of a dataset."""
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,6 +38,14 @@ class Packed:
     @property
     def sizes(self) -> np.ndarray:
         return np.diff(self.offsets)
+
+    def with_sites(self, sites: Callable[[Structure], tuple[np.ndarray, np.ndarray]]) -> "Packed":
+        """Each structure's sites replaced by `sites(structure)`: its numbers (N,) and positions (N, 3), as many as
+        before; the cells are unchanged."""
+        numbers, positions = self.numbers.copy(), self.positions.copy()
+        for i, (a, b) in enumerate(zip(self.offsets[:-1], self.offsets[1:])):
+            numbers[a:b], positions[a:b] = sites(self[i])
+        return Packed(numbers, positions, self.offsets, self.cells)
 
     def heavy_atoms(self) -> "Packed":
         """The same molecules without their hydrogens, each centred on what is left (`Structure.heavy_atoms`)."""

@@ -5,7 +5,9 @@ from itertools import product
 
 import numpy as np
 
+from unite_mol.data.origin import wrap
 from unite_mol.data.packed import Packed
+from unite_mol.structure import Structure
 
 
 class SiteOrder(str, Enum):
@@ -42,7 +44,7 @@ def nearest_neighbour_distances(frac: np.ndarray, cell: np.ndarray) -> np.ndarra
 def environment_order(numbers: np.ndarray, frac: np.ndarray, cell: np.ndarray) -> np.ndarray:
     """The sites' order (N,) for `by_environment`; within an element the stored order."""
     elements, inverse, counts = np.unique(numbers, return_inverse=True, return_counts=True)
-    nearest = nearest_neighbour_distances(np.mod(frac, 1.0), cell)  # (N,)
+    nearest = nearest_neighbour_distances(wrap(frac), cell)  # (N,)
     mean = np.bincount(inverse, weights=nearest) / counts  # (E,)
     rank = np.empty(len(elements), dtype=np.int64)
     rank[np.lexsort((elements, -np.round(mean, 2), -counts))] = np.arange(len(elements))
@@ -56,9 +58,9 @@ def to_site_order(packed: Packed, order: SiteOrder) -> Packed:
         return packed
     if packed.cells is None:
         raise ValueError("data.site_order=by_environment is for crystals; molecules keep their atoms' order")
-    numbers, positions = packed.numbers.copy(), packed.positions.copy()
-    for i, (a, b) in enumerate(zip(packed.offsets[:-1], packed.offsets[1:])):
-        crystal = packed[i]
+
+    def ordered(crystal: Structure) -> tuple[np.ndarray, np.ndarray]:
         perm = environment_order(crystal.numbers, crystal.fractional(), crystal.cell)  # (N,)
-        numbers[a:b], positions[a:b] = crystal.numbers[perm], crystal.positions[perm]
-    return Packed(numbers, positions, packed.offsets, packed.cells)
+        return crystal.numbers[perm], crystal.positions[perm]
+
+    return packed.with_sites(ordered)
