@@ -1,5 +1,5 @@
 # `make demo`: set up .venv, train on QM9 (DEMO_TRAINER=smoke: 40 steps; =default: the hour run), sample; then sample the shipped
-# QM9 model and score it with `unite-mol evaluate`. `make test`: set up .venv and run every test.
+# QM9 and Perov-5 models and score them with `unite-mol evaluate`. `make test`: set up .venv and run every test.
 # `make image-demo`: the image path on the scikit-image demo folder: train, sample, FID statistics and a 64-image FID.
 # torch is pinned by constraints.txt to 2.13.0, which here resolves to the local CPU wheel (no CUDA download).
 PYTHON ?= python3
@@ -26,6 +26,8 @@ demo: setup
 	$(BIN)/unite-mol sample --ckpt $(DEMO_DIR) --n 200 --out $(DEMO_DIR)/samples.sdf
 	$(BIN)/unite-mol sample --ckpt qm9 --n 1000 --out $(DEMO_DIR)/shipped_samples.sdf
 	$(BIN)/unite-mol evaluate $(DEMO_DIR)/shipped_samples.sdf --protocols edm,openbabel,rdkit --plot $(DEMO_DIR)/shipped
+	$(BIN)/unite-mol sample --ckpt perov5 --n 200 --out $(DEMO_DIR)/perov5_samples.cif
+	$(BIN)/unite-mol evaluate $(DEMO_DIR)/perov5_samples.cif --plot $(DEMO_DIR)/perov5
 
 image-demo: setup
 	$(BIN)/unite-image train data=demo trainer=$(DEMO_TRAINER) run.dir=$(IMAGE_DIR)

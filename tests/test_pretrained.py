@@ -1,4 +1,4 @@
-"""The shipped QM9 model and `unite-mol pack`: one small file that samples without a run folder or the dataset."""
+"""The shipped QM9 and Perov-5 models and `unite-mol pack`: one small file that samples without a run folder or the dataset."""
 from dataclasses import replace
 
 import pytest
@@ -137,6 +137,24 @@ def test_the_shipped_qm9_model_loads_and_samples_without_a_run(tmp_path):
     done = mol("sample", "--n", "4", "--steps", "2", "--out", str(tmp_path / "x.sdf"), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "shipped QM9 model" in done.stderr and len(read_structures(tmp_path / "x.sdf").structures) == 4
+
+
+def test_the_shipped_perov5_model_samples_valid_perovskites_without_a_run_or_the_data(tmp_path):
+    from unite_mol.data.crystals import read_crystals
+    from unite_mol.evaluate.crystal import check_crystal
+
+    path = SHIPPED["perov5"]
+    assert path.is_file() and path.stat().st_size <= 10 * 2**20
+    gen = unite_mol.load("perov5")
+    assert gen.part.periodic and gen.config.data.max_atoms == 5 and gen.guide is None
+    made = gen.sample(8, seed=0)  # the packed sampler (Heun 20)
+    assert all(s.is_crystal and len(s.numbers) == 5 for s in made)  # ABX3: five sites
+    assert sum(check_crystal(s).valid for s in made) >= 7  # 98.5 % of its 10,000 samples are (README model card)
+    assert made[0].to_pymatgen().volume > 10
+    done = mol("sample", "--ckpt", "perov5", "--n", "3", "--steps", "2", "--out", str(tmp_path / "x.cif"), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    read = read_crystals(tmp_path / "x.cif", check=False).structures
+    assert len(read) == 3 and all(s.cell is not None for s in read)
 
 
 def test_autoguidance_by_itself_changes_nothing_and_by_a_weaker_model_changes_the_samples(packed):

@@ -235,7 +235,8 @@ def _reconstruct(argv: list[str]) -> int:
                                      "tokenizer (its round trip); score with `unite-mol evaluate OUT --reference PATH`")
     parser.add_argument("path", type=Path, help="molecules (.sdf / .xyz / .extxyz) or crystals (CDVAE .csv, .cif, POSCAR, extxyz "
                         "with a Lattice, or a folder of them), matching the model")
-    parser.add_argument("--ckpt", required=True, help="run folder, checkpoint or packed file, or 'qm9' (the shipped model)")
+    parser.add_argument("--ckpt", required=True, help="run folder, checkpoint or packed file, or a shipped "
+                        "model: 'qm9' (molecules) or 'perov5' (crystals)")
     parser.add_argument("--out", type=Path, required=True, help="same kinds of file as unite-mol sample writes")
     parser.add_argument("--seed", type=int, default=0)
     _add_model_options(parser)
@@ -259,9 +260,9 @@ def _reconstruct(argv: list[str]) -> int:
 
 
 TOOLS = """more commands:
-  unite-mol evaluate PATH...   score molecule files under the EDM, ADiT/OpenBabel, RDKit and PoseBusters protocols
+  unite-mol evaluate PATH...   score molecules (EDM, ADiT/OpenBabel, RDKit, PoseBusters) or crystals (CDVAE, coverage, CHGNet)
   unite-mol export --split S --out FILE   write a split of QM9 (e.g. to evaluate the data itself)
-  unite-mol pack --ckpt RUN [--guide MODEL] --out FILE   a run's EMA weights as one small file (how the shipped model is made)
+  unite-mol pack --ckpt RUN [--guide MODEL] --out FILE   a run's EMA weights as one small file (how the shipped models are made)
   unite-mol relax FILE --out FILE         post-processing: UFF / MMFF94 (molecules) or CHGNet (crystals) relaxation; its own row
   unite-mol reconstruct FILE --ckpt RUN --out FILE   the tokenizer's round trip (then evaluate with --reference FILE)"""
 
@@ -279,15 +280,16 @@ def main(argv: list[str]) -> int:
         return _relax(argv[1:])
     if argv[:1] == ["reconstruct"]:
         return _reconstruct(argv[1:])
-    parser = argparse.ArgumentParser(prog="unite-mol", description="UNITE for 3-D molecules: single-stage tokenizer + latent flow.",
+    parser = argparse.ArgumentParser(prog="unite-mol", description="UNITE for 3-D molecules and crystals: single-stage tokenizer + latent flow.",
                                      epilog=TOOLS, formatter_class=argparse.RawDescriptionHelpFormatter)
     _, p_sample = add_commands(parser, "train; Hydra overrides such as dataset=qm9 trainer=smoke model=S run.dir=runs/x",
-                               "generate molecules from a run's EMA weights into .sdf / .xyz / .extxyz", batch_size=None,
+                               "generate molecules (.sdf / .xyz / .extxyz) or crystals (.cif / .extxyz / .zip / a folder of "
+                               "CIFs) from a run's EMA weights", batch_size=None,
                                batch_help="structures per batch (default: 100 on a CPU, where small batches stay in cache, 1000 on a GPU)")
     p_sample.add_argument("--n", type=int, default=1000)
     p_sample.add_argument("--out", default="samples.sdf", help="output file; the suffix picks the format")
-    p_sample.add_argument("--ckpt", help="run folder (newest checkpoint), checkpoint or packed file, or 'qm9' (the shipped model); "
-                          "default: runs/qm9 if it exists, else the shipped model")
+    p_sample.add_argument("--ckpt", help="run folder (newest checkpoint), checkpoint or packed file, or a shipped model: 'qm9' "
+                          "(molecules) or 'perov5' (crystals); default: runs/qm9 if it exists, else the shipped model")
     p_sample.add_argument("--guide", help="autoguidance: a less trained checkpoint (or packed model) of the same run")
     p_sample.add_argument("--guide-scale", type=float, help="autoguidance scale W: weak + W·(model − weak); 1 = off (default: the "
                           "model's own, 1 unless it was packed with a guide)")

@@ -100,7 +100,7 @@ class MolGenerator:
 def load(checkpoint: str | Path, device: str = "cpu", dataset_id: int | None = None, raw: bool = False,
          guide: str | Path | None = None, packed_guide: bool = True) -> MolGenerator:
     """The EMA model of a run folder (newest checkpoint), a checkpoint file, a packed model file, or a shipped
-    model by name (`"qm9"`), with its training atom counts; `dataset_id` picks the dataset of a joint run (default: its
+    model by name (`"qm9"`, `"perov5"`), with its training atom counts; `dataset_id` picks the dataset of a joint run (default: its
     first, `data`); `raw` takes a checkpoint's raw (non-EMA) weights instead, for comparing the two. `guide` (any of
     the same kinds) is the weaker model for autoguidance; a packed model may carry its own (and its scale), which
     `packed_guide=False` leaves unbuilt."""

@@ -1,10 +1,12 @@
 """Models that ship with the package: a run's EMA weights in bf16, with its config and training atom counts,
-so sampling needs neither the run folder nor the dataset.
+so sampling needs neither the run folder nor the dataset. "qm9" (molecules, the default of `unite-mol sample`) and
+"perov5" (Perov-5 crystals); their model cards are in the README.
 
     unite-mol pack --ckpt runs/qm9 --out unite_mol/pretrained/qm9.pt   # replace the shipped model
     unite-mol pack --ckpt runs/qm9 --guide runs/qm9/checkpoints/step-00002000.pt --guide-scale 2 --out FILE  # autoguided
     unite-mol pack --ckpt runs/qm9 --solver sde --steps 40 --out FILE     # samples with these settings by default
     unite_mol.load("qm9").sample(100)                                    # use it
+    unite-mol sample --ckpt perov5 --n 1000 --out crystals.cif           # the shipped crystal model
 """
 import pickle
 import zipfile
@@ -18,7 +20,7 @@ from unite_core.flow import Solver, with_overrides
 from unite_core.train.checkpoint import UnreadableCheckpoint
 from unite_core.io import atomic_path
 
-SHIPPED = {"qm9": Path(__file__).parent / "qm9.pt"}
+SHIPPED = {name: Path(__file__).parent / f"{name}.pt" for name in ("qm9", "perov5")}
 FORMAT = "unite-mol packed model 1"
 
 
