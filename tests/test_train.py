@@ -162,6 +162,8 @@ def test_step_batches_shard_and_resume():
     assert [next(resumed) for _ in range(5)] == steps[9:14]
     with pytest.raises(ValueError, match="split"):
         StepBatches(50, 7, 0, 2, 3, 0)
+    with pytest.raises(ValueError, match=r"^dataset has 5 samples, fewer than one micro-batch \(8\): lower trainer.batch_size"):
+        StepBatches(5, 8, 0, 1, 3, 0)
 
 
 def test_size_window_batches_similar_sizes_and_keeps_every_sample_once_per_epoch():

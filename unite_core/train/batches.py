@@ -33,7 +33,8 @@ class StepBatches:
         if self.micro_batch % self.world:
             raise ValueError(f"micro-batch {self.micro_batch} does not split over {self.world} ranks")
         if self.dataset_size < self.micro_batch:
-            raise ValueError(f"dataset has {self.dataset_size} samples, fewer than one micro-batch ({self.micro_batch})")
+            raise ValueError(f"dataset has {self.dataset_size} samples, fewer than one micro-batch ({self.micro_batch}): lower "
+                             "trainer.batch_size (or raise trainer.accum_steps)")
         if self.window and (self.sizes is None or len(self.sizes) != self.dataset_size):
             raise ValueError("trainer.size_window needs the size of every sample from the adapter")
         if self.groups is not None and len(self.groups) != self.dataset_size:
