@@ -20,7 +20,8 @@
         "unite QM9 model shipped on 2026-12-03 (60,458 steps), principal frame, 488 + 514 CPU-min, SDE 40 noise 5 shift 3, temperature 0.4, unguided (its packed default; ours)=benchmarks/results/shipped_60458steps_sde40_noise5_t04_qm9_10k.json" \
         "unite QM9 model shipped on 2026-12-03 (65,858 steps), principal frame, 488 + 629 CPU-min, SDE 40 noise 5 shift 3, temperature 0.4, unguided (its packed default; ours)=benchmarks/results/shipped_65858steps_sde40_noise5_t04_qm9_10k.json" \
         "unite QM9 model shipped on 2026-12-03 (71,258 steps), principal frame, 488 + 731 CPU-min, SDE 40 noise 5 shift 3, temperature 0.4, unguided (its packed default; ours)=benchmarks/results/shipped_71258steps_sde40_noise5_t04_qm9_10k.json" \
-        "unite shipped QM9 model (71,258 steps, decoder adapted 2,400 steps), principal frame, 488 + 749 CPU-min, SDE 40 noise 5 shift 3, temperature 0.4, unguided (packed default; ours)=benchmarks/results/shipped_71258steps_decoder2400_sde40_noise5_t04_qm9_10k.json" \
+        "unite shipped QM9 model (71,258 steps, decoder adapted 2,400 steps), principal frame, 488 + 749 CPU-min, SDE 40 noise 5 shift 3, temperature 0.4, unguided (ours)=benchmarks/results/shipped_71258steps_decoder2400_sde40_noise5_t04_qm9_10k.json" \
+        "unite shipped QM9 model, the same weights and sampler guided toward even valence sums (scale 3 for t up to 0.7; packed default; ours)=benchmarks/results/shipped_71258steps_decoder2400_sde40_noise5_t04_even3_qm9_10k.json" \
         --out benchmarks/leaderboard.md [--html page.html --plots "NAME=plots/"]
 
 Each JSON is the `--json` output of `unite-mol evaluate`; published rows come from benchmarks/published_qm9.yaml.

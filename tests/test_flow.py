@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from unite_core.flow import (
-    AutoGuided, GuidedDrift, SamplerConfig, Solver, TimeDist, TimeSampler, integrate, linear_path, masked_mean, shift_time, velocity,
+    AutoGuided, ConstraintGuided, GuidedDrift, SamplerConfig, Solver, TimeDist, TimeSampler, integrate, linear_path, masked_mean, shift_time, velocity,
     velocity_loss, with_overrides,
 )
 from unite_core.rng import BatchRandom
@@ -270,3 +270,22 @@ def test_autoguidance_every_k_runs_the_weak_model_once_in_k_evaluations_and_reus
     assert weak_times == pytest.approx([0.3, 0.6])
     with pytest.raises(ValueError, match=r"^sampler.guide_every \(--guide-every\) must be a whole number >= 1, got 0$"):
         with_overrides(SamplerConfig(), guide_every=0)
+
+
+def test_constraint_guidance_steps_the_prediction_down_the_energy_inside_its_interval_only():
+    x, cond, mask = torch.randn(2, 3, 2), torch.tensor([1, 2]), torch.tensor([[True, True, False], [True, True, True]])
+    strong = _Recorder()
+    energy = lambda x_hat, mask: ((x_hat - 1.0) ** 2 * mask[..., None]).sum()  # noqa: E731  lowest at x̂ = 1 on real slots
+    guided = ConstraintGuided(strong, energy, 0.1, interval=(0.2, 0.7))
+    rest = (cond, torch.zeros(2, dtype=torch.bool), mask)
+    for t in (0.1, 0.2, 0.5, 0.9):
+        at = (x, torch.full((2,), t), *rest)
+        x_hat = strong(*at)
+        want = x_hat - 0.1 * 2 * (x_hat - 1.0) * mask[..., None] if 0.2 <= t <= 0.7 else x_hat  # one gradient step
+        with torch.no_grad():  # as the samplers call it: the step takes its gradient all the same
+            torch.testing.assert_close(guided(*at), want)
+    assert torch.all(want[~mask] == 0)  # padded slots stay as predicted
+    with pytest.raises(ValueError, match=r"^sampler.constraint_scale \(--constraint-scale\) must be >= 0, got -1"):
+        with_overrides(SamplerConfig(), constraint_scale=-1.0)
+    with pytest.raises(ValueError, match=r"^sampler.constraint_interval \(--constraint-interval\) must be LO, HI"):
+        with_overrides(SamplerConfig(), constraint_interval=(0.7, 0.2))

@@ -66,7 +66,12 @@ def test_one_model_trains_on_molecule_and_crystal_batches_and_samples_both(tmp_p
     gen = torch.Generator().manual_seed(0)
     cfg = _joint_config()
     qm9, perov = Kind.of(cfg.part(0), vocab), Kind.of(cfg.part(1), vocab)
-    assert qm9 == Kind(0, False, (0, 1, 2, 3, 4)) and perov.periodic and len(perov.types) == 56
+    assert (qm9.cond, qm9.periodic, qm9.types) == (0, False, (0, 1, 2, 3, 4)) and perov.periodic and len(perov.types) == 56
+    assert qm9.odd[:5] == (True, False, True, False, True) and not any(qm9.odd[5:]) and perov.odd is None  # H C N O F; metals unused
+    guided = generate_structures(model, torch.tensor([5, 9] * 4), qm9, SamplerConfig(steps=2, constraint_scale=1.0), vocab, gen)
+    assert {z for s in guided for z in s.numbers} <= {1, 6, 7, 8, 9}  # guided over the molecules' elements only
+    with pytest.raises(ValueError, match="the even-valence constraint is for molecules"):
+        generate_structures(model, torch.tensor([5, 5]), perov, SamplerConfig(steps=2, constraint_scale=1.0), vocab, gen)
     made = generate_structures(model, torch.tensor([5, 9] * 20), qm9, SamplerConfig(steps=2), vocab, gen)
     assert [len(s.numbers) for s in made] == [5, 9] * 20 and not any(s.is_crystal for s in made)
     assert {z for s in made for z in s.numbers} <= {1, 6, 7, 8, 9}  # an untrained model's molecules: still only H C N O F

@@ -132,6 +132,7 @@ def test_the_shipped_qm9_model_loads_and_samples_without_a_run(tmp_path):
     assert gen.config.data.source == "qm9" and gen.config.data.elements == ["H", "C", "N", "O", "F"]
     assert gen.guide is not None and gen.config.sampler.guide_scale == 1.0  # its packed ancestor guides on request (--guide-scale 2)
     assert (gen.config.sampler.sde_noise, gen.config.sampler.temperature) == (5.0, 0.4)
+    assert (gen.config.sampler.constraint_scale, tuple(gen.config.sampler.constraint_interval)) == (3.0, (0.0, 0.7))  # even valences
     made = gen.sample(3, steps=2, seed=1)
     assert len(made) == 3 and all(0 < len(s.numbers) <= 29 for s in made)
     done = mol("sample", "--n", "4", "--steps", "2", "--out", str(tmp_path / "x.sdf"), cwd=tmp_path)
@@ -207,6 +208,21 @@ def test_a_model_packed_with_its_guide_samples_autoguided(packed, tmp_path):
     done = mol("sample", "--ckpt", str(run), "--guide", str(path), "--n", "2", "--steps", "2", "--out", str(tmp_path / "y.xyz"))
     assert done.returncode == 2 and done.stderr.strip() == ("unite-mol: error: --guide needs --guide-scale W (the prediction is "
                                                             "weak + W·(model − weak); 2 is a good start)")
+
+
+def test_a_packed_model_packs_again_with_other_sampler_settings_and_the_same_weights(packed, tmp_path):
+    run, path = packed
+    done = mol("pack", "--ckpt", str(run), "--guide", str(path), "--guide-scale", "1.5", "--out", str(tmp_path / "g.pt"))
+    assert done.returncode == 0, done.stderr
+    done = mol("pack", "--ckpt", str(tmp_path / "g.pt"), "--temperature", "0.5", "--constraint-scale", "2", "--out", str(tmp_path / "r.pt"))
+    assert done.returncode == 0, done.stderr
+    assert f"autoguided at scale 1.5 for t in [0, 1] by {path}" in done.stdout and "temperature 0.5" in done.stdout, done.stdout
+    assert "guided toward even valence sums at 2 for t in [0, 1]" in done.stdout
+    a, b = read_packed(tmp_path / "g.pt"), read_packed(tmp_path / "r.pt")
+    assert (a.step, a.source) == (b.step, b.source) and torch.equal(a.atom_counts, b.atom_counts)
+    assert all(torch.equal(a.ema[k], b.ema[k]) for k in a.ema) and all(torch.equal(a.guide.ema[k], b.guide.ema[k]) for k in a.guide.ema)
+    sampler = unite_mol.load(tmp_path / "r.pt").config.sampler
+    assert (sampler.temperature, sampler.guide_scale, sampler.constraint_scale) == (0.5, 1.5, 2.0)
 
 
 def test_a_guide_packed_at_scale_one_is_off_until_asked_for(packed, tmp_path):

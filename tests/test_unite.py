@@ -157,6 +157,21 @@ def test_generate_by_sde_is_seeded_keeps_padding_zero_and_differs_from_the_ode(t
     assert not torch.allclose(out.x, ode.x)
 
 
+def test_generate_guided_toward_a_constraint_needs_one_and_moves_the_samples_toward_it(tmp_path):
+    import pytest
+
+    model, batch = _model_and_batch(tmp_path)
+    model.eval()
+    mask, cond = batch.mask, batch.label
+    sampler = SamplerConfig(steps=4, constraint_scale=0.2)
+    with pytest.raises(ValueError, match=r"^constraint_scale=0.2 needs a constraint, which this kind of data has not"):
+        model.generate(mask, cond, sampler, torch.Generator().manual_seed(1))
+    toward_one = lambda x_hat, mask: ((x_hat - 1.0) ** 2 * mask[..., None]).sum()  # noqa: E731
+    plain = model.generate(mask, cond, SamplerConfig(steps=4), torch.Generator().manual_seed(1)).x
+    pulled = model.generate(mask, cond, sampler, torch.Generator().manual_seed(1), constraint=toward_one).x
+    assert (pulled[mask] - 1).abs().mean() < (plain[mask] - 1).abs().mean() and torch.all(pulled[~mask] == 0)
+
+
 def test_temperature_scales_the_start_and_every_sde_injection(tmp_path):
     model, batch = _model_and_batch(tmp_path)
     model.eval()

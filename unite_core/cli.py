@@ -89,17 +89,19 @@ def t_interval(text: str, flag: str) -> tuple[float, float]:
 
 def sampler_from_args(
     base: "SamplerConfig", args: argparse.Namespace, guide_scale: float | None = None, guide_interval: str | None = None,
-    guide_every: int | None = None,
+    guide_every: int | None = None, constraint_scale: float | None = None, constraint_interval: str | None = None,
 ) -> "SamplerConfig":
     """A run's sampler settings with the command line's --steps, --solver, --grid-shift, --sde-noise and --temperature (and an
-    adapter's autoguidance scale, --guide-interval and --guide-every) where given, and its --cfg and --cfg-interval."""
+    adapter's autoguidance scale, --guide-interval and --guide-every, and its constraint's --constraint-scale and
+    --constraint-interval) where given, and its --cfg and --cfg-interval."""
     from unite_core.flow import Solver, with_overrides
 
     solver = args.solver and Solver[args.solver]
     interval = t_interval(args.cfg_interval, "--cfg-interval")
     guided = None if guide_interval is None else t_interval(guide_interval, "--guide-interval")
+    constrained = None if constraint_interval is None else t_interval(constraint_interval, "--constraint-interval")
     return with_overrides(base, args.steps, solver, args.grid_shift, args.cfg, interval, guide_scale, args.sde_noise, guided, guide_every,
-                         args.temperature)
+                         args.temperature, constraint_scale, constrained)
 
 
 def add_commands(

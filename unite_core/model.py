@@ -13,7 +13,9 @@ from torch.utils.checkpoint import checkpoint
 
 from unite_core.adapt import AdaptConfig, denoised
 from unite_core.config import at_least
-from unite_core.flow import AutoGuided, GuidedDrift, SampleResult, SamplerConfig, TimeSampler, integrate, linear_path, velocity_loss
+from unite_core.flow import (
+    AutoGuided, ConstraintGuided, Energy, GuidedDrift, SampleResult, SamplerConfig, TimeSampler, integrate, linear_path, velocity_loss,
+)
 from unite_core.nn import GEConfig, GenerativeEncoder
 from unite_core.rng import BatchRandom
 
@@ -345,17 +347,22 @@ class UNITE(nn.Module):
 
     @torch.no_grad()
     def generate(self, latent_mask: torch.Tensor, cond: torch.Tensor, sampler: SamplerConfig, generator: torch.Generator,
-                 guide: "UNITE | None" = None) -> SampleResult:
+                 guide: "UNITE | None" = None, constraint: Energy | None = None) -> SampleResult:
         """ODE (or SDE) from noise to latents (B, L, C); the adapter decodes them with `self.decoder`. With `guide` (a weaker
-        model of this latent space) and sampler.guide_scale != 1, the predictions are autoguided. Every noise drawn (the start,
-        the SDE's injections) is scaled by sampler.temperature."""
+        model of this latent space) and sampler.guide_scale != 1, the predictions are autoguided; with the adapter's
+        `constraint` and sampler.constraint_scale > 0, they are then guided toward it. Every noise drawn (the start, the
+        SDE's injections) is scaled by sampler.temperature."""
         if sampler.guide_scale != 1.0 and guide is None:
             raise ValueError(f"guide_scale={sampler.guide_scale:g} needs a guide model (a less trained checkpoint of the same run)")
+        if sampler.constraint_scale > 0 and constraint is None:
+            raise ValueError(f"constraint_scale={sampler.constraint_scale:g} needs a constraint, which this kind of data has not")
         shape, device = (*latent_mask.shape, self.objective.latent_dim), latent_mask.device
         scale = sampler.temperature * latent_mask[..., None]  # (B, L, 1)
         noise = lambda: torch.randn(shape, generator=generator, device=device) * scale  # noqa: E731  (B, L, C)
         predict = self.predict
         if sampler.guide_scale != 1.0:
             predict = AutoGuided(self.predict, guide.predict, sampler.guide_scale, sampler.guide_interval, sampler.guide_every)
+        if sampler.constraint_scale > 0:
+            predict = ConstraintGuided(predict, constraint, sampler.constraint_scale, sampler.constraint_interval)
         drift = GuidedDrift(predict, cond, latent_mask, sampler, self_condition=self.flow.self_condition > 0)
         return integrate(drift, noise(), sampler, noise)

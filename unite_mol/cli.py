@@ -29,7 +29,8 @@ def _sample(args: argparse.Namespace) -> int:
         raise ValueError("--guide needs --guide-scale W (the prediction is weak + W·(model − weak); 2 is a good start)")
     generator = load(ckpt, args.device, args.dataset_id, args.raw_weights, args.guide)
     crystals = _check_output(out, generator.part.periodic)
-    sampler = sampler_from_args(generator.config.sampler, args, args.guide_scale, args.guide_interval, args.guide_every)  # sample()'s
+    sampler = sampler_from_args(generator.config.sampler, args, args.guide_scale, args.guide_interval, args.guide_every,
+                                args.constraint_scale, args.constraint_interval)  # sample()'s
     if sampler.guide_scale != 1.0 and generator.guide is not None:
         print(f"{_guidance(sampler, args.guide or 'the weaker model packed with it')} (--guide-scale 1: off)", file=sys.stderr)
     start = time.perf_counter()
@@ -50,7 +51,16 @@ def _integration(sampler: "SamplerConfig") -> str:
 
     sde = f" noise {sampler.sde_noise:g}" if sampler.solver is Solver.sde else ""
     temperature = f", temperature {sampler.temperature:g}" if sampler.temperature != 1.0 else ""
-    return f"{sampler.solver.value}{sde}, {sampler.steps} steps, grid shift {sampler.grid_shift:g}{temperature}"
+    lo, hi = sampler.constraint_interval
+    constraint = f", guided toward even valence sums at {sampler.constraint_scale:g} for t in [{lo:g}, {hi:g}]"
+    constraint = constraint if sampler.constraint_scale else ""
+    return f"{sampler.solver.value}{sde}, {sampler.steps} steps, grid shift {sampler.grid_shift:g}{temperature}{constraint}"
+
+
+def _add_constraint_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--constraint-scale", type=float, help="molecules with explicit hydrogens: guide each prediction toward an even "
+                   "valence sum (a closed-shell composition), one gradient step of this size; 0 = off (default: the model's own)")
+    p.add_argument("--constraint-interval", help="LO,HI: that guidance for t in [LO, HI] only (default: the model's own)")
 
 
 def _guidance(sampler: "SamplerConfig", guide: str) -> str:
@@ -138,20 +148,24 @@ def _pack(argv: list[str]) -> int:
     from unite_mol.run import MolConfig
 
     parser = argparse.ArgumentParser(prog="unite-mol pack", description="a run's EMA weights (bf16) + config + atom counts in one file")
-    parser.add_argument("--ckpt", required=True, help="run folder (newest checkpoint) or checkpoint file")
+    parser.add_argument("--ckpt", required=True, help="run folder (newest checkpoint) or checkpoint file; or a packed model (a "
+                        "file, qm9, perov5): its weights and guide again, with the sampler settings given here")
     parser.add_argument("--out", type=Path, required=True, help="e.g. unite_mol/pretrained/qm9.pt to replace the shipped model")
     parser.add_argument("--guide", help="also pack this weaker model of the same run (run, checkpoint or packed file) to autoguide with")
     parser.add_argument("--guide-scale", type=float, default=2.0, help="the autoguidance scale the packed model samples with")
     parser.add_argument("--guide-interval", default="0,1", help="LO,HI: the packed model is autoguided for t in [LO, HI]")
     parser.add_argument("--guide-every", type=int, default=1, help="K: the packed model runs its guide at every K-th evaluation")
     add_solver_options(parser)  # what the packed model samples with by default
+    _add_constraint_options(parser)
     args = parser.parse_args(argv)
+    constrained = args.constraint_interval and t_interval(args.constraint_interval, "--constraint-interval")
     packed = pack(args.ckpt, args.out, args.guide, args.guide_scale, args.solver and Solver[args.solver], args.steps, args.grid_shift,
-                  args.sde_noise, t_interval(args.guide_interval, "--guide-interval"), args.guide_every, args.temperature)
+                  args.sde_noise, t_interval(args.guide_interval, "--guide-interval"), args.guide_every, args.temperature,
+                  args.constraint_scale, constrained)
     sampler = from_yaml(packed.config_yaml, MolConfig).sampler
     guided = ""
     if packed.guide is not None:
-        guide = f"{args.guide} (step {packed.guide.step})"
+        guide = f"{args.guide or packed.guide.source} (step {packed.guide.step})"
         on = sampler.guide_scale != 1.0
         guided = f", {_guidance(sampler, guide)}" if on else f", with its guide {guide}, off unless sampled with --guide-scale W"
     print(f"{args.ckpt} (step {packed.step}{guided}) -> {args.out} ({args.out.stat().st_size / 2**20:.1f} MiB); samples with "
@@ -299,6 +313,7 @@ def main(argv: list[str]) -> int:
                           "between (1 + 1/K model calls an evaluation; default: the model's own, 1 unless it was packed with another)")
     p_sample.add_argument("--formula", help="a condition=formula model: every sample of this training formula, e.g. C7H10O2 "
                           "(default: formulas drawn from the training histogram)")
+    _add_constraint_options(p_sample)
     _add_model_options(p_sample)
     args = parser.parse_args(argv)
     if args.command == "train":

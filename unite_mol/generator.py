@@ -36,13 +36,15 @@ class MolGenerator:
         batch_size: int | None = None, progress: bool = False, cfg_interval: tuple[float, float] = (0.1, 1.0), grid_shift: float | None = None,
         guide_scale: float | None = None, sde_noise: float | None = None, guide_interval: tuple[float, float] | None = None,
         guide_every: int | None = None, formula: str | None = None, temperature: float | None = None,
+        constraint_scale: float | None = None, constraint_interval: tuple[float, float] | None = None,
     ) -> list[Structure]:
         """n structures: atom counts from the histogram (a formula-conditioned model: training formulas from theirs, or
         all of `formula`), ODE (or SDE) from noise (`steps`, `solver`, `grid_shift`, `guide_scale`, `sde_noise`,
-        `guide_interval`, `guide_every` and `temperature` default to the run's sampler settings; a guide scale other than 1 needs
-        `guide`; `cfg` > 1 is classifier-free guidance by the condition), decode."""
+        `guide_interval`, `guide_every`, `temperature`, `constraint_scale` and `constraint_interval` default to the run's
+        sampler settings; a guide scale other than 1 needs `guide`; `cfg` > 1 is classifier-free guidance by the
+        condition; a constraint scale > 0 guides molecules toward even valence sums), decode."""
         sampler = with_overrides(self.config.sampler, steps, solver, grid_shift, cfg, cfg_interval, guide_scale, sde_noise,
-                                 guide_interval, guide_every, temperature)
+                                 guide_interval, guide_every, temperature, constraint_scale, constraint_interval)
         return self.sample_with(n, sampler, seed, batch_size, progress, formula)
 
     def sample_with(self, n: int, sampler: SamplerConfig, seed: int = 0, batch_size: int | None = None,

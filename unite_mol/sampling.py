@@ -8,6 +8,7 @@ import torch
 from unite_core.flow import SamplerConfig
 from unite_core.model import UNITE
 from unite_mol.batch import ElementVocab
+from unite_mol.closed_shell import even_valence, odd_valence
 from unite_mol.data import MolDataConfig
 from unite_mol.formula import Formulas
 from unite_mol.structure import Structure
@@ -32,17 +33,22 @@ def draw_starts(n: int, histogram: np.ndarray, formulas: Formulas | None, genera
 
 @dataclass(frozen=True)
 class Kind:
-    """What to generate: the dataset id (the condition), crystals or molecules, and the element indices that dataset
-    holds (None: the whole vocabulary; a joint model's molecules are decoded over H C N O F only, its crystals over theirs)."""
+    """What to generate: the dataset id (the condition), crystals or molecules, the element indices that dataset
+    holds (None: the whole vocabulary; a joint model's molecules are decoded over H C N O F only, its crystals over
+    theirs), and for molecules with explicit hydrogens which vocabulary elements have an odd valence (the sampler's
+    even-valence constraint; None where it does not apply)."""
 
     cond: int
     periodic: bool
     types: tuple[int, ...] | None = None
+    odd: tuple[bool, ...] | None = None
 
     @classmethod
     def of(cls, part: MolDataConfig, vocab: ElementVocab) -> "Kind":
-        types = tuple(vocab.encode(ElementVocab(part.elements).numbers).tolist())
-        return cls(part.dataset_id, part.periodic, None if len(types) == len(vocab) else types)
+        own = ElementVocab(part.elements).numbers
+        types = tuple(vocab.encode(own).tolist())
+        odd = None if part.periodic or not part.hydrogens else odd_valence(vocab.numbers.tolist(), own.tolist())
+        return cls(part.dataset_id, part.periodic, None if len(types) == len(vocab) else types, odd)
 
 
 @torch.no_grad()
@@ -50,13 +56,15 @@ def sample_latents(
     model: UNITE, counts: torch.Tensor, kind: Kind, sampler: SamplerConfig, generator: torch.Generator,
     guide: UNITE | None = None, conds: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Latents (B, L, C) by the GE's ODE (autoguided by `guide` if sampler.guide_scale != 1), one structure of `kind` per
-    atom count given each one's condition (`conds`; None: kind.cond), with their latent mask (B, L)."""
+    """Latents (B, L, C) by the GE's ODE (autoguided by `guide` if sampler.guide_scale != 1, guided toward an even valence
+    sum if sampler.constraint_scale > 0), one structure of `kind` per atom count given each one's condition (`conds`;
+    None: kind.cond), with their latent mask (B, L)."""
     device = next(model.parameters()).device
     atoms = torch.arange(int(counts.max()), device=device)[None] < counts.to(device)[:, None]  # (B, N)
     mask = model.decoder.latent_mask(atoms, kind.periodic)  # (B, L): a crystal's lattice token, if it has one, then its atoms
     labels = torch.full((len(counts),), kind.cond, dtype=torch.long) if conds is None else conds  # (B,)
-    return model.generate(mask, labels.to(device), sampler, generator, guide).x, mask
+    constraint = even_valence(model.decoder, kind.odd, kind.types) if sampler.constraint_scale > 0 else None
+    return model.generate(mask, labels.to(device), sampler, generator, guide, constraint).x, mask
 
 
 @torch.no_grad()

@@ -1,6 +1,6 @@
 """Sampling from noise (t = 0) to data (t = 1): the ODE by Euler, Heun or an adaptive Bogacki–Shampine solver, or
 an SDE with the same marginals (Euler–Maruyama); classifier-free guidance on the clean prediction, inside a
-t-interval, and autoguidance by a weaker model."""
+t-interval, autoguidance by a weaker model, and guidance toward a constraint the adapter states as an energy."""
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Callable
@@ -14,6 +14,7 @@ from unite_core.flow.path import shift_time
 Predictor = Callable[..., torch.Tensor]
 Velocity = Callable[[torch.Tensor, float], torch.Tensor]
 Noise = Callable[[], torch.Tensor]  # fresh N(0, I) noise shaped like the latents (zero where padded)
+Energy = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # energy(x̂ (B, L, C), mask (B, L)) -> () differentiable, lower is better
 
 
 class Solver(str, Enum):
@@ -38,6 +39,8 @@ class SamplerConfig:
     grid_shift: float = 1.0
     sde_noise: float = 8.0  # solver sde: diffusion w(t) = sde_noise * (1 - t)
     temperature: float = 1.0  # every noise the sampler draws (the start; the SDE's injections) is scaled by it: < 1 samples nearer the modes
+    constraint_scale: float = 0.0  # guidance toward the adapter's constraint (molecules: an even valence sum); 0 = off
+    constraint_interval: tuple[float, float] = (0.0, 1.0)  # that guidance for t in [lo, hi]
     rtol: float = 1e-3
     atol: float = 1e-3
 
@@ -50,7 +53,9 @@ class SamplerConfig:
             raise ValueError(f"sampler.sde_noise (--sde-noise) must be >= 0, got {self.sde_noise}")
         if not self.temperature > 0:
             raise ValueError(f"sampler.temperature (--temperature) must be > 0, got {self.temperature}")
-        for name in ("cfg_interval", "guide_interval"):
+        if not self.constraint_scale >= 0:
+            raise ValueError(f"sampler.constraint_scale (--constraint-scale) must be >= 0, got {self.constraint_scale}")
+        for name in ("cfg_interval", "guide_interval", "constraint_interval"):
             interval = list(getattr(self, name))
             if len(interval) != 2 or not 0 <= interval[0] < interval[1] <= 1:
                 flag = "--" + name.replace("_", "-")
@@ -63,12 +68,14 @@ def with_overrides(
     base: SamplerConfig, steps: int | None = None, solver: Solver | None = None, grid_shift: float | None = None,
     cfg_scale: float = 1.0, cfg_interval: tuple[float, float] = (0.1, 1.0), guide_scale: float | None = None,
     sde_noise: float | None = None, guide_interval: tuple[float, float] | None = None, guide_every: int | None = None,
-    temperature: float | None = None,
+    temperature: float | None = None, constraint_scale: float | None = None, constraint_interval: tuple[float, float] | None = None,
 ) -> SamplerConfig:
     """A run's sampler settings with the steps / solver / grid shift / autoguidance scale / SDE noise / autoguidance
-    interval / weak-model period / temperature that are given (None keeps the run's) and this classifier-free guidance."""
+    interval / weak-model period / temperature / constraint guidance that are given (None keeps the run's) and this
+    classifier-free guidance."""
     given = {"steps": steps, "solver": solver and Solver(solver), "grid_shift": grid_shift, "guide_scale": guide_scale,
-             "sde_noise": sde_noise, "guide_interval": guide_interval, "guide_every": guide_every, "temperature": temperature}
+             "sde_noise": sde_noise, "guide_interval": guide_interval, "guide_every": guide_every, "temperature": temperature,
+             "constraint_scale": constraint_scale, "constraint_interval": constraint_interval}
     return replace(base, **{k: v for k, v in given.items() if v is not None}, cfg_scale=cfg_scale, cfg_interval=cfg_interval)
 
 
@@ -105,6 +112,30 @@ class AutoGuided:
             self.correction = strong - self.weak(x, t, *rest)  # (B, L, C)
         self.calls += 1
         return strong + (self.scale - 1) * self.correction  # (B, L, C)
+
+
+@dataclass
+class ConstraintGuided:
+    """Guidance toward a constraint that every training sample meets and the model may still miss (molecules: an even
+    valence sum): the adapter states it as a differentiable energy E of the clean prediction (through its decoder), and
+    each prediction takes one gradient step down it, x̂ <- x̂ - λ·∇E(x̂), for t in `interval` (guidance on x̂, as in
+    universal guidance, Bansal et al. 2023, with E in place of a classifier's loss); elsewhere x̂ as predicted."""
+
+    predict: Predictor
+    energy: Energy
+    scale: float
+    interval: tuple[float, float] = (0.0, 1.0)
+
+    def __call__(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor, drop: torch.Tensor, mask: torch.Tensor,
+                 *rest: torch.Tensor) -> torch.Tensor:
+        x_hat = self.predict(x, t, cond, drop, mask, *rest)  # (B, L, C)
+        lo, hi = self.interval
+        if not lo <= float(t[0]) <= hi:  # one t per evaluation
+            return x_hat
+        with torch.enable_grad():
+            y = x_hat.detach().requires_grad_(True)
+            grad, = torch.autograd.grad(self.energy(y, mask), y)  # (B, L, C)
+        return x_hat - self.scale * grad * mask[..., None]  # (B, L, C)
 
 
 @dataclass

@@ -50,42 +50,58 @@ def pack(
     ckpt: str | Path, out: str | Path, guide: str | Path | None = None, guide_scale: float = 2.0,
     solver: Solver | None = None, steps: int | None = None, grid_shift: float | None = None, sde_noise: float | None = None,
     guide_interval: tuple[float, float] = (0.0, 1.0), guide_every: int = 1, temperature: float | None = None,
+    constraint_scale: float | None = None, constraint_interval: tuple[float, float] | None = None,
 ) -> PackedModel:
     """A run's (or checkpoint's) EMA weights, bf16, with its config and atom-count histograms (one per dataset; and a
-    formula-conditioned run's training formulas) -> `out`;
+    formula-conditioned run's training formulas) -> `out`; `ckpt` may also be a packed model (a shipped name or a file),
+    whose weights, guide and settings are kept but for the sampler settings given here;
     with `guide` (a run, checkpoint or packed model of the same latent space) also its weights, and the packed model
     samples autoguided at `guide_scale` (1: packed but off) for t in `guide_interval`, the guide run at one evaluation in
     `guide_every`.
-    `solver`, `steps`, `grid_shift`, `sde_noise`, `temperature`: the sampler settings the packed model uses by default, where given (else
-    the run's)."""
-    from unite_core.config import to_yaml
-    from unite_core.train import load_run, run_dir_of
-    from unite_mol.data import run_atom_counts
-    from unite_mol.formula import Condition, Formulas
+    `solver`, `steps`, `grid_shift`, `sde_noise`, `temperature`, `constraint_scale`, `constraint_interval`: the sampler
+    settings the packed model uses by default, where given (else the run's)."""
+    from unite_core.config import from_yaml, to_yaml
+    from unite_mol.formula import Formulas
     from unite_mol.generator import load_guide
     from unite_mol.run import MolConfig
 
+    packed = _packed_source(ckpt)
+    cfg = from_yaml(packed.config_yaml, MolConfig)
+    if guide is not None:
+        weak = load_guide(cfg, None if packed.formulas is None else Formulas(**packed.formulas), guide)
+        packed.guide = PackedGuide(to_yaml(weak.config), _bf16(weak.model.state_dict()), weak.step, str(guide))
+    guided = guide is not None  # the autoguidance settings count only with a (new) guide
+    sampler = with_overrides(cfg.sampler, steps, solver, grid_shift, cfg.sampler.cfg_scale, cfg.sampler.cfg_interval,
+                             guide_scale=guide_scale if guided else None, sde_noise=sde_noise,
+                             guide_interval=guide_interval if guided else None, guide_every=guide_every if guided else None,
+                             temperature=temperature, constraint_scale=constraint_scale, constraint_interval=constraint_interval)
+    if sampler != cfg.sampler:
+        packed.config_yaml = to_yaml(replace(cfg, sampler=sampler))
+    with atomic_path(out) as tmp:
+        torch.save(asdict(packed), tmp)
+    return packed
+
+
+def _packed_source(ckpt: str | Path) -> PackedModel:
+    """What `pack` starts from: a packed model as it is (bf16 again), or a run's (or checkpoint's) EMA weights in bf16
+    with its config, atom-count histograms and, formula-conditioned, its training formulas."""
+    from unite_core.train import load_run, run_dir_of
+    from unite_mol.data import run_atom_counts
+    from unite_mol.formula import Condition, Formulas
+    from unite_mol.run import MolConfig
+
+    path = resolve(ckpt)
+    if path is not None:
+        p = read_packed(path)
+        guide = None if p.guide is None else replace(p.guide, ema=_bf16(p.guide.ema))
+        return replace(p, ema=_bf16(p.ema), guide=guide)
     state, cfg = load_run(ckpt, MolConfig, "a molecule")
     counts = torch.zeros(len(cfg.parts), cfg.max_atoms + 1, dtype=torch.float64)
     for row, part in zip(counts, cfg.parts):
         histogram = torch.as_tensor(np.asarray(run_atom_counts(run_dir_of(ckpt), part)), dtype=torch.float64)
         row[: len(histogram)] = histogram
-    formulas = Formulas.load(run_dir_of(ckpt)) if cfg.condition is Condition.formula else None
-    packed_guide = None
-    if guide is not None:
-        weak = load_guide(cfg, formulas, guide)
-        packed_guide = PackedGuide(to_yaml(weak.config), _bf16(weak.model.state_dict()), weak.step, str(guide))
-    guided = guide is not None  # the autoguidance settings count only with a guide
-    sampler = with_overrides(cfg.sampler, steps, solver, grid_shift, cfg.sampler.cfg_scale, cfg.sampler.cfg_interval,
-                             guide_scale=guide_scale if guided else None, sde_noise=sde_noise,
-                             guide_interval=guide_interval if guided else None, guide_every=guide_every if guided else None,
-                             temperature=temperature)
-    config_yaml = state.config_yaml if sampler == cfg.sampler else to_yaml(replace(cfg, sampler=sampler))
-    packed = PackedModel(FORMAT, config_yaml, _bf16(state.ema), counts, state.step, str(ckpt), packed_guide,
-                         None if formulas is None else formulas.to_dict())
-    with atomic_path(out) as tmp:
-        torch.save(asdict(packed), tmp)
-    return packed
+    formulas = Formulas.load(run_dir_of(ckpt)).to_dict() if cfg.condition is Condition.formula else None
+    return PackedModel(FORMAT, state.config_yaml, _bf16(state.ema), counts, state.step, str(ckpt), None, formulas)
 
 
 def _bf16(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
