@@ -5,6 +5,7 @@ so sampling needs neither the run folder nor the dataset. "qm9" (molecules, the 
     unite-mol pack --ckpt runs/qm9 --out unite_mol/pretrained/qm9.pt   # replace the shipped model
     unite-mol pack --ckpt runs/qm9 --guide runs/qm9/checkpoints/step-00002000.pt --guide-scale 2 --out FILE  # autoguided
     unite-mol pack --ckpt runs/qm9 --solver sde --steps 40 --out FILE     # samples with these settings by default
+    unite-mol pack --ckpt qm9 --constraint-scale 0 --out FILE            # a packed model again, with other sampler settings
     unite_mol.load("qm9").sample(100)                                    # use it
     unite-mol sample --ckpt perov5 --n 1000 --out crystals.cif           # the shipped crystal model
 """
