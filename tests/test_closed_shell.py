@@ -53,3 +53,15 @@ def test_the_shipped_qm9_model_guided_by_it_samples_even_valence_sums():
     with pytest.raises(ValueError, match=r"^sampler.constraint_scale \(--constraint-scale\): the even-valence constraint is for "
                                          r"molecules with explicit hydrogens"):
         unite_mol.load("perov5").sample(2, steps=2, constraint_scale=1.0)
+
+
+def test_a_run_whose_evaluations_cannot_meet_the_constraint_is_refused_before_it_trains():
+    from unite_core.config import compose, validate
+    from unite_mol.run import MolConfig, build_model
+
+    for dataset in ("perov5", "qm9_heavy", "qm9_perov5"):
+        cfg = validate(compose("mol", [f"dataset={dataset}", "sampler.constraint_scale=1"], MolConfig), MolConfig)
+        with pytest.raises(ValueError, match=r"^sampler.constraint_scale: the even-valence constraint is for molecules"):
+            build_model(cfg)
+    assert build_model(validate(compose("mol", ["dataset=qm9", "sampler.constraint_scale=1"], MolConfig), MolConfig))
+
