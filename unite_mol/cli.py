@@ -52,8 +52,8 @@ def _integration(sampler: "SamplerConfig") -> str:
     sde = f" noise {sampler.sde_noise:g}" if sampler.solver is Solver.sde else ""
     temperature = f", temperature {sampler.temperature:g}" if sampler.temperature != 1.0 else ""
     lo, hi = sampler.constraint_interval
-    constraint = f", guided toward even valence sums at {sampler.constraint_scale:g} for t in [{lo:g}, {hi:g}]"
-    constraint = constraint if sampler.constraint_scale else ""
+    constraint = (f", guided toward even valence sums at {sampler.constraint_scale:g} for t in [{lo:g}, {hi:g}]"
+                  if sampler.constraint_scale else "")
     return f"{sampler.solver.value}{sde}, {sampler.steps} steps, grid shift {sampler.grid_shift:g}{temperature}{constraint}"
 
 

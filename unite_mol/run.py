@@ -93,8 +93,7 @@ def _check_parts(cfg: MolConfig) -> None:
     ids = [part.dataset_id for part in cfg.parts]
     if len(set(ids)) < len(ids) or not all(0 <= i < cfg.num_conditions for i in ids):
         raise ValueError(f"data.dataset_id / joint[*].dataset_id {ids} must differ and lie below num_conditions={cfg.num_conditions}")
-    vocab = ElementVocab(cfg.elements)
-    if cfg.sampler.constraint_scale > 0 and any(Kind.of(part, vocab).odd is None for part in cfg.parts):
+    if cfg.sampler.constraint_scale > 0 and any(Kind.of(part, ElementVocab(cfg.elements)).odd is None for part in cfg.parts):
         raise ValueError("sampler.constraint_scale: the even-valence constraint is for molecules with explicit hydrogens, and "
                          "this run's evaluations sample each of its datasets with it")
 
